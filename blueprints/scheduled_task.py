@@ -1,0 +1,90 @@
+"""Scheduled ECS task: a schedule runs the latest revision of a Fargate task family.
+
+With a `timezone` the schedule is an EventBridge Scheduler schedule (cron evaluated in that zone,
+what AWS now recommends); without one, an EventBridge rule, whose cron is always UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import GetAtt, Output, Ref, Template
+from troposphere import events, scheduler
+
+from generator import iam
+from generator.blueprint import Rendered, StackContext
+from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
+from generator.ecs_task import RunTaskOptions, task_ref
+from generator.schedules import validate_schedule_expression, validate_timezone
+from generator.targets import ecs_rule_target, ecs_schedule_target, invoke_statements
+
+DESCRIPTION = "Run an ECS Fargate task on a cron/rate schedule (EventBridge Scheduler with a time zone, else a UTC rule)"
+
+SCHEDULE_RULE = "ScheduleRule"
+SCHEDULE = "Schedule"
+RUN_TASK_ROLE = "RunTaskRole"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options(RunTaskOptions, DeliveryOptions):
+    """schedule: cron(...) or rate(...). timezone: IANA name; default: none, the schedule runs in UTC.
+    enabled: default true; false creates the schedule disabled."""
+
+    schedule: str
+    timezone: str | None = None
+    enabled: bool = True
+
+    def __post_init__(self):
+        RunTaskOptions.__post_init__(self)
+        DeliveryOptions.__post_init__(self)
+        validate_schedule_expression(self.schedule)
+        if self.timezone is not None:
+            validate_timezone(self.timezone)
+
+
+def build(options: Options, stack: StackContext) -> Rendered:
+    template = Template()
+    task = task_ref(template, options)
+    dead_letter_queue = add_dead_letter_queue(template) if options.dead_letter_queue else None
+    state = "ENABLED" if options.enabled else "DISABLED"
+
+    if options.timezone:
+        role = template.add_resource(iam.service_role(
+            RUN_TASK_ROLE, service="scheduler.amazonaws.com", policy_name="run-task",
+            statements=invoke_statements(task, dead_letter_queue=dead_letter_queue),
+        ))
+        schedule = template.add_resource(scheduler.Schedule(
+            SCHEDULE,
+            Description=f"{stack.name}: {options.schedule} in {options.timezone}",
+            ScheduleExpression=options.schedule,
+            ScheduleExpressionTimezone=options.timezone,
+            FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
+            State=state,
+            Target=ecs_schedule_target(
+                task, options, options, role=role, dead_letter_queue=dead_letter_queue,
+                input_text=options.static_input(),
+            ),
+        ))
+        template.add_output(Output("ScheduleArn", Description="The EventBridge Scheduler schedule", Value=GetAtt(schedule, "Arn")))
+    else:
+        role = template.add_resource(iam.service_role(
+            RUN_TASK_ROLE, service="events.amazonaws.com", policy_name="run-task",
+            statements=invoke_statements(task),
+        ))
+        rule = template.add_resource(events.Rule(
+            SCHEDULE_RULE,
+            Description=f"{stack.name}: {options.schedule} (UTC)",
+            ScheduleExpression=options.schedule,
+            State=state,
+            Targets=[ecs_rule_target(
+                task, options, options, role=role, dead_letter_queue=dead_letter_queue,
+                input_text=options.static_input(),
+            )],
+        ))
+        if dead_letter_queue is not None:
+            allow_rule_to_send(template, dead_letter_queue, GetAtt(rule, "Arn"))
+        template.add_output(Output("ScheduleRuleArn", Description="The EventBridge rule", Value=GetAtt(rule, "Arn")))
+
+    if dead_letter_queue is not None:
+        template.add_output(Output("DeadLetterQueueUrl", Description="Failed task starts land here", Value=Ref(dead_letter_queue)))
+    return Rendered(template)

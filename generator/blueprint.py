@@ -1,0 +1,25 @@
+"""What a blueprint module provides and returns: the contract between blueprints and the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from troposphere import Template
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """What a blueprint may know about the stack it builds (nothing environment-specific)."""
+
+    name: str
+    blueprint: str
+    description: str
+
+
+@dataclass
+class Rendered:
+    """A blueprint's output: the template, plus files written beside it (path relative to the
+    stack's folder → text), e.g. `statemachine/<name>.asl.json` or Lambda source."""
+
+    template: Template
+    files: dict[str, str] = field(default_factory=dict)

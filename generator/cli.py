@@ -1,0 +1,148 @@
+"""`python -m generator <command>`: the command line. User mistakes become one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from generator.errors import CheckFailed, UserError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _add_paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    parser.add_argument("--out", type=Path, default=Path("templates_out"), help="output folder (default: templates_out)")
+    parser.add_argument("--samconfig", type=Path, default=Path("samconfig.toml"), help="SAM config file to update (default: samconfig.toml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m generator",
+        description="Generate least-privilege CloudFormation/SAM templates for event-driven ECS Fargate jobs from stacks.toml.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    render = commands.add_parser("render", help="render stacks into the output folder and update samconfig.toml",
+                                 description="Render all (or the named) stacks into the output folder and update samconfig.toml. "
+                                             "Nothing is written unless every stack renders and validates.")
+    render.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to render (default: all)")
+    _add_paths(render)
+
+    check = commands.add_parser("check", help="fail (exit 1) with a diff if rendered output is stale, then lint",
+                                description="Render in memory and compare with the files on disk; exit 1 with a unified diff "
+                                            "if anything is stale. Then lint every template. This is what CI runs.")
+    _add_paths(check)
+    check.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
+
+    lint = commands.add_parser("lint", help="cfn-lint plus the project's policy rules over rendered templates",
+                               description="Lint rendered templates with cfn-lint (as a library, one process) and the project's "
+                                           "own policy rules; exit 1 on any error or warning.")
+    lint.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to lint (default: all)")
+    _add_paths(lint)
+    lint.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
+
+    listing = commands.add_parser("list", help="list blueprints and the stacks in the manifest",
+                                  description="List the blueprints (one line each) and the stacks in the manifest.")
+    listing.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except CheckFailed as failure:
+        if args.debug:
+            raise
+        print(f"failed: {failure}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _plan(args, only=None):
+    from generator.manifest import load_manifest
+    from generator.render import plan
+
+    specs = load_manifest(args.manifest)
+    return plan(specs, only=only, manifest_path=args.manifest, out_dir=args.out, samconfig_path=args.samconfig)
+
+
+def cmd_render(args) -> int:
+    from generator.render import write
+
+    render_plan = _plan(args, args.stacks)
+    changed = set(write(render_plan))
+    for stack in render_plan.stacks:
+        paths = [render_plan.out_dir / rel for rel in stack.files]
+        state = "updated" if any(p in changed for p in paths) else "unchanged"
+        print(f"{stack.spec.name}: {state} {render_plan.out_dir / stack.spec.name} ({stack.spec.blueprint}, environments: {', '.join(stack.spec.environments)})")
+    if render_plan.samconfig_path in changed:
+        print(f"{render_plan.samconfig_path}: updated")
+    return EXIT_OK
+
+
+def _lint(paths: list[Path], no_cache: bool) -> int:
+    from generator.lint import default_cache_dir, lint_paths
+
+    findings = lint_paths(paths, cache_dir=None if no_cache else default_cache_dir())
+    for finding in findings:
+        print(finding)
+    if findings:
+        raise CheckFailed(f"lint: {len(findings)} finding(s) in {len({f.path for f in findings})} template(s)")
+    print(f"lint: {len(paths)} template(s) clean")
+    return EXIT_OK
+
+
+def _template_paths(render_plan) -> list[Path]:
+    from generator.render import TEMPLATE_FILE
+
+    return [render_plan.out_dir / stack.spec.name / TEMPLATE_FILE for stack in render_plan.stacks]
+
+
+def cmd_check(args) -> int:
+    from generator.render import diff
+
+    render_plan = _plan(args)
+    stale = diff(render_plan)
+    if stale:
+        sys.stdout.write(stale)
+        raise CheckFailed("rendered output is stale; run `python -m generator render` and commit the result")
+    print(f"check: {len(render_plan.stacks)} stack(s) and {render_plan.samconfig_path} up to date")
+    return _lint(_template_paths(render_plan), args.no_cache)
+
+
+def cmd_lint(args) -> int:
+    render_plan = _plan(args, args.stacks)
+    paths = _template_paths(render_plan)
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UserError(f"{missing[0]} does not exist; run `python -m generator render` first")
+    return _lint(paths, args.no_cache)
+
+
+def cmd_list(args) -> int:
+    from generator.registry import BLUEPRINTS
+
+    print("Blueprints:")
+    width = max(map(len, BLUEPRINTS))
+    for name, module in BLUEPRINTS.items():
+        print(f"  {name:<{width}}  {module.DESCRIPTION}")
+    if args.manifest.exists():
+        from generator.manifest import load_manifest
+
+        specs = load_manifest(args.manifest)
+        print(f"Stacks in {args.manifest}:")
+        width = max(map(len, specs))
+        for spec in specs.values():
+            print(f"  {spec.name:<{width}}  {spec.blueprint:<16} {', '.join(spec.environments)}  {spec.description}")
+    return EXIT_OK
+
+
+COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list}

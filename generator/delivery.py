@@ -1,0 +1,69 @@
+"""How a trigger delivers to its target reliably: retry policy and an SQS dead-letter queue.
+
+A RunTask that EventBridge cannot make (throttled, missing permission) is retried and then lands in
+the dead-letter queue, so a failed start is never silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement
+import awacs.sqs
+from troposphere import GetAtt, Ref, Template
+from troposphere.sqs import Queue, QueuePolicy
+
+from generator.errors import UserError
+
+DEAD_LETTER_QUEUE = "DeadLetterQueue"
+DEAD_LETTER_QUEUE_POLICY = "DeadLetterQueuePolicy"
+# Both EventBridge rules and EventBridge Scheduler accept 0-185 attempts and 60-86400 s.
+MAX_RETRY_ATTEMPTS = 185
+EVENT_AGE_RANGE = (60, 86400)
+FOURTEEN_DAYS = 1_209_600
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryOptions:
+    """Retry and dead-letter behaviour of a rule or schedule target."""
+
+    retry_attempts: int = 185
+    max_event_age_seconds: int = 86400
+    dead_letter_queue: bool = True
+
+    def __post_init__(self):
+        if not 0 <= self.retry_attempts <= MAX_RETRY_ATTEMPTS:
+            raise UserError(f"{self.retry_attempts} is out of range; allowed: 0 to {MAX_RETRY_ATTEMPTS}", field="retry_attempts")
+        low, high = EVENT_AGE_RANGE
+        if not low <= self.max_event_age_seconds <= high:
+            raise UserError(f"{self.max_event_age_seconds} is out of range; allowed: {low} to {high} seconds", field="max_event_age_seconds")
+
+
+def add_dead_letter_queue(template: Template) -> Queue:
+    """A standard (not FIFO: Scheduler refuses FIFO) encrypted queue that keeps failures 14 days."""
+    return template.add_resource(
+        Queue(DEAD_LETTER_QUEUE, SqsManagedSseEnabled=True, MessageRetentionPeriod=FOURTEEN_DAYS)
+    )
+
+
+def allow_rule_to_send(template: Template, queue: Queue, rule_arn) -> QueuePolicy:
+    """Only this rule, through EventBridge, may put messages in the queue."""
+    return template.add_resource(
+        QueuePolicy(
+            DEAD_LETTER_QUEUE_POLICY,
+            Queues=[Ref(queue)],
+            PolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Sid="OnlyThisRuleSendsFailedEvents",
+                        Effect=Allow,
+                        Principal=Principal("Service", ["events.amazonaws.com"]),
+                        Action=[awacs.sqs.SendMessage],
+                        Resource=[GetAtt(queue, "Arn")],
+                        Condition=Condition(ArnEquals("aws:SourceArn", rule_arn)),
+                    )
+                ],
+            ),
+        )
+    )

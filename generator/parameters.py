@@ -1,0 +1,122 @@
+"""CloudFormation Parameters shared by the blueprints, and render-time checks of the values.
+
+What differs per environment (cluster, subnets, roles…) is a Parameter whose value comes from
+`stacks.toml` through samconfig's parameter_overrides; a value is checked here against the
+template's own Parameter definition, so a bad value fails at render, not half-way through a deploy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from troposphere import Parameter, Template
+
+from generator.errors import UserError
+from generator.options import unknown_key_error
+
+ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"
+CLUSTER_ARN_PATTERN = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$"
+# A family name only: `family:3` would pin a revision, and the point is that the latest ACTIVE one runs.
+TASK_FAMILY_PATTERN = r"^[A-Za-z0-9_-]{1,255}$"
+
+# What each AWS-specific list type accepts, for render-time checks (CloudFormation checks at deploy).
+_LIST_ITEM_PATTERNS = {
+    "List<AWS::EC2::Subnet::Id>": (r"^subnet-[0-9a-f]{8,17}$", "subnet ids like subnet-0a1b2c3d"),
+    "List<AWS::EC2::SecurityGroup::Id>": (r"^sg-[0-9a-f]{8,17}$", "security group ids like sg-0123456789abcdef0"),
+}
+SSM_PARAMETER_NAME_PATTERN = r"^[a-zA-Z0-9_.\-/]{1,2048}$"
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One parameter the blueprints share: declared once, added to any template that needs it."""
+
+    name: str
+    type: str
+    description: str
+    allowed_pattern: str | None = None
+    constraint: str | None = None
+    default: str | None = None
+
+    def add_to(self, template: Template, *, from_ssm: bool = False) -> Parameter:
+        if self.name in template.parameters:
+            return template.parameters[self.name]
+        kwargs = {"Type": self.type, "Description": self.description}
+        if from_ssm:
+            # The value is the *name* of an SSM parameter holding the real value.
+            kwargs["Type"] = f"AWS::SSM::Parameter::Value<{self.type}>"
+            kwargs["Description"] = f"{self.description} (name of an SSM parameter holding it)"
+        else:
+            if self.allowed_pattern:
+                kwargs["AllowedPattern"] = self.allowed_pattern
+            if self.constraint:
+                kwargs["ConstraintDescription"] = self.constraint
+        if self.default is not None and not from_ssm:
+            kwargs["Default"] = self.default
+        return template.add_parameter(Parameter(self.name, **kwargs))
+
+
+CLUSTER_ARN = ParameterSpec(
+    "ClusterArn", "String", "ARN of the ECS cluster the task runs in",
+    CLUSTER_ARN_PATTERN, "an ECS cluster ARN: arn:aws:ecs:<region>:<account>:cluster/<name>",
+)
+TASK_FAMILY = ParameterSpec(
+    "TaskFamily", "String",
+    "Task definition family name, without :revision (the latest ACTIVE revision runs)",
+    TASK_FAMILY_PATTERN, "a task definition family name without :revision (letters, digits, - and _)",
+)
+SUBNETS = ParameterSpec("Subnets", "List<AWS::EC2::Subnet::Id>", "Subnets for the task's awsvpc network interface")
+SECURITY_GROUPS = ParameterSpec(
+    "SecurityGroups", "List<AWS::EC2::SecurityGroup::Id>", "Security groups for the task's network interface"
+)
+EXECUTION_ROLE_ARN = ParameterSpec(
+    "ExecutionRoleArn", "String", "ARN of the task execution role (image pull, logs)",
+    ROLE_ARN_PATTERN, "an IAM role ARN: arn:aws:iam::<account>:role/<name>",
+)
+TASK_ROLE_ARN = ParameterSpec(
+    "TaskRoleArn", "String", "ARN of the task role the container uses; empty when the task has none",
+    r"^(arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512})?$",
+    "empty, or an IAM role ARN: arn:aws:iam::<account>:role/<name>", default="",
+)
+
+
+def check_parameter_values(template_parameters: dict[str, dict], values: dict[str, str], *, stack: str, environment: str) -> None:
+    """Every required parameter has a value, no value is for an unknown parameter, and each value
+    satisfies the parameter's own constraints."""
+    field = f"environments.{environment}.parameters"
+    for name in values:
+        if name not in template_parameters:
+            raise unknown_key_error(name, template_parameters, what="parameter", field=f"{field}.{name}").within(stack=stack)
+    for name, parameter in template_parameters.items():
+        props = parameter
+        if name not in values:
+            if "Default" not in props:
+                raise UserError(
+                    f"no value for required parameter {name} ({props.get('Description', props['Type'])})",
+                    stack=stack, field=f"{field}.{name}",
+                )
+            continue
+        _check_value(name, props, values[name], stack=stack, field=f"{field}.{name}")
+
+
+def _check_value(name: str, props: dict, value: str, *, stack: str, field: str) -> None:
+    param_type = props["Type"]
+    if param_type.startswith("AWS::SSM::Parameter::Value<"):
+        if not re.match(SSM_PARAMETER_NAME_PATTERN, value):
+            raise UserError(f"{value!r} is not an SSM parameter name", stack=stack, field=field)
+        return
+    if param_type in _LIST_ITEM_PATTERNS:
+        pattern, allowed = _LIST_ITEM_PATTERNS[param_type]
+        items = [item.strip() for item in value.split(",")]
+        for item in items:
+            if not re.match(pattern, item):
+                raise UserError(f"{item!r} is not valid; allowed: comma-separated {allowed}", stack=stack, field=field)
+        return
+    pattern = props.get("AllowedPattern")
+    if pattern and not re.fullmatch(pattern, value):
+        allowed = props.get("ConstraintDescription", f"a value matching {pattern}")
+        raise UserError(f"{value!r} is not valid; allowed: {allowed}", stack=stack, field=field)
+    allowed_values = props.get("AllowedValues")
+    if allowed_values and value not in allowed_values:
+        raise UserError(f"{value!r} is not valid; allowed: {', '.join(allowed_values)}", stack=stack, field=field)

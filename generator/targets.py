@@ -1,0 +1,116 @@
+"""ECS RunTask targets for EventBridge rules and EventBridge Scheduler, and the role that invokes them.
+
+The two services shape the same request differently (Scheduler: `AwsvpcConfiguration`,
+`PlacementStrategy`, `Tags`; rules: `AwsVpcConfiguration`, `PlacementStrategies`, `TagList`), so each
+has its builder here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, Ref, Template
+from troposphere import events, scheduler
+
+from generator import iam
+from generator.delivery import DeliveryOptions
+from generator.ecs_task import RunTaskOptions, TaskRef
+
+RUN_TASK_TARGET_ID = "RunTask"
+
+
+def invoke_statements(task: TaskRef, *, dead_letter_queue=None) -> list:
+    """What the service that starts the task needs: RunTask on the family, PassRole on its roles,
+    and (for Scheduler, which sends with the schedule's role) SendMessage to the dead-letter queue."""
+    statements = [
+        iam.run_task_statement(
+            family_arn=task.family_arn, family_revisions_arn=task.family_revisions_arn, cluster_arn=task.cluster_arn
+        ),
+        iam.pass_role_statement(task.passed_role_arns),
+    ]
+    if dead_letter_queue is not None:
+        statements.append(iam.send_message_statement(GetAtt(dead_letter_queue, "Arn")))
+    return statements
+
+
+def _assign_public_ip(options: RunTaskOptions) -> str:
+    return "ENABLED" if options.assign_public_ip else "DISABLED"
+
+
+def ecs_rule_target(
+    task: TaskRef,
+    options: RunTaskOptions,
+    delivery: DeliveryOptions,
+    *,
+    role,
+    dead_letter_queue=None,
+    input_text: str | None = None,
+    input_transformer: events.InputTransformer | None = None,
+) -> events.Target:
+    """An EventBridge rule target that runs the task family's latest revision on Fargate."""
+    kwargs = {}
+    if input_transformer is not None:
+        kwargs["InputTransformer"] = input_transformer
+    elif input_text is not None:
+        kwargs["Input"] = input_text
+    if dead_letter_queue is not None:
+        kwargs["DeadLetterConfig"] = events.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
+    return events.Target(
+        Id=RUN_TASK_TARGET_ID,
+        Arn=task.cluster_arn,
+        RoleArn=GetAtt(role, "Arn"),
+        EcsParameters=events.EcsParameters(
+            TaskDefinitionArn=task.family_arn,
+            TaskCount=options.task_count,
+            LaunchType="FARGATE",
+            PlatformVersion=options.platform_version,
+            NetworkConfiguration=events.NetworkConfiguration(
+                AwsVpcConfiguration=events.AwsVpcConfiguration(
+                    Subnets=task.subnets,
+                    SecurityGroups=task.security_groups,
+                    AssignPublicIp=_assign_public_ip(options),
+                )
+            ),
+        ),
+        RetryPolicy=events.RetryPolicy(
+            MaximumRetryAttempts=delivery.retry_attempts,
+            MaximumEventAgeInSeconds=delivery.max_event_age_seconds,
+        ),
+        **kwargs,
+    )
+
+
+def ecs_schedule_target(
+    task: TaskRef,
+    options: RunTaskOptions,
+    delivery: DeliveryOptions,
+    *,
+    role,
+    dead_letter_queue=None,
+    input_text: str,
+) -> scheduler.Target:
+    """An EventBridge Scheduler target that runs the task family's latest revision on Fargate."""
+    kwargs = {}
+    if dead_letter_queue is not None:
+        kwargs["DeadLetterConfig"] = scheduler.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
+    return scheduler.Target(
+        Arn=task.cluster_arn,
+        RoleArn=GetAtt(role, "Arn"),
+        Input=input_text,
+        EcsParameters=scheduler.EcsParameters(
+            TaskDefinitionArn=task.family_arn,
+            TaskCount=options.task_count,
+            LaunchType="FARGATE",
+            PlatformVersion=options.platform_version,
+            NetworkConfiguration=scheduler.NetworkConfiguration(
+                AwsvpcConfiguration=scheduler.AwsVpcConfiguration(
+                    Subnets=task.subnets,
+                    SecurityGroups=task.security_groups,
+                    AssignPublicIp=_assign_public_ip(options),
+                )
+            ),
+        ),
+        RetryPolicy=scheduler.RetryPolicy(
+            MaximumRetryAttempts=delivery.retry_attempts,
+            MaximumEventAgeInSeconds=delivery.max_event_age_seconds,
+        ),
+        **kwargs,
+    )

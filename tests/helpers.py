@@ -1,0 +1,51 @@
+"""Test helpers: render a manifest given as TOML text, and walk rendered templates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from generator.manifest import load_manifest
+from generator.render import RenderedStack, render_stack
+
+NETWORK_PARAMETERS = """
+ClusterArn = "arn:aws:ecs:us-east-1:123456789012:cluster/batch"
+TaskFamily = "job"
+Subnets = "subnet-0a1b2c3d,subnet-1a2b3c4d"
+SecurityGroups = "sg-0123456789abcdef0"
+ExecutionRoleArn = "arn:aws:iam::123456789012:role/exec"
+TaskRoleArn = "arn:aws:iam::123456789012:role/task"
+"""
+
+
+def manifest_text(stack: str, blueprint: str, options: str, parameters: str = NETWORK_PARAMETERS) -> str:
+    return (
+        f'[stacks.{stack}]\nblueprint = "{blueprint}"\ndescription = "test"\n'
+        f"[stacks.{stack}.options]\n{options}\n"
+        f'[stacks.{stack}.environments.dev]\nregion = "us-east-1"\n'
+        f"[stacks.{stack}.environments.dev.parameters]\n{parameters}\n"
+    )
+
+
+def render_text(tmp_path: Path, text: str) -> dict[str, RenderedStack]:
+    path = tmp_path / "stacks.toml"
+    path.write_text(text)
+    return {name: render_stack(spec, manifest_name="stacks.toml") for name, spec in load_manifest(path).items()}
+
+
+def resources_of_type(template: dict, kind: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def one_resource(template: dict, kind: str) -> dict:
+    (resource,) = resources_of_type(template, kind).values()
+    return resource
+
+
+def policy_statements(role: dict) -> list[dict]:
+    (policy,) = role["Properties"]["Policies"]
+    return policy["PolicyDocument"]["Statement"]
+
+
+def loads_json(text: str):
+    return json.loads(text)

@@ -1,0 +1,72 @@
+"""The example scheduled stacks deploy on a local CloudFormation endpoint (moto server) with the
+parameter overrides from the rendered samconfig.toml, and the created rule is wired as rendered."""
+
+from __future__ import annotations
+
+import ast
+import json
+import urllib.parse
+
+import pytest
+
+from deploy import client, create_stack, physical_ids, samconfig_overrides, yaml_load
+
+
+@pytest.fixture(scope="module")
+def rendered_examples(tmp_path_factory):
+    import shutil
+
+    from conftest import REPO
+    from generator.cli import main
+
+    folder = tmp_path_factory.mktemp("examples")
+    shutil.copy(REPO / "stacks.toml", folder / "stacks.toml")
+    assert main(["render", "--manifest", str(folder / "stacks.toml"), "--out", str(folder / "templates_out"),
+                 "--samconfig", str(folder / "samconfig.toml")]) == 0
+    return folder
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_utc_rule_stack_deploys_and_targets_the_family_in_the_cluster(rendered_examples, moto_endpoint, environment):
+    section, overrides = samconfig_overrides(rendered_examples / "samconfig.toml", f"artisan-logger-{environment}")
+    template = (rendered_examples / section["template_file"]).read_text()
+    stack = create_stack(moto_endpoint, section["region"], section["stack_name"], template, overrides, section["capabilities"].split())
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+
+    ids = physical_ids(moto_endpoint, section["region"], section["stack_name"])
+    events = client("events", moto_endpoint, section["region"])
+    rule = events.describe_rule(Name=ids["ScheduleRule"].split("/")[-1].split("|")[0])
+    assert rule["ScheduleExpression"] == "cron(20 2 * * ? *)"
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == overrides["ClusterArn"]
+    assert target["EcsParameters"]["TaskDefinitionArn"].endswith(":task-definition/artisan")  # family, no revision
+    # moto 5.2 returns NetworkConfiguration empty here; the rendered template's network wiring is
+    # asserted in test_scheduled_task.py.
+    assert json.loads(target["Input"])["containerOverrides"][0]["command"] == ["php", "artisan", "sample:logger"]
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}
+    assert target["DeadLetterConfig"]["Arn"].endswith(":" + ids["DeadLetterQueue"].rsplit("/", 1)[-1])
+    role_name = target["RoleArn"].rsplit("/", 1)[-1]
+    iam = client("iam", moto_endpoint, section["region"])
+    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+    if isinstance(document, str):
+        # moto stores a policy created through CloudFormation as the Python repr of the dict
+        document = ast.literal_eval(urllib.parse.unquote(document))
+    run_task = document["Statement"][0]
+    assert run_task["Condition"] == {"ArnEquals": {"ecs:cluster": overrides["ClusterArn"]}}
+
+
+def test_time_zone_stack_deploys(rendered_examples, moto_endpoint):
+    section, overrides = samconfig_overrides(rendered_examples / "samconfig.toml", "nightly-report-dev")
+    template = yaml_load((rendered_examples / section["template_file"]).read_text())
+    # moto 5.2's CloudFormation does not model AWS::Scheduler::Schedule: it creates nothing for it
+    # and fails on an output that reads its attributes, so that output is left out here.
+    del template["Outputs"]["ScheduleArn"]
+    stack = create_stack(moto_endpoint, section["region"], section["stack_name"], json.dumps(template), overrides, section["capabilities"].split())
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    ids = physical_ids(moto_endpoint, section["region"], section["stack_name"])
+    # What can be read back is the role the schedule uses and its dead-letter queue.
+    assert "RunTaskRole" in ids and "DeadLetterQueue" in ids
+    sqs = client("sqs", moto_endpoint, section["region"])
+    attributes = sqs.get_queue_attributes(QueueUrl=ids["DeadLetterQueue"], AttributeNames=["All"])["Attributes"]
+    assert attributes["SqsManagedSseEnabled"] == "true"

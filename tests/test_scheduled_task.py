@@ -1,0 +1,163 @@
+"""scheduled_task: what the rendered template means (schedule, target, overrides, IAM)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import manifest_text, one_resource, policy_statements, render_text, resources_of_type
+
+FAMILY_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}"}
+FAMILY_REVISIONS_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}:*"}
+RUN_TASK = {
+    "Sid": "RunTaskFamilyInCluster",
+    "Effect": "Allow",
+    "Action": ["ecs:RunTask"],
+    "Resource": [FAMILY_ARN, FAMILY_REVISIONS_ARN],
+    "Condition": {"ArnEquals": {"ecs:cluster": {"Ref": "ClusterArn"}}},
+}
+PASS_ROLE = {
+    "Sid": "PassTaskRoles",
+    "Effect": "Allow",
+    "Action": ["iam:PassRole"],
+    "Resource": [{"Ref": "ExecutionRoleArn"}, {"Fn::If": ["HasTaskRole", {"Ref": "TaskRoleArn"}, {"Ref": "AWS::NoValue"}]}],
+    "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+}
+SEND_TO_DLQ = {
+    "Sid": "SendToDeadLetterQueue",
+    "Effect": "Allow",
+    "Action": ["sqs:SendMessage"],
+    "Resource": [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}],
+}
+
+
+def render(tmp_path, options: str) -> dict:
+    return render_text(tmp_path, manifest_text("job", "scheduled_task", options))["job"].template
+
+
+def trust(role: dict) -> dict:
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    return statement
+
+
+def test_utc_schedule_is_an_eventbridge_rule_running_the_latest_family_revision(tmp_path):
+    template = render(tmp_path, 'schedule = "cron(20 2 * * ? *)"\ncontainer_name = "php"\ncommand = ["php", "artisan", "sample:logger"]')
+    assert not resources_of_type(template, "AWS::Scheduler::Schedule")
+    rule = one_resource(template, "AWS::Events::Rule")["Properties"]
+    assert rule["ScheduleExpression"] == "cron(20 2 * * ? *)"
+    assert rule["State"] == "ENABLED"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": "ClusterArn"}
+    ecs = target["EcsParameters"]
+    assert ecs["TaskDefinitionArn"] == FAMILY_ARN  # no :revision, so the latest ACTIVE revision runs
+    assert ecs["LaunchType"] == "FARGATE" and ecs["PlatformVersion"] == "LATEST" and ecs["TaskCount"] == 1
+    assert ecs["NetworkConfiguration"]["AwsVpcConfiguration"] == {
+        "Subnets": {"Ref": "Subnets"}, "SecurityGroups": {"Ref": "SecurityGroups"}, "AssignPublicIp": "DISABLED",
+    }
+    assert json.loads(target["Input"]) == {"containerOverrides": [{"name": "php", "command": ["php", "artisan", "sample:logger"]}]}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["RunTaskRole", "Arn"]}
+
+
+def test_rule_role_may_only_run_this_family_in_this_cluster_and_pass_its_roles(tmp_path):
+    template = render(tmp_path, 'schedule = "rate(1 hour)"\ncontainer_name = "app"')
+    role = template["Resources"]["RunTaskRole"]
+    assert trust(role) == {
+        "Effect": "Allow",
+        "Principal": {"Service": ["events.amazonaws.com"]},
+        "Action": ["sts:AssumeRole"],
+        "Condition": {"StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}}},
+    }
+    # The rule's own role does not send to the queue: EventBridge does, allowed by the queue policy.
+    assert policy_statements(role) == [RUN_TASK, PASS_ROLE]
+
+
+def test_rule_dead_letter_queue_accepts_only_this_rule(tmp_path):
+    template = render(tmp_path, 'schedule = "rate(5 minutes)"\ncontainer_name = "app"')
+    queue = one_resource(template, "AWS::SQS::Queue")["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    policy = one_resource(template, "AWS::SQS::QueuePolicy")["Properties"]
+    assert policy["Queues"] == [{"Ref": "DeadLetterQueue"}]
+    assert policy["PolicyDocument"]["Statement"] == [{
+        "Sid": "OnlyThisRuleSendsFailedEvents",
+        "Effect": "Allow",
+        "Principal": {"Service": ["events.amazonaws.com"]},
+        "Action": ["sqs:SendMessage"],
+        "Resource": [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}],
+        "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ScheduleRule", "Arn"]}}},
+    }]
+
+
+def test_time_zone_makes_an_eventbridge_scheduler_schedule(tmp_path):
+    template = render(tmp_path, '''schedule = "cron(0 2 * * ? *)"
+timezone = "Asia/Tokyo"
+container_name = "app"
+command = ["python", "report.py"]
+environment = { B = "2", A = "1" }
+retry_attempts = 3
+max_event_age_seconds = 600''')
+    assert not resources_of_type(template, "AWS::Events::Rule")
+    assert not resources_of_type(template, "AWS::SQS::QueuePolicy")
+    schedule = one_resource(template, "AWS::Scheduler::Schedule")["Properties"]
+    assert schedule["ScheduleExpression"] == "cron(0 2 * * ? *)"
+    assert schedule["ScheduleExpressionTimezone"] == "Asia/Tokyo"
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    target = schedule["Target"]
+    assert target["EcsParameters"]["TaskDefinitionArn"] == FAMILY_ARN
+    # Scheduler spells it AwsvpcConfiguration, rules AwsVpcConfiguration.
+    assert target["EcsParameters"]["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"] == {"Ref": "Subnets"}
+    assert json.loads(target["Input"]) == {"containerOverrides": [{
+        "name": "app", "command": ["python", "report.py"],
+        "environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+    }]}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 600}
+    role = template["Resources"]["RunTaskRole"]
+    assert trust(role)["Principal"] == {"Service": ["scheduler.amazonaws.com"]}
+    # Scheduler sends failed invocations to the DLQ with the schedule's role.
+    assert policy_statements(role) == [RUN_TASK, PASS_ROLE, SEND_TO_DLQ]
+
+
+def test_without_dead_letter_queue_nothing_refers_to_one(tmp_path):
+    template = render(tmp_path, 'schedule = "rate(1 day)"\ntimezone = "Europe/Paris"\ncontainer_name = "app"\ndead_letter_queue = false')
+    assert not resources_of_type(template, "AWS::SQS::Queue")
+    target = one_resource(template, "AWS::Scheduler::Schedule")["Properties"]["Target"]
+    assert "DeadLetterConfig" not in target
+    assert policy_statements(template["Resources"]["RunTaskRole"]) == [RUN_TASK, PASS_ROLE]
+
+
+def test_no_overrides_gives_an_empty_task_override_and_disabled_state(tmp_path):
+    template = render(tmp_path, 'schedule = "rate(1 day)"\ncontainer_name = "app"\nenabled = false\nassign_public_ip = true\ntask_count = 2')
+    rule = one_resource(template, "AWS::Events::Rule")["Properties"]
+    assert rule["State"] == "DISABLED"
+    (target,) = rule["Targets"]
+    assert json.loads(target["Input"]) == {}
+    assert target["EcsParameters"]["TaskCount"] == 2
+    assert target["EcsParameters"]["NetworkConfiguration"]["AwsVpcConfiguration"]["AssignPublicIp"] == "ENABLED"
+
+
+def test_ssm_parameters_change_the_parameter_type(tmp_path):
+    text = manifest_text("job", "scheduled_task", 'schedule = "rate(1 day)"\ncontainer_name = "app"\nssm_parameters = ["Subnets"]',
+                         parameters='ClusterArn = "arn:aws:ecs:us-east-1:123456789012:cluster/b"\nTaskFamily = "job"\nSubnets = "/network/private-subnets"\nSecurityGroups = "sg-0123456789abcdef0"\nExecutionRoleArn = "arn:aws:iam::123456789012:role/exec"')
+    template = render_text(tmp_path, text)["job"].template
+    assert template["Parameters"]["Subnets"]["Type"] == "AWS::SSM::Parameter::Value<List<AWS::EC2::Subnet::Id>>"
+    assert template["Parameters"]["SecurityGroups"]["Type"] == "List<AWS::EC2::SecurityGroup::Id>"
+
+
+def test_task_family_parameter_rejects_a_revision(tmp_path):
+    import re
+
+    template = render(tmp_path, 'schedule = "rate(1 day)"\ncontainer_name = "app"')
+    pattern = template["Parameters"]["TaskFamily"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "nightly-report")
+    assert not re.fullmatch(pattern, "nightly-report:3")
+    assert not re.fullmatch(pattern, "arn:aws:ecs:us-east-1:123456789012:task-definition/nightly-report:3")
+
+
+def test_description_and_metadata_name_blueprint_and_options(tmp_path):
+    template = render(tmp_path, 'schedule = "cron(20 2 * * ? *)"\ncontainer_name = "php"')
+    assert template["Description"].startswith("test (generated from blueprint scheduled_task; options: ")
+    assert "schedule=cron(20 2 * * ? *)" in template["Description"]
+    assert template["Metadata"]["Generator"]["Blueprint"] == "scheduled_task"
+    assert template["Metadata"]["Generator"]["Options"]["retry_attempts"] == 185
