@@ -111,10 +111,17 @@ def option_summary(options) -> dict[str, Any]:
     """The options as plain data, for the template's Metadata and Description (defaults included)."""
     def plain(value):
         if dataclasses.is_dataclass(value):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return {name: plain(getattr(value, name)) for name in _field_order(type(value))}
         if isinstance(value, (list, tuple)):
             return [plain(v) for v in value]
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
         return value
     return plain(options)
+
+
+def _field_order(cls: type) -> list[str]:
+    """A blueprint's own options first, then those it shares (RunTaskOptions, DeliveryOptions…)."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    own = [name for name in cls.__dict__.get("__annotations__", {}) if name in names]
+    return own + [name for name in names if name not in own]
