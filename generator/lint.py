@@ -1,0 +1,395 @@
+"""Lint templates: cfn-lint as a library, with the project's policy rules appended.
+
+One cfn-lint rule set is built per process (building it is the expensive part, about
+0.9 s) and every template of a batch is run through it. The project's rules live in
+``generator/lint_rules/`` and are loaded with cfn-lint's append-rules mechanism (a
+rules directory), so ``lint`` is one cfn-lint run.
+
+SAM templates: cfn-lint 1.58 no longer runs aws-sam-translator (it validates
+``AWS::Serverless::*`` resources against SAM schemas and only merges ``Globals``;
+see ``cfnlint/template/transforms/transform.py``). So the policy rules would never see
+the roles, functions and state machines SAM generates. For a template with
+``Transform: AWS::Serverless-2016-10-31`` this module therefore runs cfn-lint's own
+rules on the template as written, translates it with aws-sam-translator (as
+CloudFormation would), and runs the policy rules on the translated template.
+aws-sam-translator is required for that: without it a SAM template is an error
+(``LintEngineError``), never a silent skip.
+
+Many templates are split over worker processes (each lints its batch in one run), and
+with a cache directory a template whose content, cfn-lint, aws-sam-translator, project
+version and rule sources are unchanged is not linted again.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import os
+import re
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable
+
+import generator
+from generator.errors import CheckFailed
+
+RULES_DIR = Path(__file__).resolve().with_name("lint_rules")
+# Region-specific checks (resource types, enum values) run against this Region only;
+# fixed here so the result does not depend on AWS_REGION in the environment.
+REGIONS = ("us-east-1",)
+# Policy rules are mandatory: a template's own Metadata (cfn-lint ignore_checks) cannot
+# switch them off. Exceptions belong in the rules (e.g. E9003's list), where they are reviewed.
+POLICY_RULE_PREFIXES = ("E9", "W9")
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+# Below this many templates one process is faster than starting workers that each set up the rules.
+PARALLEL_THRESHOLD = 8
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str  # as given
+    line: int
+    column: int
+    rule: str  # e.g. "E3002", "W9003"
+    level: str  # "error" | "warning" | "informational"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.rule} {self.message}"
+
+
+class LintEngineError(CheckFailed):
+    """cfn-lint cannot lint as asked (e.g. a SAM template without aws-sam-translator installed)."""
+
+
+# --- the engine: one per process --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Engine:
+    config: Any  # cfnlint.config.ConfigMixIn
+    all_rules: Any  # cfnlint.rules.Rules: cfn-lint's rules plus the appended policy rules
+    cfn_rules: Any  # cfn-lint's own rules only
+    policy_rules: Any  # the policy rules only
+
+
+@functools.cache
+def _engine() -> _Engine:
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.rules import Rules
+    from cfnlint.runner import Runner
+
+    # append_rules is read like every option (ConfigMixIn._get_argument_value), although the
+    # ManualArgs type does not list it; it is what `cfn-lint --append-rules DIR` sets.
+    config = ConfigMixIn(
+        [],
+        regions=list(REGIONS),
+        append_rules=[str(RULES_DIR)],
+        mandatory_checks=list(POLICY_RULE_PREFIXES),
+    )
+    # Ignore ~/.cfnlintrc and ./.cfnlintrc: a finding must depend only on the template and this
+    # code (that is what the cache key covers), not on who runs it from where.
+    config.file_args = {}
+    all_rules = Runner(config).rules  # cfn-lint's rules directory + config.append_rules
+    # cfn-lint loads rule files as anonymous modules, so ask the same loader which ids are ours
+    policy_ids = set(Rules.create_from_directory(str(RULES_DIR)))
+    policy = {rule_id: rule for rule_id, rule in all_rules.items() if rule_id in policy_ids}
+    if not policy:
+        raise LintEngineError(f"no policy rules were loaded from {RULES_DIR}")
+    cfn_only = {rule_id: rule for rule_id, rule in all_rules.items() if rule_id not in policy}
+    return _Engine(config, all_rules, Rules(cfn_only), Rules(policy))
+
+
+# --- one template ----------------------------------------------------------------------
+
+
+def _findings(path: str, matches: Iterable[Any]) -> list[Finding]:
+    found = {
+        Finding(path, match.linenumber, match.columnnumber, match.rule.id, match.rule.severity, match.message)
+        for match in matches
+    }
+    kept = [finding for finding in found if finding.level in ("error", "warning")]
+    return sorted(kept, key=lambda f: (f.line, f.column, f.rule, f.message))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _lint_one(path: str, engine: _Engine) -> list[Finding]:
+    from cfnlint.decode import decode
+    from cfnlint.runner.template import run_template_by_file_path
+
+    template = None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        text = ""  # cfn-lint reports the unreadable file itself
+    # Cheap test first: only a template that names the transform can be a SAM template.
+    if SAM_TRANSFORM in text:
+        decoded, errors = decode(path)
+        if not errors and isinstance(decoded, dict) and SAM_TRANSFORM in _as_list(decoded.get("Transform")):
+            template = decoded
+    if template is None:
+        return _findings(path, run_template_by_file_path(path, engine.config, engine.all_rules, False))
+    matches = list(run_template_by_file_path(path, engine.config, engine.cfn_rules, False))
+    return _findings(path, matches + _lint_sam_policies(path, template, engine))
+
+
+# --- SAM: translate, then run the policy rules on what CloudFormation would deploy --------
+
+# Local paths that `sam deploy` uploads; the translator only accepts S3 locations there.
+_LOCAL_URI_PROPERTIES = {
+    "AWS::Serverless::Function": ("CodeUri",),
+    "AWS::Serverless::StateMachine": ("DefinitionUri",),
+    "AWS::Serverless::LayerVersion": ("ContentUri",),
+    "AWS::Serverless::Api": ("DefinitionUri",),
+    "AWS::Serverless::HttpApi": ("DefinitionUri",),
+}
+_PLACEHOLDER_S3_URI = "s3://placeholder-bucket/placeholder-key"
+
+
+def _replace_local_uris(template: dict[str, Any]) -> None:
+    sections: list[tuple[str, Any]] = []
+    for resource in (template.get("Resources") or {}).values():
+        if isinstance(resource, dict):
+            sections.append((resource.get("Type"), resource.get("Properties")))
+    for kind, properties in (template.get("Globals") or {}).items():
+        sections.append((f"AWS::Serverless::{kind}", properties))
+    for resource_type, properties in sections:
+        if not isinstance(properties, dict):
+            continue
+        for key in _LOCAL_URI_PROPERTIES.get(resource_type, ()):
+            value = properties.get(key)
+            if isinstance(value, str) and not value.startswith("s3://"):
+                properties[key] = _PLACEHOLDER_S3_URI
+
+
+@functools.cache
+def _boto_session() -> Any:
+    import boto3  # a dependency of aws-sam-translator
+
+    return boto3.session.Session(region_name=REGIONS[0])
+
+
+def _sam_translator(path: str) -> tuple[Any, Any, type[Exception]]:
+    try:
+        import samtranslator  # noqa: F401  (import the package first: a clear ImportError when it is missing)
+        from samtranslator.parser.parser import Parser
+        from samtranslator.public.exceptions import InvalidDocumentException
+        from samtranslator.translator.translator import Translator
+    except ImportError as error:
+        raise LintEngineError(
+            f"{path}: Transform {SAM_TRANSFORM} needs aws-sam-translator to be linted, and it is not installed "
+            "(pip install aws-sam-translator); without it the policy rules cannot see the resources SAM generates"
+        ) from error
+    return Translator, Parser, InvalidDocumentException
+
+
+def _copied_from_file(template: dict[str, Any], path: list[Any]) -> bool:
+    """Whether the value at ``path`` inside a generated resource came from the file (has a position).
+
+    cfn-lint falls back to the nearest ancestor with a position, which for a generated resource
+    is the ``Resources`` key: not a useful place to point at.
+    """
+    node: Any = template
+    for depth, step in enumerate(path):
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return False
+        if depth >= 2 and hasattr(node, "start_mark"):
+            return True
+    return False
+
+
+def _lint_sam_policies(path: str, template: dict[str, Any], engine: _Engine) -> list[Any]:
+    from cfnlint.match import Match
+    from cfnlint.rules.errors import TransformError
+    from cfnlint.runner.template import run_template_by_data
+
+    translator_class, parser_class, invalid_document = _sam_translator(path)
+    resources = template.get("Resources") if isinstance(template.get("Resources"), dict) else {}
+
+    def position_of(logical_id: str | None) -> tuple[int, int]:
+        for key in resources:
+            if key == logical_id and hasattr(key, "start_mark"):
+                return key.start_mark.line + 1, key.start_mark.column + 1
+        return 1, 1
+
+    def transform_error(message: str) -> Any:
+        # SAM's messages name the resource: "Resource with id [Machine] is invalid. ..."
+        named = re.search(r"\[([A-Za-z0-9]+)\]", message)
+        line, column = position_of(named.group(1) if named else None)
+        return Match.create(
+            message=f"SAM transform failed: {message}",
+            filename=path,
+            rule=TransformError(),
+            linenumber=line,
+            columnnumber=column,
+        )
+
+    sam_template = copy.deepcopy(template)  # keeps cfn-lint's line marks on the copied values
+    _replace_local_uris(sam_template)
+    translator = translator_class(managed_policy_map={}, sam_parser=parser_class(), boto_session=_boto_session())
+    try:
+        translated = translator.translate(sam_template=sam_template, parameter_values={})
+    except invalid_document as error:
+        return [transform_error(cause.message) for cause in error.causes]
+    except Exception as error:  # noqa: BLE001  the translator raises assorted errors on odd input; report, never hide
+        return [transform_error(f"{type(error).__name__}: {error}")]
+    finally:
+        translator.metrics.publish()  # to its no-op publisher; unpublished metrics log a warning at exit
+
+    sam_ids = sorted(
+        (key for key, value in resources.items()
+         if isinstance(value, dict) and str(value.get("Type", "")).startswith("AWS::Serverless::")),
+        key=len,
+        reverse=True,
+    )
+    results = []
+    for match in run_template_by_data(translated, engine.config, engine.policy_rules):
+        match_path = getattr(match, "path", None) or []
+        logical_id = match_path[1] if len(match_path) > 1 and match_path[0] == "Resources" else None
+        if logical_id is None or logical_id in resources:
+            results.append(match)
+            continue
+        # A resource SAM generated: say so, and point at the SAM resource it came from when the
+        # offending value has no position of its own (it was generated, not copied from the file).
+        source = next((sam_id for sam_id in sam_ids if str(logical_id).startswith(sam_id)), None)
+        origin = " (generated by the SAM transform" + (f" from {source})" if source else ")")
+        if _copied_from_file(translated, match_path):
+            line, column = match.linenumber, match.columnnumber
+        else:
+            line, column = position_of(source)
+        results.append(replace(match, message=match.message + origin, linenumber=line, columnnumber=column))
+    return results
+
+
+# --- batches, workers, cache ------------------------------------------------------------
+
+
+def _lint_batch(paths: list[str]) -> dict[str, list[Finding]]:
+    """Lint every template in one cfn-lint run (one rule set); the unit a worker process runs."""
+    engine = _engine()
+    return {path: _lint_one(path, engine) for path in paths}
+
+
+def _worker_count(templates: int, jobs: int | None) -> int:
+    if jobs == 1 or templates <= PARALLEL_THRESHOLD:
+        return 1
+    return max(1, min(jobs or os.cpu_count() or 1, templates))
+
+
+def _lint_many(paths: list[str], jobs: int | None) -> dict[str, list[Finding]]:
+    workers = _worker_count(len(paths), jobs)
+    if workers == 1:
+        return _lint_batch(paths) if paths else {}
+    batches = [paths[index::workers] for index in range(workers)]
+    results: dict[str, list[Finding]] = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for part in pool.map(_lint_batch, batches):
+            results.update(part)
+    return results
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+@functools.cache
+def _engine_fingerprint() -> str:
+    """What, besides the template, decides the findings: tool versions, this module and the rules' sources."""
+    digest = hashlib.sha256()
+    for part in (f"format={CACHE_FORMAT}", _package_version("cfn-lint"), _package_version("aws-sam-translator"),
+                 generator.__version__, ",".join(REGIONS)):
+        digest.update(part.encode() + b"\0")
+    for source in [Path(__file__).resolve(), *sorted(RULES_DIR.glob("*.py"))]:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _cache_key(path: str) -> str | None:
+    try:
+        content = Path(path).read_bytes()
+    except OSError:
+        return None  # not cached: cfn-lint reports the missing file
+    return hashlib.sha256(_engine_fingerprint().encode() + b"\0" + content).hexdigest()
+
+
+def _cache_read(cache_dir: Path, key: str, path: str) -> list[Finding] | None:
+    try:
+        entry = json.loads((cache_dir / f"{key}.json").read_text(encoding="utf-8"))
+        if entry["key"] != key:
+            return None
+        return [Finding(path, int(line), int(column), str(rule), str(level), str(message))
+                for line, column, rule, level, message in entry["findings"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or corrupted: lint again
+
+
+def _cache_write(cache_dir: Path, key: str, findings: list[Finding]) -> None:
+    entry = {"key": key, "findings": [[f.line, f.column, f.rule, f.level, f.message] for f in findings]}
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=cache_dir, suffix=".tmp", delete=False) as tmp:
+            json.dump(entry, tmp)
+        os.replace(tmp.name, cache_dir / f"{key}.json")
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/ecs-batch-templates/lint``, or ``~/.cache/ecs-batch-templates/lint``."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    # the XDG spec says a relative value is invalid and must be ignored
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+    return root / "ecs-batch-templates" / "lint"
+
+
+# --- the API ----------------------------------------------------------------------------
+
+
+def lint_paths(
+    paths: list[str | Path], *, cache_dir: Path | None = None, jobs: int | None = None
+) -> list[Finding]:
+    """Errors and warnings for each template, in the order given (a path given twice is linted once;
+    informational findings are dropped).
+
+    ``jobs``: 1 lints in this process; otherwise more than PARALLEL_THRESHOLD templates are split
+    over ``jobs`` (default: ``os.cpu_count()``) worker processes.
+    """
+    given = list(dict.fromkeys(str(path) for path in paths))
+    results: dict[str, list[Finding]] = {}
+    keys: dict[str, str] = {}
+    for path in given:
+        key = _cache_key(path) if cache_dir is not None else None
+        cached = _cache_read(Path(cache_dir), key, path) if key else None
+        if cached is not None:
+            results[path] = cached
+        elif key:
+            keys[path] = key
+    linted = _lint_many([path for path in given if path not in results], jobs)
+    for path, findings in linted.items():
+        results[path] = findings
+        # store only if the file did not change while it was linted
+        if cache_dir is not None and path in keys and _cache_key(path) == keys[path]:
+            _cache_write(Path(cache_dir), keys[path], findings)
+    return [finding for path in given for finding in results[path]]
+
+
+def lint_text(text: str, name: str = "template.yaml") -> list[Finding]:
+    """Lint a template given as text (for tests); findings carry ``name`` as their path."""
+    with tempfile.TemporaryDirectory(prefix="lint-") as directory:
+        path = Path(directory) / (Path(name).name or "template.yaml")
+        path.write_text(text, encoding="utf-8")
+        return [replace(finding, path=name) for finding in _lint_batch([str(path)])[str(path)]]

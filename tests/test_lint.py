@@ -1,0 +1,394 @@
+"""The lint engine: cfn-lint as a library, the project's policy rules, SAM, cache and workers."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from cfnlint.data import AdditionalSpecs
+from cfnlint.helpers import load_resource
+from cfnlint.rules import Rules
+
+import generator.lint as lint
+from generator.lint import Finding, LintEngineError, default_cache_dir, lint_paths, lint_text
+from generator.lint_rules.iam_passrole_condition import grants_pass_role
+from generator.lint_rules.iam_wildcard_action import is_wildcard_action
+from generator.lint_rules.iam_wildcard_resource import RESOURCE_STAR_ONLY_ACTIONS
+
+FIXTURES = Path(__file__).parent / "lint_fixtures"
+POLICY_RULE_IDS = sorted(Rules.create_from_directory(str(lint.RULES_DIR)))
+
+
+def marked_lines(path: Path, rule_id: str) -> set[tuple[str, int]]:
+    """(rule, line) for every line of a fixture that ends with the comment ``# <rule_id>``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {(rule_id, number) for number, line in enumerate(lines, 1) if line.rstrip().endswith(f"# {rule_id}")}
+
+
+def line_of(text: str, needle: str) -> int:
+    """1-based number of the only line containing ``needle``."""
+    numbers = [number for number, line in enumerate(text.splitlines(), 1) if needle in line]
+    assert len(numbers) == 1, (needle, numbers)
+    return numbers[0]
+
+
+# --- the policy rules, one good and one bad template each -------------------------------
+
+
+def test_every_policy_rule_is_loaded_with_the_cfn_lint_rules_and_has_fixtures():
+    assert POLICY_RULE_IDS == ["E9001", "E9002", "E9003", "E9004", "E9005", "E9006", "W9007"]
+    engine = lint._engine()
+    assert set(POLICY_RULE_IDS) <= set(engine.all_rules)
+    assert "E3002" in engine.all_rules and "E3002" in engine.cfn_rules  # cfn-lint's own rules, same run
+    assert set(engine.policy_rules) == set(POLICY_RULE_IDS)
+    for rule_id in POLICY_RULE_IDS:
+        rule = engine.all_rules[rule_id]
+        assert rule.severity == {"E": "error", "W": "warning"}[rule_id[0]]
+        assert rule.shortdesc and rule.description and rule.source_url.startswith("https://docs.aws.amazon.com/")
+        assert (FIXTURES / f"{rule_id.lower()}_good.yaml").is_file()
+        assert (FIXTURES / f"{rule_id.lower()}_bad.yaml").is_file()
+
+
+@pytest.mark.parametrize("rule_id", POLICY_RULE_IDS)
+def test_good_fixture_is_clean(rule_id):
+    assert lint_paths([FIXTURES / f"{rule_id.lower()}_good.yaml"], jobs=1) == []
+
+
+@pytest.mark.parametrize("rule_id", POLICY_RULE_IDS)
+def test_bad_fixture_reports_exactly_that_rule_on_the_marked_lines(rule_id):
+    bad = FIXTURES / f"{rule_id.lower()}_bad.yaml"
+    expected = marked_lines(bad, rule_id)
+    assert expected, f"{bad.name} marks no line with '# {rule_id}'"
+
+    findings = lint_paths([bad], jobs=1)
+
+    assert {(f.rule, f.line) for f in findings} == expected
+    assert {f.level for f in findings} == {"error" if rule_id.startswith("E") else "warning"}
+    assert all(f.path == str(bad) for f in findings)
+
+
+def test_action_patterns():
+    assert all(is_wildcard_action(a) for a in ("*", "s3:*", "SQS:*", "*:*"))
+    assert not any(is_wildcard_action(a) for a in ("s3:Get*", "s3:GetObject", {"Ref": "Action"}, None))
+    assert all(grants_pass_role(a) for a in ("iam:PassRole", "IAM:passrole", "iam:Pass*", "iam:*", "*"))
+    assert not any(grants_pass_role(a) for a in ("iam:GetRole", "iam:PassRoles", "sts:*", {"Fn::Sub": "iam:PassRole"}))
+
+
+def test_star_only_exceptions_are_actions_aws_defines_without_resource_types():
+    """Each exception must be an action the Service Authorization Reference (cfn-lint's copy) gives no resource type."""
+    services = load_resource(AdditionalSpecs, "Policies.json")
+    for action, reason in RESOURCE_STAR_ONLY_ACTIONS.items():
+        service, name = action.split(":")
+        definition = services[service]["Actions"][name.lower()]
+        assert not definition.get("Resources"), f"{action} supports resource-level permissions: {definition}"
+        assert "https://docs.aws.amazon.com/" in reason
+
+
+def test_values_given_by_intrinsic_functions_do_not_crash_and_are_judged():
+    text = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Conditions:
+  Wide: !Equals [!Ref "AWS::Region", us-east-1]
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          Effect: Allow
+          Principal: {Service: ecs-tasks.amazonaws.com}
+          Action: sts:AssumeRole
+      Policies:
+        - PolicyName: read
+          PolicyDocument: !If
+            - Wide
+            - Version: "2012-10-17"
+              Statement:
+                - Effect: Allow
+                  Action: s3:*
+                  Resource: !Sub "arn:${AWS::Partition}:s3:::data-${AWS::AccountId}/*"
+            - Version: "2012-10-17"
+              Statement:
+                - Effect: Allow
+                  Action: [!Ref "AWS::NoValue", s3:GetObject]
+                  Resource: !Sub "arn:${AWS::Partition}:s3:::data-${AWS::AccountId}/*"
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      KmsMasterKeyId: !If [Wide, alias/aws/sqs, !Ref "AWS::NoValue"]
+"""
+    findings = lint_text(text)
+    assert [(f.rule, f.line) for f in findings] == [("E9001", line_of(text, "Action: s3:*"))]
+
+
+def test_deny_statements_may_use_wildcards():
+    text = (FIXTURES / "e9003_good.yaml").read_text()
+    assert "Effect: Deny" in text and lint_text(text) == []
+
+
+def test_policy_rules_cannot_be_switched_off_by_the_template():
+    text = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Metadata:
+  cfn-lint:
+    config:
+      ignore_checks: [E9006]
+Resources:
+  TaskLogs:
+    Type: AWS::Logs::LogGroup
+"""
+    assert [f.rule for f in lint_text(text)] == ["E9006"]
+
+
+# --- cfn-lint's own findings ------------------------------------------------------------
+
+
+def test_misspelt_property_is_reported_with_its_line():
+    text = (FIXTURES / "e9006_good.yaml").read_text().replace("    Properties:\n      RetentionInDays: 14",
+                                                             "    Propertiess:\n      RetentionInDays: 14")
+    findings = lint_text(text, name="typo.yaml")
+    assert {(f.path, f.rule, f.line, f.level) for f in findings} == {
+        ("typo.yaml", "E3001", line_of(text, "Propertiess"), "error"),
+        # without Properties the log group has no retention either
+        ("typo.yaml", "E9006", line_of(text, "TaskLogs:"), "error"),
+    }
+    assert "Propertiess" in next(f.message for f in findings if f.rule == "E3001")
+
+
+def test_wrong_property_type_is_reported_with_its_line():
+    text = (FIXTURES / "e9005_good.yaml").read_text().replace(
+        "      SqsManagedSseEnabled: true\n", "      SqsManagedSseEnabled: true\n      MessageRetentionPeriod: a-week\n"
+    )
+    findings = lint_text(text)
+    assert [(f.rule, f.line) for f in findings] == [("E3012", line_of(text, "a-week"))]
+    assert str(findings[0]).startswith(f"template.yaml:{findings[0].line}:{findings[0].column}: E3012 ")
+
+
+def test_unparsable_template_is_an_error():
+    findings = lint_text("Resources: [unclosed\n")
+    assert [f.rule for f in findings] == ["E0000"]
+
+
+# --- SAM templates ----------------------------------------------------------------------
+
+SAM_FUNCTION = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Handler:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      InlineCode: |
+        def handler(event, context):
+            return event
+"""
+
+
+def test_minimal_sam_function_is_clean():
+    assert lint_text(SAM_FUNCTION) == []
+
+
+def test_sam_function_with_a_bad_property_is_reported_by_cfn_lint_and_the_transform():
+    text = SAM_FUNCTION.replace("      Handler: index.handler\n", "      Handler: index.handler\n      Timeoutt: 30\n")
+    findings = lint_text(text)
+    assert {(f.rule, f.line) for f in findings} == {
+        ("E3002", line_of(text, "Timeoutt")),  # cfn-lint's SAM schema
+        ("E0001", text.splitlines().index("  Handler:") + 1),  # aws-sam-translator, at the resource
+    }
+    transform_error = next(f for f in findings if f.rule == "E0001")
+    assert "Timeoutt" in transform_error.message and "SAM transform failed" in transform_error.message
+
+
+def test_policy_rules_see_what_the_sam_transform_generates():
+    """A SAM-only Policies statement becomes a generated AWS::IAM::Role, which only the translated template has."""
+    text = SAM_FUNCTION + """\
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: s3:*
+              Resource: !Sub "arn:${AWS::Partition}:s3:::data-${AWS::AccountId}/*"
+"""
+    findings = lint_text(text)
+    assert [(f.rule, f.line) for f in findings] == [("E9001", line_of(text, "Action: s3:*"))]
+    assert "generated by the SAM transform from Handler" in findings[0].message
+
+
+def test_generated_value_without_a_position_points_at_the_sam_resource():
+    text = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: statemachine/run.asl.json
+      Policies:
+        - CloudWatchPutMetricPolicy: {}
+"""
+    findings = lint_text(text)
+    # SAM's policy template grants cloudwatch:PutMetricData on "*" (it supports resource-level permissions)
+    assert [(f.rule, f.line, f.column) for f in findings] == [("E9003", 4, 3)]
+    assert "MachineRole" in findings[0].message and "cloudwatch:PutMetricData" in findings[0].message
+
+
+def test_sam_state_machine_with_local_definition_uri_logging_and_tracing_is_clean():
+    """The local DefinitionUri does not break the transform; SAM's generated logging/X-Ray grants are allowed."""
+    text = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  MachineLogs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      RetentionInDays: 30
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: statemachine/run.asl.json
+      DefinitionSubstitutions:
+        TaskFamily: report
+      Tracing:
+        Enabled: true
+      Logging:
+        Level: ERROR
+        IncludeExecutionData: false
+        Destinations:
+          - CloudWatchLogsLogGroup:
+              LogGroupArn: !GetAtt MachineLogs.Arn
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: ecs:RunTask
+              Resource: !Sub "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/report:*"
+"""
+    assert lint_text(text) == []
+
+
+def test_sam_template_without_aws_sam_translator_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "samtranslator", None)  # makes `import samtranslator` fail
+    with pytest.raises(LintEngineError, match="needs aws-sam-translator"):
+        lint_text(SAM_FUNCTION)
+    # templates without the transform do not need it
+    assert lint_text((FIXTURES / "e9006_good.yaml").read_text()) == []
+
+
+# --- cache -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def batch_calls(monkeypatch):
+    """Record the templates each internal cfn-lint batch run gets."""
+    calls: list[list[str]] = []
+    real_batch = lint._lint_batch
+
+    def counting_batch(paths):
+        calls.append(list(paths))
+        return real_batch(paths)
+
+    monkeypatch.setattr(lint, "_lint_batch", counting_batch)
+    return calls
+
+
+def copy_fixtures(tmp_path: Path, names: list[str]) -> list[Path]:
+    paths = []
+    for name in names:
+        shutil.copy(FIXTURES / name, tmp_path / name)
+        paths.append(tmp_path / name)
+    return paths
+
+
+def test_cache_reuses_results_and_relints_only_a_changed_file(tmp_path, batch_calls):
+    good, bad = copy_fixtures(tmp_path, ["e9006_good.yaml", "e9005_bad.yaml"])
+    cache = tmp_path / "cache"
+
+    first = lint_paths([good, bad], cache_dir=cache, jobs=1)
+    assert batch_calls == [[str(good), str(bad)]]
+    assert {f.rule for f in first} == {"E9005"}
+
+    second = lint_paths([good, bad], cache_dir=cache, jobs=1)
+    assert batch_calls == [[str(good), str(bad)]]  # cfn-lint not run again
+    assert second == first
+
+    good.write_text(good.read_text().replace("RetentionInDays: 14\n", "LogGroupName: /ecs/x\n"))
+    third = lint_paths([good, bad], cache_dir=cache, jobs=1)
+    assert batch_calls[1:] == [[str(good)]]  # only the changed file
+    assert [f.rule for f in third if f.path == str(good)] == ["E9006"]
+    assert [f for f in third if f.path == str(bad)] == [f for f in first if f.path == str(bad)]
+
+
+def test_corrupted_cache_entries_are_ignored(tmp_path, batch_calls):
+    (bad,) = copy_fixtures(tmp_path, ["w9007_bad.yaml"])
+    cache = tmp_path / "cache"
+    first = lint_paths([bad], cache_dir=cache, jobs=1)
+    entries = list(cache.glob("*.json"))
+    assert len(entries) == 1 and json.loads(entries[0].read_text())["findings"]
+
+    for corrupt in ("{not json", json.dumps({"key": "other", "findings": []}), json.dumps({"findings": [[1]]})):
+        entries[0].write_text(corrupt)
+        assert lint_paths([bad], cache_dir=cache, jobs=1) == first
+    assert len(batch_calls) == 4
+
+
+def test_cache_key_covers_the_rule_sources(tmp_path, monkeypatch):
+    rules_copy = tmp_path / "lint_rules"
+    shutil.copytree(lint.RULES_DIR, rules_copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(lint, "RULES_DIR", rules_copy)
+    before = lint._engine_fingerprint.__wrapped__()
+    rule_file = rules_copy / "logs_log_group_retention.py"
+    rule_file.write_text(rule_file.read_text() + "\n# changed\n")
+    assert lint._engine_fingerprint.__wrapped__() != before
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "ecs-batch-templates" / "lint"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")  # invalid per the XDG spec: ignored
+    assert default_cache_dir() == Path.home() / ".cache" / "ecs-batch-templates" / "lint"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == Path.home() / ".cache" / "ecs-batch-templates" / "lint"
+
+
+# --- worker processes -------------------------------------------------------------------
+
+
+def test_worker_count():
+    assert lint._worker_count(lint.PARALLEL_THRESHOLD, None) == 1
+    assert lint._worker_count(20, 1) == 1
+    assert lint._worker_count(20, 2) == 2
+    assert lint._worker_count(10, 64) == 10
+
+
+def test_parallel_lint_gives_the_same_findings_as_serial(tmp_path, monkeypatch):
+    names = sorted(path.name for path in FIXTURES.glob("*.yaml"))[:10]
+    paths = copy_fixtures(tmp_path, names)
+    pools = []
+    real_pool = lint.ProcessPoolExecutor
+
+    def counting_pool(*args, **kwargs):
+        pools.append(kwargs.get("max_workers"))
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(lint, "ProcessPoolExecutor", counting_pool)
+
+    serial = lint_paths(paths, jobs=1)
+    assert pools == []
+    parallel = lint_paths(paths, jobs=2)
+    assert pools == [2]
+    assert parallel == serial
+    assert {f.rule for f in serial} >= {"E9001", "E9002", "E9003", "E9004", "E9005"}
+    # findings come in the order the templates were given
+    order = [names.index(Path(f.path).name) for f in parallel]
+    assert order == sorted(order)
+
+
+def test_finding_format():
+    finding = Finding("templates_out/a/template.yaml", 12, 7, "E9003", "error", "Role: too wide")
+    assert str(finding) == "templates_out/a/template.yaml:12:7: E9003 Role: too wide"
+    assert re.fullmatch(r"[^:]+:\d+:\d+: [EW]\d{4} .+", str(finding))
