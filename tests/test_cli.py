@@ -40,8 +40,8 @@ def test_check_passes_on_fresh_render_and_fails_with_diff_after_edit(rendered, r
     result = run_cli("check", cwd=rendered)
     assert result.code == 1
     assert "templates_out/artisan-logger/template.yaml (on disk)" in result.out
-    assert "-    ScheduleExpression: cron(21 2 * * ? *)" in result.out
-    assert "+    ScheduleExpression: cron(20 2 * * ? *)" in result.out
+    assert "\n-      ScheduleExpression: cron(21 2 * * ? *)\n" in result.out
+    assert "\n+      ScheduleExpression: cron(20 2 * * ? *)\n" in result.out
     assert "stale" in result.err
 
 
