@@ -87,4 +87,13 @@ def build(options: Options, stack: StackContext) -> Rendered:
 
     if dead_letter_queue is not None:
         template.add_output(Output("DeadLetterQueueUrl", Description="Failed task starts land here", Value=Ref(dead_letter_queue)))
-    return Rendered(template)
+    return Rendered(template, summary=_summary(options))
+
+
+def _summary(options: Options) -> str:
+    where = f"in {options.timezone} (EventBridge Scheduler)" if options.timezone else "in UTC (EventBridge rule)"
+    failure = (
+        f"a start still failing after {options.retry_attempts} retries lands in the dead-letter queue"
+        if options.dead_letter_queue else "failed starts are dropped after the retries (no dead-letter queue)"
+    )
+    return f"Runs the latest ACTIVE revision of the task family on `{options.schedule}` {where}, overriding container `{options.container_name}`; {failure}."

@@ -23,3 +23,5 @@ class Rendered:
 
     template: Template
     files: dict[str, str] = field(default_factory=dict)
+    summary: str = ""                                      # one or two sentences for the stack's README
+    notes: list[str] = field(default_factory=list)         # what a deployer must know (README call-outs)
