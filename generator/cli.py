@@ -44,6 +44,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_paths(lint)
     lint.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
 
+    diff = commands.add_parser("diff", help="show what a render would change, with a summary per stack",
+                               description="Show what `render` would change on disk as a unified diff, with a one-line summary "
+                                           "per stack of the resources added, removed and changed (by logical id).")
+    diff.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to compare (default: all)")
+    _add_paths(diff)
+
+    deploy = commands.add_parser("deploy", help="sam deploy one stack to one environment with its samconfig section",
+                                 description="Run `sam deploy --config-file <absolute samconfig.toml> --config-env <stack>-<env>` "
+                                             "from the samconfig's folder. Refuses to deploy stale rendered output. Arguments after "
+                                             "`--` go to sam deploy (e.g. -- --no-confirm-changeset).")
+    deploy.add_argument("stack", metavar="STACK")
+    deploy.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
+    deploy.add_argument("--dry-run", action="store_true", help="print the exact command instead of running it")
+    deploy.add_argument("--endpoint-url", metavar="URL", help="send AWS calls to this endpoint (AWS_ENDPOINT_URL), e.g. a local emulator")
+    _add_paths(deploy)
+
+    next_runs = commands.add_parser("next-runs", help="the next run times of a stack's schedules, in UTC and local time",
+                                    description="List the next run times of every schedule in a stack, from now, in UTC and in "
+                                                "the schedule's time zone.")
+    next_runs.add_argument("stack", metavar="STACK")
+    next_runs.add_argument("--count", type=int, default=5, help="how many runs (default: 5)")
+    _add_paths(next_runs)
+
     listing = commands.add_parser("list", help="list blueprints and the stacks in the manifest",
                                   description="List the blueprints (one line each) and the stacks in the manifest.")
     listing.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
@@ -51,7 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` is for `sam deploy`; argparse's own `--` handling does not reach subcommands.
+    passthrough = argv[argv.index("--") + 1:] if "--" in argv else []
+    parser = build_parser()
+    args = parser.parse_args(argv[: len(argv) - len(passthrough) - 1] if "--" in argv else argv)
+    if passthrough and args.command != "deploy":
+        parser.error("arguments after -- are only for `deploy`")
+    args.sam_args = passthrough
     try:
         return COMMANDS[args.command](args)
     except UserError as error:
@@ -145,4 +175,63 @@ def cmd_list(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list}
+def cmd_diff(args) -> int:
+    from generator.render import diff, resource_changes
+
+    render_plan = _plan(args, args.stacks)
+    for stack in render_plan.stacks:
+        added, removed, changed = resource_changes(render_plan, stack)
+        if added or removed or changed:
+            parts = [f"{label} {', '.join(ids)}" for label, ids in (("added", added), ("removed", removed), ("changed", changed)) if ids]
+            print(f"{stack.spec.name}: resources " + "; ".join(parts))
+        else:
+            print(f"{stack.spec.name}: no resource changes")
+    sys.stdout.write(diff(render_plan))
+    return EXIT_OK
+
+
+def cmd_deploy(args) -> int:
+    from generator import deploy
+    from generator.render import diff
+
+    render_plan = _plan(args, [args.stack])
+    spec = render_plan.stacks[0].spec
+    if args.env not in spec.environments:
+        from generator.options import did_you_mean
+
+        raise UserError(f"unknown environment {args.env!r}{did_you_mean(args.env, spec.environments)}; allowed: {', '.join(spec.environments)}",
+                        stack=spec.name, field="--env")
+    config_env = spec.config_env(args.env)
+    if diff(render_plan):
+        raise UserError("rendered output is stale; run `python -m generator render` (and review the diff) before deploying", stack=spec.name)
+    deploy.check_config_env(args.samconfig, config_env, stack=spec.name)
+    command = deploy.sam_deploy_command(args.samconfig, config_env, args.sam_args)
+    cwd = args.samconfig.resolve().parent
+    if args.dry_run:
+        print(deploy.describe_command(command, cwd=cwd, endpoint_url=args.endpoint_url))
+        return EXIT_OK
+    code = deploy.run(command, cwd=cwd, endpoint_url=args.endpoint_url)
+    if code:
+        raise CheckFailed(f"sam deploy exited with status {code}")
+    return EXIT_OK
+
+
+def cmd_next_runs(args) -> int:
+    import datetime as dt
+
+    from generator import describe
+
+    render_plan = _plan(args, [args.stack])
+    schedules = describe.schedules(render_plan.stacks[0].template)
+    if not schedules:
+        raise UserError("has no schedule", stack=args.stack)
+    now = dt.datetime.now(dt.timezone.utc)
+    for schedule in schedules:
+        print(f"{schedule['name']}: {schedule['expression']} in {schedule['timezone']}")
+        for utc, local in describe.run_times(schedule["expression"], schedule["timezone"], count=args.count, after=now):
+            print(f"  {utc:%Y-%m-%d %H:%M %a} UTC    {local:%Y-%m-%d %H:%M %a} {schedule['timezone']}")
+    return EXIT_OK
+
+
+COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list,
+            "diff": cmd_diff, "deploy": cmd_deploy, "next-runs": cmd_next_runs}

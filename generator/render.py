@@ -187,6 +187,21 @@ def diff(render_plan: RenderPlan) -> str:
     return "".join(chunk if chunk.endswith("\n") else chunk + "\n" for chunk in chunks)
 
 
+def resource_changes(render_plan: RenderPlan, stack: RenderedStack) -> tuple[list[str], list[str], list[str]]:
+    """Logical ids added, removed and changed between the template on disk and the render."""
+    path = render_plan.out_dir / stack.spec.name / TEMPLATE_FILE
+    old = {}
+    if path.exists():
+        from cfnlint.decode.cfn_yaml import loads  # the one loader that reads the short-form tags
+
+        old = json.loads(json.dumps(loads(path.read_text(encoding="utf-8")))).get("Resources", {})
+    new = stack.template.get("Resources", {})
+    added = [k for k in new if k not in old]
+    removed = [k for k in old if k not in new]
+    changed = [k for k in new if k in old and old[k] != new[k]]
+    return added, removed, changed
+
+
 def write(render_plan: RenderPlan) -> list[Path]:
     """Write every file of the plan, each atomically (temp file + rename), unchanged files untouched;
     remove stale files. Everything was rendered and validated before this point, so a bad input can

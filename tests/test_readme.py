@@ -1,0 +1,43 @@
+"""The per-stack README says what the template says: flow, run times, parameters, IAM, deploy."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from generator import describe
+from helpers import manifest_text, render_text
+
+
+def readme(tmp_path, options: str) -> str:
+    return render_text(tmp_path, manifest_text("job", "scheduled_task", options))["job"].files["job/README.md"]
+
+
+def test_readme_for_a_time_zone_schedule(tmp_path):
+    text = readme(tmp_path, 'schedule = "cron(0 2 * * ? *)"\ntimezone = "Asia/Tokyo"\ncontainer_name = "app"')
+    assert "# job\n" in text
+    assert "```mermaid\nflowchart LR\n" in text
+    assert "  Schedule -->|runs| EcsTask\n" in text and "  Schedule -->|failed delivery| DeadLetterQueue\n" in text
+    # 02:00 in Tokyo is 17:00 UTC the day before
+    assert "| 2026-01-01 17:00 Thu | 2026-01-02 02:00 Fri |\n" in text
+    assert "| `ClusterArn` | `String` | ARN of the ECS cluster the task runs in | arn:aws:ecs:us-east-1:123456789012:cluster/batch |\n" in text
+    assert "Role `RunTaskRole`, assumed by scheduler.amazonaws.com" in text
+    assert "- may `iam:PassRole` on `${ExecutionRoleArn}`, `${TaskRoleArn} (if HasTaskRole)` only when `iam:PassedToService` is `ecs-tasks.amazonaws.com`\n" in text
+    assert "python -m generator deploy job --env dev\n" in text
+
+
+def test_readme_for_a_utc_rule(tmp_path):
+    text = readme(tmp_path, 'schedule = "cron(30 23 ? * MON-FRI *)"\ncontainer_name = "app"')
+    assert "`ScheduleRule`: `cron(30 23 ? * MON-FRI *)` in UTC." in text
+    # 2026-01-01 is a Thursday: Thu, Fri, then Mon-Wed
+    assert "| 2026-01-01 23:30 Thu | 2026-01-01 23:30 Thu |\n| 2026-01-02 23:30 Fri | 2026-01-02 23:30 Fri |\n| 2026-01-05 23:30 Mon |" in text
+
+
+def test_run_times_across_a_daylight_saving_change():
+    # 02:30 in Paris every day; on 2026-03-29 clocks go from 02:00 to 03:00 CET→CEST
+    runs = describe.run_times("cron(0 9 * * ? *)", "Europe/Paris", count=2, after=dt.datetime(2026, 3, 28, 0, 0, tzinfo=dt.timezone.utc))
+    assert [utc.strftime("%m-%d %H:%M") for utc, _ in runs] == ["03-28 08:00", "03-29 07:00"]
+
+
+def test_rate_run_times_count_from_the_anchor():
+    runs = describe.run_times("rate(6 hours)", "UTC", count=3)
+    assert [utc.strftime("%d %H:%M") for utc, _ in runs] == ["01 06:00", "01 12:00", "01 18:00"]
