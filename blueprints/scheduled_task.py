@@ -12,6 +12,7 @@ from troposphere import GetAtt, Output, Ref, Template
 from troposphere import events, scheduler
 
 from generator import iam
+from generator.alerts import AlertOptions, add_alerts
 from generator.blueprint import Rendered, StackContext
 from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.ecs_task import RunTaskOptions, task_ref
@@ -26,7 +27,7 @@ RUN_TASK_ROLE = "RunTaskRole"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Options(RunTaskOptions, DeliveryOptions):
+class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
     """schedule: cron(...) or rate(...). timezone: IANA name; default: none, the schedule runs in UTC.
     enabled: default true; false creates the schedule disabled."""
 
@@ -37,6 +38,7 @@ class Options(RunTaskOptions, DeliveryOptions):
     def __post_init__(self):
         RunTaskOptions.__post_init__(self)
         DeliveryOptions.__post_init__(self)
+        AlertOptions.__post_init__(self)
         validate_schedule_expression(self.schedule)
         if self.timezone is not None:
             validate_timezone(self.timezone)
@@ -47,6 +49,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
     task = task_ref(template, options)
     dead_letter_queue = add_dead_letter_queue(template) if options.dead_letter_queue else None
     state = "ENABLED" if options.enabled else "DISABLED"
+    rule = None
 
     if options.timezone:
         role = template.add_resource(iam.service_role(
@@ -87,6 +90,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
 
     if dead_letter_queue is not None:
         template.add_output(Output("DeadLetterQueueUrl", Description="Failed task starts land here", Value=Ref(dead_letter_queue)))
+    add_alerts(template, task, options, stack_name=stack.name, rule=rule, dead_letter_queue=dead_letter_queue)
     return Rendered(template, summary=_summary(options))
 
 

@@ -44,7 +44,7 @@ def trust(role: dict) -> dict:
 def test_utc_schedule_is_an_eventbridge_rule_running_the_latest_family_revision(tmp_path):
     template = render(tmp_path, 'schedule = "cron(20 2 * * ? *)"\ncontainer_name = "php"\ncommand = ["php", "artisan", "sample:logger"]')
     assert not resources_of_type(template, "AWS::Scheduler::Schedule")
-    rule = one_resource(template, "AWS::Events::Rule")["Properties"]
+    rule = template["Resources"]["ScheduleRule"]["Properties"]
     assert rule["ScheduleExpression"] == "cron(20 2 * * ? *)"
     assert rule["State"] == "ENABLED"
     (target,) = rule["Targets"]
@@ -98,7 +98,7 @@ command = ["python", "report.py"]
 environment = { B = "2", A = "1" }
 retry_attempts = 3
 max_event_age_seconds = 600''')
-    assert not resources_of_type(template, "AWS::Events::Rule")
+    assert "ScheduleRule" not in template["Resources"]
     assert not resources_of_type(template, "AWS::SQS::QueuePolicy")
     schedule = one_resource(template, "AWS::Scheduler::Schedule")["Properties"]
     assert schedule["ScheduleExpression"] == "cron(0 2 * * ? *)"
@@ -129,7 +129,7 @@ def test_without_dead_letter_queue_nothing_refers_to_one(tmp_path):
 
 def test_no_overrides_gives_an_empty_task_override_and_disabled_state(tmp_path):
     template = render(tmp_path, 'schedule = "rate(1 day)"\ncontainer_name = "app"\nenabled = false\nassign_public_ip = true\ntask_count = 2')
-    rule = one_resource(template, "AWS::Events::Rule")["Properties"]
+    rule = template["Resources"]["ScheduleRule"]["Properties"]
     assert rule["State"] == "DISABLED"
     (target,) = rule["Targets"]
     assert json.loads(target["Input"]) == {}

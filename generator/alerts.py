@@ -1,0 +1,189 @@
+"""Failure alerts for every blueprint that runs an ECS task: nobody should learn of a failed batch job
+from its missing output.
+
+- A rule on `ECS Task State Change` for this family's stopped tasks whose container exited non-zero
+  or that failed to start, publishing a readable message to SNS. RunTask's own `failures[]` (no
+  capacity…) are not invocation failures, so only this rule sees them.
+- CloudWatch alarms on the dead-letter queue's depth and, for rules, on FailedInvocations.
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from awacs.aws import Allow, ArnEquals, ArnLike, Condition, PolicyDocument, Principal, Statement, StringEquals
+import awacs.kms
+import awacs.sns
+from troposphere import Equals, GetAtt, Not, Parameter, Ref, Sub, Template
+from troposphere import cloudwatch, events, kms, sns
+
+from generator.aws import arn, sub
+from generator.ecs_task import TaskRef
+from generator.errors import UserError
+
+ALERT_MODES = ("topic", "parameter", "off")
+ALERT_TOPIC = "AlertTopic"
+ALERT_TOPIC_KEY = "AlertTopicKey"
+ALERT_TOPIC_POLICY = "AlertTopicPolicy"
+ALERT_TOPIC_ARN = "AlertTopicArn"
+ALERT_EMAIL = "AlertEmail"
+HAS_ALERT_EMAIL = "HasAlertEmail"
+ALERT_EMAIL_SUBSCRIPTION = "AlertEmailSubscription"
+TASK_STOPPED_ALERT_RULE = "TaskFailedAlertRule"
+DEAD_LETTER_QUEUE_ALARM = "DeadLetterQueueAlarm"
+FAILED_INVOCATIONS_ALARM = "FailedInvocationsAlarm"
+SNS_TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
+FIVE_MINUTES = 300
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertOptions:
+    """alerts: "topic" (default: an encrypted SNS topic is created, with an optional e-mail
+    subscription from the AlertEmail parameter), "parameter" (publish to an existing topic given
+    per environment by the AlertTopicArn parameter; one shared topic for many stacks), or "off"."""
+
+    alerts: str = "topic"
+
+    def __post_init__(self):
+        if self.alerts not in ALERT_MODES:
+            raise UserError(f"{self.alerts!r} is not an alert mode; allowed: {', '.join(ALERT_MODES)}", field="alerts")
+
+
+def task_failed_pattern(task: TaskRef) -> dict:
+    """Stopped tasks of this family in this cluster that exited non-zero or never started."""
+    return {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+        "detail": {
+            "clusterArn": [task.cluster_arn],
+            # RunTask puts standalone tasks in the group "family:<family>" unless told otherwise.
+            "group": [sub("family:${Family}", Family=task.task_family)],
+            "lastStatus": ["STOPPED"],
+            "$or": [
+                {"containers": {"exitCode": [{"anything-but": 0}]}},
+                {"stopCode": ["TaskFailedToStart"]},
+            ],
+        },
+    }
+
+
+ALERT_MESSAGE = events.InputTransformer(
+    InputPathsMap={
+        "group": "$.detail.group",
+        "task": "$.detail.taskArn",
+        "reason": "$.detail.stoppedReason",
+        "stopCode": "$.detail.stopCode",
+        "exitCode": "$.detail.containers[0].exitCode",
+    },
+    # A quoted template yields a JSON string; EventBridge escapes the values put inside quotes.
+    InputTemplate='"ECS task of <group> stopped: <reason> (stop code <stopCode>, first container exit code <exitCode>). Task: <task>"',
+)
+
+
+def add_alerts(template: Template, task: TaskRef, options: AlertOptions, *, stack_name: str,
+               rule=None, dead_letter_queue=None) -> object | None:
+    """Add the alert rule and alarms; return the topic ARN expression (None when alerts are off)."""
+    if options.alerts == "off":
+        return None
+    topic_arn = _alert_topic(template, options)
+    alert_rule = template.add_resource(events.Rule(
+        TASK_STOPPED_ALERT_RULE,
+        Description=f"{stack_name}: ECS task stopped with a non-zero exit code or failed to start",
+        EventPattern=task_failed_pattern(task),
+        State="ENABLED",
+        Targets=[events.Target(Id="Alert", Arn=topic_arn, InputTransformer=ALERT_MESSAGE)],
+    ))
+    alarms = []
+    if dead_letter_queue is not None:
+        alarms.append(template.add_resource(cloudwatch.Alarm(
+            DEAD_LETTER_QUEUE_ALARM,
+            AlarmDescription=f"{stack_name}: a task start failed after its retries and is in the dead-letter queue",
+            Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
+            Dimensions=[cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(dead_letter_queue, "QueueName"))],
+            Statistic="Maximum", Period=FIVE_MINUTES, EvaluationPeriods=1, Threshold=0,
+            ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+            AlarmActions=[topic_arn],
+        )))
+    if rule is not None:
+        alarms.append(template.add_resource(cloudwatch.Alarm(
+            FAILED_INVOCATIONS_ALARM,
+            AlarmDescription=f"{stack_name}: EventBridge could not start the task",
+            Namespace="AWS/Events", MetricName="FailedInvocations",
+            Dimensions=[cloudwatch.MetricDimension(Name="RuleName", Value=Ref(rule))],
+            Statistic="Sum", Period=FIVE_MINUTES, EvaluationPeriods=1, Threshold=0,
+            ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+            AlarmActions=[topic_arn],
+        )))
+    if options.alerts == "topic":
+        _allow_publishers(template, alert_rule, alarms)
+    return topic_arn
+
+
+def _alert_topic(template: Template, options: AlertOptions):
+    if options.alerts == "parameter":
+        template.add_parameter(Parameter(
+            ALERT_TOPIC_ARN, Type="String", AllowedPattern=SNS_TOPIC_ARN_PATTERN,
+            Description="Existing SNS topic for failure alerts (its policy must let events.amazonaws.com and cloudwatch.amazonaws.com publish)",
+            ConstraintDescription="an SNS topic ARN: arn:aws:sns:<region>:<account>:<name>",
+        ))
+        return Ref(ALERT_TOPIC_ARN)
+    template.add_parameter(Parameter(
+        ALERT_EMAIL, Type="String", Default="", AllowedPattern=r"^$|^[^@\s]+@[^@\s]+$",
+        Description="E-mail address subscribed to failure alerts (confirm the subscription mail); empty for none",
+        ConstraintDescription="empty, or an e-mail address",
+    ))
+    template.add_condition(HAS_ALERT_EMAIL, Not(Equals(Ref(ALERT_EMAIL), "")))
+    key = template.add_resource(kms.Key(
+        ALERT_TOPIC_KEY,
+        Description=Sub("${AWS::StackName} failure alert topic"),
+        EnableKeyRotation=True,
+        KeyPolicy=_alert_key_policy(),
+    ))
+    topic = template.add_resource(sns.Topic(ALERT_TOPIC, KmsMasterKeyId=Ref(key)))
+    template.add_resource(sns.SubscriptionResource(
+        ALERT_EMAIL_SUBSCRIPTION, Condition=HAS_ALERT_EMAIL, TopicArn=Ref(topic), Protocol="email", Endpoint=Ref(ALERT_EMAIL),
+    ))
+    return Ref(topic)
+
+
+def _alert_key_policy() -> PolicyDocument:
+    # EventBridge and CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key:
+    # the topic needs a customer managed key whose policy lets them use it.
+    # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-troubleshooting.html#eb-sns-permissions
+    return PolicyDocument(Version="2012-10-17", Statement=[
+        Statement(
+            Sid="AccountAdministersKey", Effect=Allow,
+            Principal=Principal("AWS", [arn("iam", "root", region=False)]),
+            Action=[awacs.kms.Action("*")], Resource=["*"],  # in a key policy, "*" means this key
+        ),
+        Statement(
+            Sid="AlertPublishersEncrypt", Effect=Allow,
+            Principal=Principal("Service", ["events.amazonaws.com", "cloudwatch.amazonaws.com"]),
+            Action=[awacs.kms.Decrypt, awacs.kms.GenerateDataKey], Resource=["*"],
+            Condition=Condition(StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}"))),
+        ),
+    ])
+
+
+def _allow_publishers(template: Template, alert_rule, alarms: list) -> None:
+    statements = [Statement(
+        Sid="AlertRulePublishes", Effect=Allow,
+        Principal=Principal("Service", ["events.amazonaws.com"]),
+        Action=[awacs.sns.Publish], Resource=[Ref(ALERT_TOPIC)],
+        Condition=Condition(ArnEquals("aws:SourceArn", GetAtt(alert_rule, "Arn"))),
+    )]
+    if alarms:
+        statements.append(Statement(
+            Sid="AlarmsPublish", Effect=Allow,
+            Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
+            Action=[awacs.sns.Publish], Resource=[Ref(ALERT_TOPIC)],
+            Condition=Condition([
+                ArnLike("aws:SourceArn", arn("cloudwatch", "alarm:*")),
+                StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}")),
+            ]),
+        ))
+    template.add_resource(sns.TopicPolicy(
+        ALERT_TOPIC_POLICY, Topics=[Ref(ALERT_TOPIC)],
+        PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements),
+    ))
