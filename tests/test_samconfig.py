@@ -49,3 +49,60 @@ def test_deploy_section_has_everything_sam_deploy_needs(project, run_cli):
     }
     prod = tomllib.loads((project / "samconfig.toml").read_text())["nightly-report-prod"]["deploy"]["parameters"]
     assert prod["confirm_changeset"] is True
+
+
+# --- the text edit and its tomlkit fallback ----------------------------------------------------
+
+from generator.samconfig import DeploySection, _edit_with_tomlkit, update_samconfig
+
+
+def section(env: str, **changes) -> DeploySection:
+    values = dict(config_env=f"job-{env}", stack_name=f"job-{env}", template_file="templates_out/job/template.yaml",
+                  parameter_overrides={"Subnets": "subnet-1,subnet-2", "Note": 'say "hi"'}, capabilities=("CAPABILITY_IAM",),
+                  region="eu-west-1", tags={"team": "data"}, confirm_changeset=True)
+    values.update(changes)
+    return DeploySection(**values)
+
+
+def test_fresh_file_is_what_tomlkit_would_write():
+    sections = [section("dev"), section("prod", region=None, tags={})]
+    assert update_samconfig(None, sections) == _edit_with_tomlkit("version = 0.1\n", sections)
+
+
+def test_rerender_replaces_only_our_keys_and_keeps_comments_around_them():
+    existing = update_samconfig(None, [section("dev")]) + (
+        "# notes about prod, above the next table\n\n[default.build.parameters]\ncached = true\n"
+    )
+    existing = existing.replace('confirm_changeset = true\n', 'confirm_changeset = true\n# my comment after our keys\n', 1)
+    updated = update_samconfig(existing, [section("dev", region="us-east-1")])
+    assert 'region = "us-east-1"' in updated and 'region = "eu-west-1"' not in updated
+    assert "# my comment after our keys\n" in updated
+    assert "# notes about prod, above the next table\n\n[default.build.parameters]\ncached = true\n" in updated
+    assert update_samconfig(updated, [section("dev", region="us-east-1")]) == updated
+
+
+def test_new_sections_are_appended_after_user_content():
+    existing = "version = 0.1\n\n[default.deploy.parameters]\nresolve_s3 = true  # keep\n"
+    updated = update_samconfig(existing, [section("dev")])
+    assert updated.startswith(existing)
+    assert tomllib.loads(updated)["job-dev"]["deploy"]["parameters"]["stack_name"] == "job-dev"
+
+
+def test_our_table_written_as_dotted_keys_goes_through_tomlkit():
+    existing = 'version = 0.1\n\n[job-dev]\ndeploy.parameters.stack_name = "old"  # hand-written\n\n[other]\nx = 1\n'
+    updated = update_samconfig(existing, [section("dev")])
+    config = tomllib.loads(updated)
+    assert config["job-dev"]["deploy"]["parameters"]["stack_name"] == "job-dev"
+    assert config["other"] == {"x": 1}
+
+
+def test_quoted_header_for_our_table_goes_through_tomlkit():
+    existing = 'version = 0.1\n\n["job-dev".deploy.parameters]\nstack_name = "old"\n'
+    updated = update_samconfig(existing, [section("dev")])
+    assert tomllib.loads(updated)["job-dev"]["deploy"]["parameters"]["template_file"] == "templates_out/job/template.yaml"
+
+
+def test_values_needing_escapes_read_back_exactly():
+    odd = section("dev", parameter_overrides={"A": 'quote " backslash-free\ttab', "B": "ünïcødé"})
+    config = tomllib.loads(update_samconfig(None, [odd]))
+    assert config["job-dev"]["deploy"]["parameters"]["parameter_overrides"] == 'A="quote \\" backslash-free\ttab" B="ünïcødé"'
