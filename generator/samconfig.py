@@ -2,9 +2,9 @@
 
 Comments, foreign sections (e.g. [default.build.parameters]) and their formatting survive a render.
 The file is edited as text, section by section, and the result is checked with tomllib: every value
-outside our sections must be unchanged and ours must read back exactly. Anything the text edit
-cannot handle safely (our tables written as dotted keys or inline tables, say) goes through a
-tomlkit round trip instead. The text path exists because tomlkit needs ~2 ms per section, which
+outside our sections must be unchanged and ours must read back exactly. When the text edit cannot
+do that, a tomlkit round trip is tried and checked the same way; when neither passes, the file is
+left alone and the user is told why. The text path exists because tomlkit needs ~2 ms per section, which
 dominated rendering hundreds of stacks.
 """
 
@@ -98,18 +98,22 @@ def update_samconfig(existing: str | None, sections: list[DeploySection], *, pat
     if not existing:
         return f"version = {SAM_CONFIG_VERSION}\n\n" + "\n".join(_section_text(s) for s in sections)
     before = _parse(existing, path)
-    text = _edit_text(existing, sections)
-    if text is not None:
-        try:
-            after = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
-            text = None  # e.g. our table was also defined with dotted keys: let tomlkit merge it
-        else:
-            if not _only_ours_changed(before, after, sections):
-                text = None
-    if text is None:
-        text = _edit_with_tomlkit(existing, sections)
-    return text
+    for edit in (_edit_text, _edit_with_tomlkit):
+        text = edit(existing, sections)
+        if text is not None and _verified(before, text, sections):
+            return text
+    raise UserError(
+        f"{path}: cannot update the generated sections without disturbing the rest of the file (are they written as "
+        "dotted keys or inline tables?); write each as a [<stack>-<env>.deploy.parameters] table, or delete it"
+    )
+
+
+def _verified(before: dict, text: str, sections: list[DeploySection]) -> bool:
+    try:
+        after = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return False  # e.g. our table was also defined with dotted keys elsewhere
+    return _only_ours_changed(before, after, sections)
 
 
 def _header_key(header: str) -> str | None:

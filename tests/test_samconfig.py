@@ -53,6 +53,9 @@ def test_deploy_section_has_everything_sam_deploy_needs(project, run_cli):
 
 # --- the text edit and its tomlkit fallback ----------------------------------------------------
 
+import pytest
+
+from generator.errors import UserError
 from generator.samconfig import DeploySection, _edit_with_tomlkit, update_samconfig
 
 
@@ -88,12 +91,21 @@ def test_new_sections_are_appended_after_user_content():
     assert tomllib.loads(updated)["job-dev"]["deploy"]["parameters"]["stack_name"] == "job-dev"
 
 
-def test_our_table_written_as_dotted_keys_goes_through_tomlkit():
+def test_our_table_written_as_dotted_keys_is_refused_not_mangled():
+    # Neither the text edit (duplicate table) nor tomlkit (it writes a top-level [deploy.parameters])
+    # can rewrite this faithfully, so the file is left alone with a clear error.
     existing = 'version = 0.1\n\n[job-dev]\ndeploy.parameters.stack_name = "old"  # hand-written\n\n[other]\nx = 1\n'
+    with pytest.raises(UserError) as error:
+        update_samconfig(existing, [section("dev")])
+    assert "write each as a [<stack>-<env>.deploy.parameters] table" in error.value.message
+
+
+def test_inline_table_elsewhere_in_the_same_env_goes_through_tomlkit():
+    existing = 'version = 0.1\n\n[job-dev]\nbuild = { parameters = { cached = true } }\n'
     updated = update_samconfig(existing, [section("dev")])
     config = tomllib.loads(updated)
+    assert config["job-dev"]["build"] == {"parameters": {"cached": True}}
     assert config["job-dev"]["deploy"]["parameters"]["stack_name"] == "job-dev"
-    assert config["other"] == {"x": 1}
 
 
 def test_quoted_header_for_our_table_goes_through_tomlkit():
