@@ -33,6 +33,7 @@ ALERT_EMAIL_SUBSCRIPTION = "AlertEmailSubscription"
 TASK_STOPPED_ALERT_RULE = "TaskFailedAlertRule"
 DEAD_LETTER_QUEUE_ALARM = "DeadLetterQueueAlarm"
 FAILED_INVOCATIONS_ALARM = "FailedInvocationsAlarm"
+EXECUTIONS_FAILED_ALARM = "ExecutionsFailedAlarm"
 SNS_TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
 FIVE_MINUTES = 300
 
@@ -82,7 +83,7 @@ ALERT_MESSAGE = events.InputTransformer(
 
 
 def add_alerts(template: Template, task: TaskRef, options: AlertOptions, *, stack_name: str,
-               rule=None, dead_letter_queue=None) -> object | None:
+               rule=None, dead_letter_queue=None, state_machine_arn=None) -> object | None:
     """Add the alert rule and alarms; return the topic ARN expression (None when alerts are off)."""
     if options.alerts == "off":
         return None
@@ -111,6 +112,17 @@ def add_alerts(template: Template, task: TaskRef, options: AlertOptions, *, stac
             AlarmDescription=f"{stack_name}: EventBridge could not start the task",
             Namespace="AWS/Events", MetricName="FailedInvocations",
             Dimensions=[cloudwatch.MetricDimension(Name="RuleName", Value=Ref(rule))],
+            Statistic="Sum", Period=FIVE_MINUTES, EvaluationPeriods=1, Threshold=0,
+            ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+            AlarmActions=[topic_arn],
+        )))
+    if state_machine_arn is not None:
+        # A failed execution (the task failed, timed out or never started) ends in the Fail state.
+        alarms.append(template.add_resource(cloudwatch.Alarm(
+            EXECUTIONS_FAILED_ALARM,
+            AlarmDescription=f"{stack_name}: a state machine execution failed",
+            Namespace="AWS/States", MetricName="ExecutionsFailed",
+            Dimensions=[cloudwatch.MetricDimension(Name="StateMachineArn", Value=state_machine_arn)],
             Statistic="Sum", Period=FIVE_MINUTES, EvaluationPeriods=1, Threshold=0,
             ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
             AlarmActions=[topic_arn],

@@ -14,6 +14,7 @@ from troposphere import GetAtt, Ref, Template
 from troposphere.sqs import Queue, QueuePolicy
 
 from generator.errors import UserError
+from generator.scanners import SQS_MANAGED_ENCRYPTION, checkov_skips
 
 DEAD_LETTER_QUEUE = "DeadLetterQueue"
 DEAD_LETTER_QUEUE_POLICY = "DeadLetterQueuePolicy"
@@ -42,7 +43,12 @@ class DeliveryOptions:
 def add_dead_letter_queue(template: Template) -> Queue:
     """A standard (not FIFO: Scheduler refuses FIFO) encrypted queue that keeps failures 14 days."""
     return template.add_resource(
-        Queue(DEAD_LETTER_QUEUE, SqsManagedSseEnabled=True, MessageRetentionPeriod=FOURTEEN_DAYS)
+        Queue(
+            DEAD_LETTER_QUEUE,
+            SqsManagedSseEnabled=True,
+            MessageRetentionPeriod=FOURTEEN_DAYS,
+            Metadata=checkov_skips(SQS_MANAGED_ENCRYPTION),
+        )
     )
 
 
