@@ -67,6 +67,21 @@ def build_parser() -> argparse.ArgumentParser:
     next_runs.add_argument("--count", type=int, default=5, help="how many runs (default: 5)")
     _add_paths(next_runs)
 
+    test_event = commands.add_parser(
+        "test-event", help="does a stack's rule match an event, and what would its target receive",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the install command on one line
+        description="Evaluate the stack's EventBridge rule pattern against EVENT.json (a file, or - for stdin) and,\n"
+                    "when it matches, print the request the target would get: the ECS RunTask request (overrides\n"
+                    "after the InputTransformer), the Lambda input or the Step Functions input.\n"
+                    "Exit 0 when a rule matches, 1 when none does (naming the first field that differs), 2 for bad input.\n\n"
+                    "Pattern matching uses moto's EventBridge engine, an optional extra:\n"
+                    "  pip install 'ecs-batch-templates[events]'")
+    test_event.add_argument("stack", metavar="STACK")
+    test_event.add_argument("event", type=Path, metavar="EVENT.json", help="the event as EventBridge delivers it (- reads stdin)")
+    test_event.add_argument("--env", metavar="ENV", help="environment whose parameter values resolve the template (default: the stack's first)")
+    test_event.add_argument("--json", action="store_true", help='print one JSON object: {"matched", "rule", "target", "mismatch", …}')
+    test_event.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+
     listing = commands.add_parser("list", help="list blueprints and the stacks in the manifest",
                                   description="List the blueprints (one line each) and the stacks in the manifest.")
     listing.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
@@ -233,5 +248,11 @@ def cmd_next_runs(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list,
+def cmd_test_event(args) -> int:
+    from generator.test_event import run
+
+    return run(args.manifest, args.stack, args.event, environment=args.env, as_json=args.json)
+
+
+COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list, "test-event": cmd_test_event,
             "diff": cmd_diff, "deploy": cmd_deploy, "next-runs": cmd_next_runs}

@@ -22,6 +22,14 @@ PLATFORM_VERSION = re.compile(r"^(LATEST|\d+\.\d+\.\d+)$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 HAS_TASK_ROLE = "HasTaskRole"
 SSM_CAPABLE = ("ClusterArn", "TaskFamily", "Subnets", "SecurityGroups", "ExecutionRoleArn", "TaskRoleArn")
+# A task_foundation stack is deployed once per environment as `<manifest stack>-<env>` (samconfig's
+# stack_name) and exports `${AWS::StackName}-ClusterArn` etc., so the name to import from differs
+# per environment: it is a parameter, filled in per environment by `implied_parameters`.
+FOUNDATION_STACK = P.ParameterSpec(
+    "FoundationStack", "String",
+    "Name of the task_foundation CloudFormation stack whose exports (<name>-ClusterArn, -TaskFamily, -ExecutionRoleArn, -TaskRoleArn) this stack imports",
+    r"^[A-Za-z][A-Za-z0-9-]{0,127}$", "a CloudFormation stack name: letters, digits and -, starting with a letter",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +60,11 @@ class RunTaskOptions:
         for name in self.ssm_parameters:
             if name not in SSM_CAPABLE:
                 raise UserError(f"{name!r} cannot come from SSM{did_you_mean(name, SSM_CAPABLE)}; allowed: {', '.join(SSM_CAPABLE)}", field="ssm_parameters")
+
+    def implied_parameters(self, environment: str) -> dict[str, str]:
+        """Parameter values this stack takes in `environment` unless stacks.toml sets them: with
+        import_from, the foundation stack deployed for the same environment."""
+        return {FOUNDATION_STACK.name: f"{self.import_from}-{environment}"} if self.import_from else {}
 
     def container_override(self, extra_environment: list[dict] = ()) -> dict:
         """The containerOverrides entry for this container (RunTask's TaskOverride shape)."""
@@ -112,8 +125,10 @@ def task_ref(template: Template, options: RunTaskOptions) -> TaskRef:
     ssm = set(options.ssm_parameters)
     if options.import_from:
         subnets, security_groups = _network_parameters(template, ssm)
+        FOUNDATION_STACK.add_to(template)
+
         def imported(name):
-            return ImportValue(f"{options.import_from}-{name}")
+            return ImportValue(Sub(f"${{{FOUNDATION_STACK.name}}}-{name}"))
 
         return TaskRef(imported("ClusterArn"), imported("TaskFamily"), imported("ExecutionRoleArn"),
                        imported("TaskRoleArn"), subnets, security_groups)

@@ -56,6 +56,8 @@ def coerce(value: Any, tp: Any, field: str) -> Any:
                 return coerce(value, member, field)
             except UserError as error:
                 errors.append(error)
+        if len(errors) == 1:  # `X | None`: X's own error (e.g. inside a nested table) says more
+            raise errors[0]
         raise UserError(f"expected {_type_name(tp)}, got {value!r}", field=field)
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):

@@ -53,12 +53,16 @@ class RenderPlan:
         return files
 
 
-def description(spec: StackSpec) -> str:
+def description(spec: StackSpec, note: str | None = None) -> str:
+    """The template Description; a blueprint's `note` (e.g. a deploy prerequisite) comes first so
+    it survives truncation."""
     summary = ", ".join(
         f"{key}={value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
         for key, value in _non_default_options(spec).items()
     )
     text = f"{spec.description} (generated from blueprint {spec.blueprint}; options: {summary})".strip()
+    if note:
+        text = f"{note} {text}"
     if len(text) > MAX_DESCRIPTION:
         text = text[: MAX_DESCRIPTION - 2] + "…)"
     return text
@@ -79,9 +83,9 @@ def render_stack(spec: StackSpec, *, manifest_name: str) -> RenderedStack:
     rendered = spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description))
     template = rendered.template
     template.set_version("2010-09-09")
-    template.set_description(description(spec))
+    template.set_description(description(spec, note=template.description))  # a blueprint may set a note
     # Options left unset are omitted: CloudFormation rejects null values in Metadata (cfn-lint E4002).
-    options = {k: v for k, v in option_summary(spec.options).items() if v is not None}
+    options = _without_nulls(option_summary(spec.options))
     template.set_metadata({"Generator": {"Blueprint": spec.blueprint, "Options": options}})
     data = template.to_dict()
     data = _ordered_template(data)
@@ -93,6 +97,15 @@ def render_stack(spec: StackSpec, *, manifest_name: str) -> RenderedStack:
         spec, data, summary=rendered.summary, notes=rendered.notes, extra_files=sorted(rendered.files), manifest=manifest_name,
     )
     return RenderedStack(spec, files, data)
+
+
+def _without_nulls(value):
+    """Drop None values at any depth (nested option tables such as sfn_task's `s3` have unset fields too)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _ordered_template(data: dict) -> dict:
@@ -127,6 +140,15 @@ def capabilities(template: dict) -> tuple[str, ...]:
     return tuple(sorted(needed))
 
 
+def parameter_values(spec: StackSpec, environment) -> dict[str, str]:
+    """An environment's parameter values: those the blueprint implies for it (e.g. FoundationStack =
+    <import_from>-<env>), then stacks.toml's own values, which win."""
+    implied = getattr(spec.options, "implied_parameters", None)
+    values = dict(implied(environment.name)) if implied else {}
+    values.update(environment.parameters)
+    return values
+
+
 def deploy_sections(stack: RenderedStack, *, out_dir: Path, samconfig_path: Path) -> list[DeploySection]:
     spec = stack.spec
     template_path = out_dir / spec.name / TEMPLATE_FILE
@@ -134,12 +156,13 @@ def deploy_sections(stack: RenderedStack, *, out_dir: Path, samconfig_path: Path
     parameters = stack.template.get("Parameters", {})
     sections = []
     for env in spec.environments.values():
-        check_parameter_values(parameters, env.parameters, stack=spec.name, environment=env.name)
+        values = parameter_values(spec, env)
+        check_parameter_values(parameters, values, stack=spec.name, environment=env.name)
         sections.append(DeploySection(
             config_env=spec.config_env(env.name),
             stack_name=spec.config_env(env.name),
             template_file=template_file,
-            parameter_overrides=env.parameters,
+            parameter_overrides=values,
             capabilities=capabilities(stack.template),
             region=env.region,
             tags=env.tags,

@@ -51,17 +51,4 @@ def loads_json(text: str):
     return json.loads(text)
 
 
-def crush_arrays(value):
-    """An event as EventBridge's matcher sees it: objects inside arrays are matched as if their
-    fields belonged to the parent ("the array structure is crushed out", Event Ruler README, JSON
-    Array Matching: https://github.com/aws/event-ruler#json-array-matching). moto's EventPattern
-    does not do this, so tests apply it to the event before matching with moto."""
-    if isinstance(value, dict):
-        return {key: crush_arrays(item) for key, item in value.items()}
-    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-        crushed: dict = {}
-        for item in value:
-            for key, field in crush_arrays(item).items():
-                crushed.setdefault(key, []).extend(field if isinstance(field, list) else [field])
-        return crushed
-    return value
+from generator.test_event import eventbridge_view as crush_arrays  # noqa: E402  (one implementation for tests and test-event)

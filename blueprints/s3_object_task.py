@@ -1,0 +1,182 @@
+"""S3 object → EventBridge → ECS task: an object created in a bucket (optionally matching a key
+filter) runs the latest revision of a Fargate task family, with the bucket name and object key in
+container environment variables.
+
+S3 publishes `Object Created` to EventBridge itself once the bucket has EventBridge notifications
+on (`NotificationConfiguration.EventBridgeConfiguration`); no CloudTrail trail is needed.
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html
+
+The container gets `detail.object.key` exactly as the event carries it (never decoded here). S3's
+EventBridge event reference (ev-events.html) does not say that key is URL-encoded, unlike its
+SQS/SNS/Lambda notifications ("The object key name value is URL encoded",
+notification-content-structure.html); AWS Lambda Powertools does URL-decode it (unquote_plus), so a
+container that must open the object should be ready for a key with `+`/`%XX` escapes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from awacs.aws import Action, Bool, Condition, Deny, Policy, Principal, Statement
+from troposphere import GetAtt, Output, Parameter, Ref, Template
+from troposphere import events, s3
+
+from generator import iam, scanners
+from generator.scanners import checkov_skips
+from generator.alerts import AlertOptions, add_alerts
+from generator.aws import sub
+from generator.blueprint import Rendered, StackContext
+from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
+from generator.ecs_task import ENV_NAME, RunTaskOptions, task_ref
+from generator.errors import UserError
+from generator.event_rules import (
+    BUCKET_NAME_PATH, OBJECT_CREATED, OBJECT_KEY_PATH, OBJECT_RESTORE_COMPLETED, S3KeyFilter,
+    container_override_transformer, s3_object_created_pattern,
+)
+from generator.targets import ecs_rule_target, invoke_statements
+
+DESCRIPTION = "Run an ECS Fargate task for each S3 object created (native S3 → EventBridge events, key prefix/suffix/wildcard filter)"
+
+BUCKET_NAME = "BucketName"
+BUCKET = "Bucket"
+BUCKET_POLICY = "BucketPolicy"
+RULE = "ObjectCreatedRule"
+RUN_TASK_ROLE = "RunTaskRole"
+ENCRYPTIONS = ("AES256", "aws:kms")
+BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+EXISTING_BUCKET_NOTE = ("Requires Amazon EventBridge notifications on for the existing bucket (S3 console: Properties, Event "
+                        "notifications, Amazon EventBridge: On; or add \"EventBridgeConfiguration\": {} to the bucket's notification "
+                        "configuration, which put-bucket-notification-configuration replaces as a whole).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options(RunTaskOptions, DeliveryOptions, S3KeyFilter, AlertOptions):
+    """The bucket's name is the BucketName parameter (per environment). existing_bucket: default
+    false, the stack creates the bucket (encrypted, private, TLS only, EventBridge notifications
+    on, kept when the stack is deleted); true, or a bucket name (the parameter's default), uses a
+    bucket that exists, whose EventBridge notifications must be on. bucket_versioning: default
+    false. bucket_encryption: AES256 (default, SSE-S3) or aws:kms (SSE-KMS, AWS managed key).
+    restore_completed: default false; true also runs the task on `Object Restore Completed`.
+    bucket_env_var / key_env_var: default S3_BUCKET / OBJECT_KEY. The key is passed exactly as
+    the event's detail.object.key. enabled: default true."""
+
+    existing_bucket: bool | str = False
+    bucket_versioning: bool = False
+    bucket_encryption: str = "AES256"
+    restore_completed: bool = False
+    bucket_env_var: str = "S3_BUCKET"
+    key_env_var: str = "OBJECT_KEY"
+    enabled: bool = True
+
+    def __post_init__(self):
+        RunTaskOptions.__post_init__(self)
+        DeliveryOptions.__post_init__(self)
+        S3KeyFilter.__post_init__(self)
+        AlertOptions.__post_init__(self)
+        if isinstance(self.existing_bucket, str):
+            if not re.match(BUCKET_NAME_PATTERN, self.existing_bucket):
+                raise UserError(f"{self.existing_bucket!r} is not an S3 bucket name", field="existing_bucket")
+        if self.bucket_encryption not in ENCRYPTIONS:
+            raise UserError(f"{self.bucket_encryption!r} is not allowed; allowed: {', '.join(ENCRYPTIONS)}", field="bucket_encryption")
+        if self.existing_bucket is not False and (self.bucket_versioning or self.bucket_encryption != "AES256"):
+            raise UserError("applies only to a bucket the stack creates", field="bucket_versioning" if self.bucket_versioning else "bucket_encryption")
+        for name in ("bucket_env_var", "key_env_var"):
+            value = getattr(self, name)
+            if not ENV_NAME.match(value):
+                raise UserError(f"{value!r} is not a valid environment variable name", field=name)
+            if value in self.environment:
+                raise UserError(f"{value!r} is also in environment; the event's value would be overridden", field=name)
+        if self.bucket_env_var == self.key_env_var:
+            raise UserError("must differ from bucket_env_var", field="key_env_var")
+
+    @property
+    def creates_bucket(self) -> bool:
+        return self.existing_bucket is False
+
+
+def _bucket(template: Template, options: Options) -> s3.Bucket:
+    if options.bucket_encryption == "aws:kms":
+        default = s3.ServerSideEncryptionByDefault(SSEAlgorithm="aws:kms")
+        rule = s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=default, BucketKeyEnabled=True)
+    else:
+        rule = s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))
+    extra = {}
+    skips = [scanners.BUCKET_ACCESS_LOGS]
+    if options.bucket_versioning:
+        extra["VersioningConfiguration"] = s3.VersioningConfiguration(Status="Enabled")
+    else:
+        skips.append(scanners.BUCKET_VERSIONING_OFF)
+    bucket = template.add_resource(s3.Bucket(
+        BUCKET,
+        # Data outlives the stack: deleting or replacing the stack never deletes the objects.
+        DeletionPolicy="Retain", UpdateReplacePolicy="Retain",
+        Metadata=checkov_skips(*skips),
+        BucketName=Ref(BUCKET_NAME),
+        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[rule]),
+        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
+        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        NotificationConfiguration=s3.NotificationConfiguration(
+            EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True)),
+        **extra,
+    ))
+    bucket_arn = GetAtt(bucket, "Arn")
+    template.add_resource(s3.BucketPolicy(
+        BUCKET_POLICY, Bucket=Ref(bucket),
+        PolicyDocument=Policy(Version=iam.POLICY_VERSION, Statement=[Statement(
+            Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[Action("s3", "*")],
+            Resource=[bucket_arn, sub("${Bucket}/*", Bucket=bucket_arn)],
+            Condition=Condition(Bool("aws:SecureTransport", "false")),
+        )]),
+    ))
+    return bucket
+
+
+def build(options: Options, stack: StackContext) -> Rendered:
+    template = Template()
+    bucket_parameter = {"Type": "String", "AllowedPattern": BUCKET_NAME_PATTERN,
+                        "ConstraintDescription": "an S3 bucket name: 3-63 lowercase letters, digits, . and -"}
+    if options.creates_bucket:
+        bucket_parameter["Description"] = "Name of the bucket this stack creates"
+    else:
+        bucket_parameter["Description"] = "Name of the existing bucket; its EventBridge notifications must be on"
+        template.set_description(EXISTING_BUCKET_NOTE)
+        if isinstance(options.existing_bucket, str):
+            bucket_parameter["Default"] = options.existing_bucket
+    template.add_parameter(Parameter(BUCKET_NAME, **bucket_parameter))
+    task = task_ref(template, options)
+    bucket = _bucket(template, options) if options.creates_bucket else None
+    dead_letter_queue = add_dead_letter_queue(template) if options.dead_letter_queue else None
+
+    role = template.add_resource(iam.service_role(
+        RUN_TASK_ROLE, service="events.amazonaws.com", policy_name="run-task", statements=invoke_statements(task)))
+    detail_types = (OBJECT_CREATED, OBJECT_RESTORE_COMPLETED) if options.restore_completed else (OBJECT_CREATED,)
+    transformer = container_override_transformer(options, {options.bucket_env_var: BUCKET_NAME_PATH, options.key_env_var: OBJECT_KEY_PATH})
+    rule = template.add_resource(events.Rule(
+        RULE,
+        Description=f"{stack.name}: {' or '.join(detail_types)} in the bucket → ECS task",
+        EventPattern=s3_object_created_pattern(Ref(BUCKET_NAME), options, detail_types=detail_types),
+        State="ENABLED" if options.enabled else "DISABLED",
+        Targets=[ecs_rule_target(task, options, options, role=role, dead_letter_queue=dead_letter_queue, input_transformer=transformer)],
+    ))
+    if dead_letter_queue is not None:
+        allow_rule_to_send(template, dead_letter_queue, GetAtt(rule, "Arn"))
+        template.add_output(Output("DeadLetterQueueUrl", Description="Failed task starts land here", Value=Ref(dead_letter_queue)))
+    template.add_output(Output("BucketName", Description="The bucket whose new objects start the task", Value=Ref(bucket or BUCKET_NAME)))
+    template.add_output(Output("RuleArn", Description="The EventBridge rule", Value=GetAtt(rule, "Arn")))
+    add_alerts(template, task, options, stack_name=stack.name, rule=rule, dead_letter_queue=dead_letter_queue)
+    notes = [] if options.creates_bucket else [EXISTING_BUCKET_NOTE]
+    if options.import_from:
+        notes.append(f"FoundationStack is `{options.import_from}-<environment>` (the `{options.import_from}` stack deployed for the "
+                     "same environment, in the same account and Region) unless the environment sets it.")
+    return Rendered(template, summary=_summary(options), notes=notes)
+
+
+def _summary(options: Options) -> str:
+    filters = {"key_wildcard": "matches the wildcard", "key_prefix": "starts with", "key_suffix": "ends with"}
+    which = " and ".join(f"{filters[name]} `{getattr(options, name)}`" for name in filters if getattr(options, name) is not None)
+    created = "the bucket it creates" if options.creates_bucket else "an existing bucket"
+    return (f"Each object created in {created}{' whose key ' + which if which else ''} runs the latest revision of the task family "
+            f"on Fargate, with the bucket name in `{options.bucket_env_var}` and the key in `{options.key_env_var}` of container "
+            f"`{options.container_name}`.")

@@ -1,0 +1,250 @@
+"""ECS task foundation: the cluster, Fargate task definition, log group and roles the trigger stacks
+start, exported as `${AWS::StackName}-ClusterArn`, `-TaskFamily`, `-ExecutionRoleArn`, `-TaskRoleArn`
+and `-LogGroup` for their `import_from`.
+
+The image is a parameter (ImageTag with `image_repository`, else ImageUri): deploying a new tag
+changes the container definition, so CloudFormation registers a new revision of the family, which
+is what RunTask on the family then starts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from awacs.aws import Action, Allow, Statement
+import awacs.ecr
+import awacs.logs
+import awacs.secretsmanager
+import awacs.ssm
+from troposphere import Export, GetAtt, Output, Parameter, Ref, Sub, Template
+from troposphere import ecs, iam as cfn_iam, logs
+
+from generator import iam
+from generator.aws import arn
+from generator import scanners
+from generator.scanners import checkov_skips
+from generator.blueprint import Rendered, StackContext
+from generator.ecs_task import ENV_NAME
+from generator.errors import UserError
+from generator.fargate import NEEDS_PLATFORM_1_4, validate_task_size
+from generator.parameters import TASK_FAMILY_PATTERN
+
+DESCRIPTION = "ECS cluster, Fargate task definition (image tag from a parameter), log group and roles, exported for import_from"
+
+CLUSTER, TASK_DEFINITION, LOG_GROUP = "Cluster", "TaskDefinition", "LogGroup"
+EXECUTION_ROLE, TASK_ROLE = "ExecutionRole", "TaskRole"
+IMAGE_URI, IMAGE_TAG = "ImageUri", "ImageTag"
+# CloudWatch Logs accepts only these retention periods (AWS::Logs::LogGroup RetentionInDays).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+CPU_ARCHITECTURES = ("X86_64", "ARM64")
+_ARN_HEAD = r"^arn:(?:aws[a-z-]*|\{partition\}):SERVICE:(?:[a-z0-9-]+|\{region\}):(?:\d{12}|\{account_id\}):"
+SSM_PARAMETER_ARN = re.compile(_ARN_HEAD.replace("SERVICE", "ssm") + r"parameter/[A-Za-z0-9_.\-/]+$")
+# A secret ARN, optionally followed by :json-key:version-stage:version-id (ECS `valueFrom` syntax).
+SECRET_ARN = re.compile("(" + _ARN_HEAD.replace("SERVICE", "secretsmanager") + r"secret:[A-Za-z0-9/_+=.@-]+)(?::[^:]*:[^:]*:[^:]*)?$")
+FULL_SECRET_NAME = re.compile(r"-[A-Za-z0-9]{6}$")  # Secrets Manager appends -<6 random characters>
+REPOSITORY_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
+# ARNs in options may name the stack's own partition, Region and account with these tokens, so one
+# manifest serves accounts; `${AWS::…}` itself is not accepted in options because it would be
+# copied into the template's Description and Metadata, where CloudFormation does not substitute it.
+ARN_TOKENS = {"{partition}": "${AWS::Partition}", "{region}": "${AWS::Region}", "{account_id}": "${AWS::AccountId}"}
+
+
+def _value(text: str):
+    """An option's ARN as a template value: an Fn::Sub when it uses {partition}/{region}/{account_id}."""
+    substituted = text
+    for token, pseudo in ARN_TOKENS.items():
+        substituted = substituted.replace(token, pseudo)
+    return Sub(substituted) if substituted != text else text
+
+
+def _check_arn_text(text: str, *, field: str) -> None:
+    if "${" in text:
+        raise UserError(f"{text!r}: write {', '.join(ARN_TOKENS)} instead of ${{AWS::…}}", field=field)
+
+
+def secret_arn(value: str) -> str:
+    """`ssm:/name` is shorthand for the SSM parameter of that name in the stack's account and Region."""
+    if value.startswith("ssm:"):
+        return "arn:{partition}:ssm:{region}:{account_id}:parameter/" + value[len("ssm:"):].lstrip("/")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskRoleStatement:
+    """One Allow statement for the task role: actions such as "s3:GetObject"; resources as ARNs,
+    which may use {partition}, {region} and {account_id} for the stack's own."""
+
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+    def __post_init__(self):
+        if not self.actions or not self.resources:
+            raise UserError("a statement needs at least one action and one resource", field="actions" if not self.actions else "resources")
+        for action in self.actions:
+            if not IAM_ACTION.match(action) or set(action.split(":", 1)[1]) == {"*"}:
+                raise UserError(f"{action!r} is not allowed; name actions like s3:GetObject (no service:* wildcards)", field="actions")
+        for resource in self.resources:
+            _check_arn_text(resource, field="resources")
+        if "*" in self.resources:
+            from generator.lint_rules.iam_wildcard_resource import is_star_only_action
+
+            if not all(is_star_only_action(action) for action in self.actions):
+                raise UserError('Resource "*" is only allowed for actions without resource-level permissions; name the ARNs', field="resources")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """container_name: default "app". family: task definition family; default: the CloudFormation
+    stack name (one family per environment). cpu/memory: a Fargate task size; default 256/512.
+    cpu_architecture: X86_64 (default) or ARM64. image_repository: an ECR repository in the stack's
+    account and Region, pulled with tag parameter ImageTag; default: none, parameter ImageUri names
+    the whole image (and the execution role gets no ECR permissions). command: default: the image's.
+    environment: default none. secrets: variable name → `ssm:/<parameter name>` (in the stack's
+    account and Region), an SSM parameter ARN or a Secrets Manager secret ARN (ARNs may use
+    {partition}, {region}, {account_id}); default none (a secret encrypted with a customer managed
+    KMS key also needs kms:Decrypt on it, which is not granted here). log_retention_days: default 30.
+    container_insights: default false. task_role_statements: default none (the task role allows nothing)."""
+
+    container_name: str = "app"
+    family: str | None = None
+    cpu: int = 256
+    memory: int = 512
+    cpu_architecture: str = "X86_64"
+    image_repository: str | None = None
+    command: tuple[str, ...] = ()
+    environment: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    log_retention_days: int = 30
+    container_insights: bool = False
+    task_role_statements: tuple[TaskRoleStatement, ...] = ()
+
+    def __post_init__(self):
+        if not re.match(r"^[A-Za-z0-9_-]{1,255}$", self.container_name):
+            raise UserError(f"{self.container_name!r} is not a container name (letters, digits, - and _)", field="container_name")
+        if self.family is not None and not re.match(TASK_FAMILY_PATTERN, self.family):
+            raise UserError(f"{self.family!r} is not a task definition family (letters, digits, - and _, no :revision)", field="family")
+        validate_task_size(self.cpu, self.memory)
+        if self.cpu_architecture not in CPU_ARCHITECTURES:
+            raise UserError(f"{self.cpu_architecture!r} is not allowed; allowed: {', '.join(CPU_ARCHITECTURES)}", field="cpu_architecture")
+        if self.image_repository is not None and not REPOSITORY_NAME.match(self.image_repository):
+            raise UserError(f"{self.image_repository!r} is not an ECR repository name", field="image_repository")
+        for name in (*self.environment, *self.secrets):
+            if not ENV_NAME.match(name):
+                raise UserError(f"{name!r} is not a valid environment variable name", field="secrets" if name in self.secrets else "environment")
+        both = sorted(set(self.environment) & set(self.secrets))
+        if both:
+            raise UserError(f"{both[0]!r} is set both in environment and in secrets", field="secrets")
+        for name, value in self.secrets.items():
+            _check_arn_text(value, field=f"secrets.{name}")
+            if not (SSM_PARAMETER_ARN.match(secret_arn(value)) or SECRET_ARN.match(value)):
+                raise UserError(f"{value!r} is not ssm:/<parameter name>, an SSM parameter ARN or a Secrets Manager secret ARN "
+                                "(arn:…:secretsmanager:<region>:<account>:secret:<name>)", field=f"secrets.{name}")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise UserError(f"{self.log_retention_days} is not a CloudWatch Logs retention; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}",
+                            field="log_retention_days")
+
+
+def _secret_statements(secrets: dict[str, str]) -> list[Statement]:
+    """Read exactly the listed secrets (ECS fetches them with the execution role at task start)."""
+    ssm = [_value(secret_arn(v)) for v in secrets.values() if SSM_PARAMETER_ARN.match(secret_arn(v))]
+    managed = []
+    for value in secrets.values():
+        if match := SECRET_ARN.match(value):
+            arn_text = match.group(1)
+            # A partial ARN (no -XXXXXX suffix) needs the wildcard AWS documents for it.
+            managed.append(_value(arn_text if FULL_SECRET_NAME.search(arn_text) else f"{arn_text}-??????"))
+    statements = []
+    if ssm:
+        statements.append(Statement(Sid="ReadTaskSecretsFromSsm", Effect=Allow, Action=[awacs.ssm.GetParameters], Resource=ssm))
+    if managed:
+        statements.append(Statement(Sid="ReadTaskSecretsFromSecretsManager", Effect=Allow,
+                                    Action=[awacs.secretsmanager.GetSecretValue], Resource=managed))
+    return statements
+
+
+def build(options: Options, stack: StackContext) -> Rendered:
+    template = Template()
+    if options.image_repository:
+        tag = template.add_parameter(Parameter(
+            IMAGE_TAG, Type="String", Description=f"Tag of the image in ECR repository {options.image_repository}; a new tag registers a new task definition revision",
+            AllowedPattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", ConstraintDescription="an image tag: letters, digits, _ . -, at most 128"))
+        image = Sub(f"${{AWS::AccountId}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{options.image_repository}:${{{tag.title}}}")
+    else:
+        image = Ref(template.add_parameter(Parameter(
+            IMAGE_URI, Type="String", Description="Image with a tag or digest (registry/repository:tag); a new value registers a new task definition revision",
+            AllowedPattern=r"^[^\s@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$",
+            ConstraintDescription="an image reference ending in :tag or @sha256:digest")))
+
+    log_group = template.add_resource(logs.LogGroup(LOG_GROUP, LogGroupName=Sub("/ecs/${AWS::StackName}"), RetentionInDays=options.log_retention_days,
+                                                    Metadata=checkov_skips(scanners.LOG_GROUP_SERVICE_ENCRYPTION)))
+    execution_statements = []
+    if options.image_repository:
+        execution_statements += [
+            # An ECR registry token is account-wide: no resource-level permission exists for it.
+            Statement(Sid="GetRegistryToken", Effect=Allow, Action=[awacs.ecr.GetAuthorizationToken], Resource=["*"]),
+            Statement(Sid="PullImage", Effect=Allow,
+                      Action=[awacs.ecr.BatchCheckLayerAvailability, awacs.ecr.GetDownloadUrlForLayer, awacs.ecr.BatchGetImage],
+                      Resource=[arn("ecr", f"repository/{options.image_repository}")]),
+        ]
+    execution_statements.append(Statement(
+        Sid="WriteTaskLogs", Effect=Allow, Action=[awacs.logs.CreateLogStream, awacs.logs.PutLogEvents],
+        Resource=[arn("logs", "log-group:${LogGroup}", LogGroup=Ref(log_group)),
+                  arn("logs", "log-group:${LogGroup}:log-stream:*", LogGroup=Ref(log_group))],
+    ))
+    execution_statements += _secret_statements(options.secrets)
+    execution_role = template.add_resource(iam.service_role(
+        EXECUTION_ROLE, service="ecs-tasks.amazonaws.com", policy_name="task-execution", statements=execution_statements))
+
+    task_statements = [
+        Statement(Effect=Allow, Action=[Action(*a.split(":", 1)) for a in s.actions], Resource=[_value(r) for r in s.resources])
+        for s in options.task_role_statements
+    ]
+    if task_statements:
+        task_role = template.add_resource(iam.service_role(TASK_ROLE, service="ecs-tasks.amazonaws.com", policy_name="task", statements=task_statements))
+    else:
+        task_role = template.add_resource(cfn_iam.Role(TASK_ROLE, AssumeRolePolicyDocument=iam.trust_policy("ecs-tasks.amazonaws.com")))
+
+    cluster = template.add_resource(ecs.Cluster(CLUSTER, ClusterSettings=[
+        ecs.ClusterSetting(Name="containerInsights", Value="enabled" if options.container_insights else "disabled")],
+        **({} if options.container_insights else {"Metadata": checkov_skips(scanners.CONTAINER_INSIGHTS_OFF)})))
+    family = options.family or Sub("${AWS::StackName}")
+    container = {
+        "Name": options.container_name, "Image": image, "Essential": True,
+        "LogConfiguration": ecs.LogConfiguration(LogDriver="awslogs", Options={
+            "awslogs-group": Ref(log_group), "awslogs-region": Ref("AWS::Region"), "awslogs-stream-prefix": options.container_name}),
+    }
+    if options.command:
+        container["Command"] = list(options.command)
+    if options.environment:
+        container["Environment"] = [ecs.Environment(Name=k, Value=v) for k, v in sorted(options.environment.items())]
+    if options.secrets:
+        container["Secrets"] = [ecs.Secret(Name=k, ValueFrom=_value(secret_arn(v))) for k, v in sorted(options.secrets.items())]
+    task_definition = template.add_resource(ecs.TaskDefinition(
+        TASK_DEFINITION, Family=family, Cpu=str(options.cpu), Memory=str(options.memory), NetworkMode="awsvpc",
+        RequiresCompatibilities=["FARGATE"],
+        RuntimePlatform=ecs.RuntimePlatform(OperatingSystemFamily="LINUX", CpuArchitecture=options.cpu_architecture),
+        ExecutionRoleArn=GetAtt(execution_role, "Arn"), TaskRoleArn=GetAtt(task_role, "Arn"),
+        ContainerDefinitions=[ecs.ContainerDefinition(**container)],
+    ))
+
+    exports = {
+        "ClusterArn": ("The ECS cluster", GetAtt(cluster, "Arn")),
+        "TaskFamily": ("Task definition family (RunTask on it starts the latest ACTIVE revision)", family),
+        "ExecutionRoleArn": ("Task execution role (image pull, logs, secrets)", GetAtt(execution_role, "Arn")),
+        "TaskRoleArn": ("Role the container's code uses", GetAtt(task_role, "Arn")),
+        "LogGroup": ("Log group of the container's output", Ref(log_group)),
+    }
+    for name, (text, value) in exports.items():
+        template.add_output(Output(name, Description=text, Value=value, Export=Export(Sub(f"${{AWS::StackName}}-{name}"))))
+    template.add_output(Output("TaskDefinitionArn", Description="The current revision", Value=Ref(task_definition)))
+    image = f"`{options.image_repository}:<ImageTag>` from ECR" if options.image_repository else "the ImageUri parameter"
+    summary = (f"An ECS cluster and Fargate task definition family `{options.family or '<stack name>'}` ({options.cpu} CPU units, "
+               f"{options.memory} MiB, {options.cpu_architecture}) running {image}, logging to `/ecs/<stack name>` "
+               f"(kept {options.log_retention_days} days), exported as `<stack name>-ClusterArn`, `-TaskFamily`, `-ExecutionRoleArn`, "
+               f"`-TaskRoleArn` and `-LogGroup` for stacks that set `import_from = \"{stack.name}\"`.")
+    notes = ["A new image tag or URI registers a new task definition revision; triggers run the latest one."]
+    if options.cpu in NEEDS_PLATFORM_1_4:
+        notes.append(f"{options.cpu // 1024} vCPU tasks need Fargate platform version 1.4.0 or later (LATEST) in the stacks that run them.")
+    return Rendered(template, summary=summary, notes=notes)

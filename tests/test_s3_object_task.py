@@ -1,0 +1,269 @@
+"""s3_object_task: the bucket, the rule pattern (checked against real sample events with moto's
+pattern engine), the ECS target and its InputTransformer (checked with awkward keys), IAM."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import REFERENCE_EVENTS
+from generator.errors import UserError
+from generator.lint import lint_text
+from generator.render import parameter_values
+from generator.test_event import apply_input_transformer, pattern_matches
+from helpers import NETWORK_PARAMETERS, manifest_text, one_resource, policy_statements, render_text, resources_of_type
+from test_scheduled_task import PASS_ROLE, RUN_TASK
+
+BUCKET_PARAMETERS = NETWORK_PARAMETERS + 'BucketName = "example-bucket"\n'
+KEY_PATHS = {"S3_BUCKET": "$.detail.bucket.name", "OBJECT_KEY": "$.detail.object.key"}
+
+
+def render(tmp_path, options: str, parameters: str = BUCKET_PARAMETERS):
+    return render_text(tmp_path, manifest_text("job", "s3_object_task", options, parameters))["job"]
+
+
+def reference_event(name: str = "s3-object-created.json", **detail) -> dict:
+    event = json.loads((REFERENCE_EVENTS / name).read_text())
+    if "bucket" in detail:
+        event["detail"]["bucket"]["name"] = detail["bucket"]
+    if "key" in detail:
+        event["detail"]["object"]["key"] = detail["key"]
+    return event
+
+
+def rule_pattern(template: dict, bucket: str = "example-bucket") -> dict:
+    """The rendered EventPattern with the BucketName parameter's value put in."""
+    pattern = template["Resources"]["ObjectCreatedRule"]["Properties"]["EventPattern"]
+    assert pattern["detail"]["bucket"]["name"] == [{"Ref": "BucketName"}]
+    return {**pattern, "detail": {**pattern["detail"], "bucket": {"name": [bucket]}}}
+
+
+def target_of(template: dict) -> dict:
+    (target,) = template["Resources"]["ObjectCreatedRule"]["Properties"]["Targets"]
+    return target
+
+
+def container_sees(template: dict, event: dict) -> dict[str, str]:
+    """The environment the container gets for `event`, through EventBridge's transformation."""
+    transformer = target_of(template)["InputTransformer"]
+    text, notes = apply_input_transformer(transformer["InputPathsMap"], transformer["InputTemplate"], event)
+    assert notes == []
+    overrides = json.loads(text)  # raises if the transformed input is not valid JSON
+    (override,) = overrides["containerOverrides"]
+    return {item["name"]: item["value"] for item in override["environment"]}
+
+
+def test_created_bucket_is_encrypted_private_tls_only_and_sends_events_to_eventbridge(tmp_path):
+    template = render(tmp_path, 'container_name = "app"\nkey_prefix = "test/aaa/complete.txt"').template
+    bucket = one_resource(template, "AWS::S3::Bucket")
+    assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
+    assert bucket["Properties"] == {
+        "BucketName": {"Ref": "BucketName"},
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},
+    }
+    policy = one_resource(template, "AWS::S3::BucketPolicy")["Properties"]
+    assert policy["Bucket"] == {"Ref": "Bucket"}
+    assert policy["PolicyDocument"]["Statement"] == [{
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": ["s3:*"],
+        "Resource": [{"Fn::GetAtt": ["Bucket", "Arn"]}, {"Fn::Sub": ["${Bucket}/*", {"Bucket": {"Fn::GetAtt": ["Bucket", "Arn"]}}]}],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }]
+    assert template["Parameters"]["BucketName"]["Type"] == "String"
+    assert re.fullmatch(template["Parameters"]["BucketName"]["AllowedPattern"], "sample-bucket-dev")
+    assert not re.fullmatch(template["Parameters"]["BucketName"]["AllowedPattern"], "Sample_Bucket")
+
+
+def test_kms_encryption_and_versioning(tmp_path):
+    template = render(tmp_path, 'container_name = "app"\nbucket_encryption = "aws:kms"\nbucket_versioning = true').template
+    props = one_resource(template, "AWS::S3::Bucket")["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+def test_rule_pattern_is_object_created_in_the_bucket_with_the_key_prefix(tmp_path):
+    template = render(tmp_path, 'container_name = "app"\nkey_prefix = "test/aaa/complete.txt"').template
+    rule = template["Resources"]["ObjectCreatedRule"]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [{"Ref": "BucketName"}]}, "object": {"key": [{"prefix": "test/aaa/complete.txt"}]}},
+    }
+    assert rule["State"] == "ENABLED"
+
+
+@pytest.mark.parametrize("key", ["test/aaa/complete.txt", "test/aaa/complete.txt.done"])
+def test_documented_sample_event_matches_with_keys_under_the_prefix(tmp_path, key):
+    pattern = rule_pattern(render(tmp_path, 'container_name = "app"\nkey_prefix = "test/aaa/complete.txt"').template)
+    assert pattern_matches(pattern, reference_event(bucket="example-bucket", key=key))
+
+
+@pytest.mark.parametrize("event", [
+    reference_event(bucket="other-bucket", key="test/aaa/complete.txt"),           # another bucket
+    reference_event(bucket="example-bucket", key="Test/aaa/complete.txt"),         # prefix differs by case
+    reference_event(bucket="example-bucket", key="test/aab/complete.txt"),         # sibling prefix
+    reference_event(bucket="example-bucket", key="test/aa/complete.txt"),          # shorter sibling
+    reference_event("s3-object-deleted.json", bucket="example-bucket", key="test/aaa/complete.txt"),  # Object Deleted
+], ids=["other-bucket", "case", "sibling", "shorter-sibling", "object-deleted"])
+def test_near_misses_do_not_match(tmp_path, event):
+    pattern = rule_pattern(render(tmp_path, 'container_name = "app"\nkey_prefix = "test/aaa/complete.txt"').template)
+    assert not pattern_matches(pattern, event)
+
+
+def test_prefix_and_suffix_become_one_wildcard_with_literal_stars_escaped(tmp_path):
+    template = render(tmp_path, 'container_name = "app"\nkey_prefix = "in*/"\nkey_suffix = ".csv"').template
+    pattern = rule_pattern(template)
+    # Two filters in one array would be OR'ed; one wildcard means prefix AND suffix.
+    assert pattern["detail"]["object"] == {"key": [{"wildcard": "in\\*/*.csv"}]}
+    assert pattern_matches(pattern, reference_event(bucket="example-bucket", key="in*/2024/06/sales.csv"))
+    assert not pattern_matches(pattern, reference_event(bucket="example-bucket", key="inbox/2024/06/sales.csv"))
+    assert not pattern_matches(pattern, reference_event(bucket="example-bucket", key="in*/2024/06/sales.csv.gz"))
+
+
+@pytest.mark.parametrize("options, key_filter", [
+    ('key_suffix = ".csv"', [{"suffix": ".csv"}]),
+    ('key_wildcard = "raw/*/part-*.parquet"', [{"wildcard": "raw/*/part-*.parquet"}]),
+])
+def test_suffix_and_wildcard_filters(tmp_path, options, key_filter):
+    pattern = rule_pattern(render(tmp_path, f'container_name = "app"\n{options}').template)
+    assert pattern["detail"]["object"] == {"key": key_filter}
+
+
+def test_without_a_filter_every_key_matches_and_restores_can_be_added(tmp_path):
+    pattern = rule_pattern(render(tmp_path, 'container_name = "app"\nrestore_completed = true').template)
+    assert "object" not in pattern["detail"]
+    assert pattern["detail-type"] == ["Object Created", "Object Restore Completed"]
+    assert pattern_matches(pattern, reference_event(bucket="example-bucket", key="anything/at/all"))
+
+
+def test_target_runs_the_family_on_fargate_with_the_bucket_and_key_in_the_environment(tmp_path):
+    template = render(tmp_path, 'container_name = "app"\ncommand = ["python", "ingest.py"]\nenvironment = { MODE = "full" }').template
+    target = target_of(template)
+    assert target["Arn"] == {"Ref": "ClusterArn"}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["RunTaskRole", "Arn"]}
+    ecs = target["EcsParameters"]
+    assert ecs["TaskDefinitionArn"] == {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}"}
+    assert (ecs["LaunchType"], ecs["PlatformVersion"], ecs["TaskCount"]) == ("FARGATE", "LATEST", 1)
+    assert ecs["NetworkConfiguration"]["AwsVpcConfiguration"] == {
+        "Subnets": {"Ref": "Subnets"}, "SecurityGroups": {"Ref": "SecurityGroups"}, "AssignPublicIp": "DISABLED"}
+    assert "Input" not in target
+    assert target["InputTransformer"]["InputPathsMap"] == KEY_PATHS
+    # Placeholders are bare (never inside quotes): EventBridge then inserts each value as JSON.
+    assert target["InputTransformer"]["InputTemplate"] == (
+        '{"containerOverrides":[{"name":"app","command":["python","ingest.py"],"environment":['
+        '{"name":"MODE","value":"full"},{"name":"S3_BUCKET","value":<S3_BUCKET>},{"name":"OBJECT_KEY","value":<OBJECT_KEY>}]}]}')
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+    assert container_sees(template, reference_event()) == {"MODE": "full", "S3_BUCKET": "example-bucket", "OBJECT_KEY": "example-key"}
+
+
+AWKWARD_KEYS = {
+    "space": "reports/2024 06/sales report.csv",
+    "plus": "reports/a+b=c&d.csv",
+    "quote": 'reports/say "hi".csv',
+    "backslash": "reports\\windows\\path\\",
+    "non-ascii": "レポート/売上 2024年.csv",
+    "emoji-and-controls": "x/\U0001F600\ttab",
+    "json-looking": '"},{"name":"INJECTED","value":"1',
+    "angle-brackets": "x/<OBJECT_KEY>/<S3_BUCKET>",
+    "1024-bytes": "k/" + "é" * 511,  # 2 + 511 * 2 = 1024 bytes of UTF-8, S3's maximum
+}
+
+
+@pytest.mark.parametrize("key", AWKWARD_KEYS.values(), ids=AWKWARD_KEYS.keys())
+def test_the_container_sees_every_key_s3_allows_exactly(tmp_path, key):
+    assert len(AWKWARD_KEYS["1024-bytes"].encode()) == 1024
+    template = render(tmp_path, 'container_name = "app"').template
+    environment = container_sees(template, reference_event(key=key))
+    assert environment == {"S3_BUCKET": "example-bucket", "OBJECT_KEY": key}
+
+
+def test_a_quoted_placeholder_would_break_on_a_quote_which_is_why_placeholders_are_bare():
+    quoted = '{"containerOverrides":[{"name":"app","environment":[{"name":"OBJECT_KEY","value":"<OBJECT_KEY>"}]}]}'
+    text, _ = apply_input_transformer(KEY_PATHS, quoted, reference_event(key=AWKWARD_KEYS["quote"]))
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+
+
+def test_run_task_role_and_dead_letter_queue_use_the_shared_least_privilege_pieces(tmp_path):
+    template = render(tmp_path, 'container_name = "app"').template
+    role = template["Resources"]["RunTaskRole"]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": ["events.amazonaws.com"]}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}}}
+    assert policy_statements(role) == [RUN_TASK, PASS_ROLE]
+    queue_policy = one_resource(template, "AWS::SQS::QueuePolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert queue_policy[0]["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ObjectCreatedRule", "Arn"]}}}
+
+
+def test_existing_bucket_creates_no_bucket_and_says_notifications_must_be_on(tmp_path):
+    stack = render(tmp_path, 'container_name = "app"\nexisting_bucket = "shared-landing-zone"\ndead_letter_queue = false',
+                   parameters=NETWORK_PARAMETERS)
+    template = stack.template
+    assert not resources_of_type(template, "AWS::S3::Bucket") and not resources_of_type(template, "AWS::S3::BucketPolicy")
+    assert not resources_of_type(template, "AWS::SQS::Queue")
+    assert template["Parameters"]["BucketName"]["Default"] == "shared-landing-zone"
+    assert template["Description"].startswith("Requires Amazon EventBridge notifications on for the existing bucket")
+    readme = stack.files["job/README.md"]
+    assert "> **Note:** Requires Amazon EventBridge notifications on for the existing bucket" in readme
+    assert template["Outputs"]["BucketName"]["Value"] == {"Ref": "BucketName"}
+
+
+def test_import_from_takes_the_foundation_stack_of_the_same_environment(tmp_path):
+    text = manifest_text("job", "s3_object_task", 'container_name = "app"\nimport_from = "batch-base"',
+                         'BucketName = "b-dev"\nSubnets = "subnet-0a1b2c3d"\nSecurityGroups = "sg-0123456789abcdef0"')
+    text += '[stacks.job.environments.prod]\n[stacks.job.environments.prod.parameters]\nBucketName = "b-prod"\n' \
+            'Subnets = "subnet-0a1b2c3d"\nSecurityGroups = "sg-0123456789abcdef0"\nFoundationStack = "shared-batch"\n'
+    stack = render_text(tmp_path, text)["job"]
+    template = stack.template
+    assert "ClusterArn" not in template["Parameters"] and "FoundationStack" in template["Parameters"]
+    target = target_of(template)
+    assert target["Arn"] == {"Fn::ImportValue": {"Fn::Sub": "${FoundationStack}-ClusterArn"}}
+    assert target["EcsParameters"]["TaskDefinitionArn"]["Fn::Sub"][1] == {"Family": {"Fn::ImportValue": {"Fn::Sub": "${FoundationStack}-TaskFamily"}}}
+    spec = stack.spec
+    assert parameter_values(spec, spec.environments["dev"])["FoundationStack"] == "batch-base-dev"
+    assert parameter_values(spec, spec.environments["prod"])["FoundationStack"] == "shared-batch"  # stacks.toml wins
+
+
+@pytest.mark.parametrize("options, field, words", [
+    ('key_wildcard = "raw/**.csv"', "key_wildcard", "consecutive wildcard"),
+    ('key_wildcard = "*"', "key_wildcard", "matches every key"),
+    ('key_wildcard = "raw\\\\n*.csv"', "key_wildcard", "backslash must escape"),
+    ('key_prefix = ""', "key_prefix", "empty filter"),
+    ('key_suffix = ""', "key_suffix", "empty filter"),
+    ('key_prefix = "a/"\nkey_wildcard = "a/*"', "key_wildcard", "either key_wildcard or key_prefix"),
+    (f'key_prefix = "{"p" * 1000}"\nkey_suffix = "{"s" * 25}"', "key_suffix", "1025 bytes"),
+    (f'key_wildcard = "{"w" * 1025}*"', "key_wildcard", "1024-byte limit"),
+    ('bucket_encryption = "SSE-C"', "bucket_encryption", "'SSE-C' is not allowed; allowed: AES256, aws:kms"),
+    ('existing_bucket = true\nbucket_versioning = true', "bucket_versioning", "only to a bucket the stack creates"),
+    ('existing_bucket = "Not_A_Bucket"', "existing_bucket", "not an S3 bucket name"),
+    ('key_env_var = "S3_BUCKET"', "key_env_var", "must differ"),
+    ('key_env_var = "1KEY"', "key_env_var", "not a valid environment variable name"),
+    ('environment = { OBJECT_KEY = "x" }', "key_env_var", "also in environment"),
+])
+def test_options_that_cannot_work_are_render_time_errors(tmp_path, options, field, words):
+    with pytest.raises(UserError) as raised:
+        render(tmp_path, f'container_name = "app"\n{options}')
+    assert raised.value.stack == "job" and raised.value.field == f"options.{field}"
+    assert words in raised.value.message
+
+
+def test_static_text_with_a_placeholder_is_refused(tmp_path):
+    with pytest.raises(UserError, match="<OBJECT_KEY>"):
+        render(tmp_path, 'container_name = "app"\ncommand = ["echo", "<OBJECT_KEY>"]')
+
+
+@pytest.mark.parametrize("options", [
+    'container_name = "app"\nkey_prefix = "test/aaa/complete.txt"',
+    'container_name = "app"\nexisting_bucket = true\nkey_wildcard = "raw/*.csv"\nrestore_completed = true\ndead_letter_queue = false',
+    'container_name = "app"\nbucket_encryption = "aws:kms"\nbucket_versioning = true\nimport_from = "batch-base"',
+])
+def test_rendered_templates_lint_clean(tmp_path, options):
+    parameters = 'BucketName = "b"\nSubnets = "subnet-0a1b2c3d"\nSecurityGroups = "sg-0123456789abcdef0"' if "import_from" in options else BUCKET_PARAMETERS
+    stack = render(tmp_path, options, parameters.replace('"b"', '"bucket-b"'))
+    assert lint_text(stack.files["job/template.yaml"], "job/template.yaml") == []
