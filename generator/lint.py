@@ -48,7 +48,7 @@ POLICY_RULE_PREFIXES = ("E9", "W9")
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 # Below this many templates one process is faster than starting workers that each set up the rules.
 PARALLEL_THRESHOLD = 8
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: each finding stores its file (ASL findings point into the .asl.json)
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,11 @@ def _lint_one(path: str, engine: _Engine) -> list[Finding]:
             template = decoded
     if template is None:
         return _findings(path, run_template_by_file_path(path, engine.config, engine.all_rules, False))
+    from generator.asl_lint import asl_findings  # imports Finding from here
+
     matches = list(run_template_by_file_path(path, engine.config, engine.cfn_rules, False))
-    return _findings(path, matches + _lint_sam_policies(path, template, engine))
+    # cfn-lint never sees a state machine's DefinitionUri file: asl_findings lints it.
+    return _findings(path, matches + _lint_sam_policies(path, template, engine)) + asl_findings(path)
 
 
 # --- SAM: translate, then run the policy rules on what CloudFormation would deploy --------
@@ -311,19 +314,23 @@ def _engine_fingerprint() -> str:
     """What, besides the template, decides the findings: tool versions, this module and the rules' sources."""
     digest = hashlib.sha256()
     for part in (f"format={CACHE_FORMAT}", _package_version("cfn-lint"), _package_version("aws-sam-translator"),
-                 generator.__version__, ",".join(REGIONS)):
+                 _package_version("botocore"), generator.__version__, ",".join(REGIONS)):
         digest.update(part.encode() + b"\0")
-    for source in [Path(__file__).resolve(), *sorted(RULES_DIR.glob("*.py"))]:
+    here = Path(__file__).resolve().parent
+    for source in [Path(__file__).resolve(), here / "asl_lint.py", here / "asl.py", *sorted(RULES_DIR.glob("*.py"))]:
         digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
 def _cache_key(path: str) -> str | None:
+    """The template's bytes and those of the state machine definitions it points at."""
+    from generator.asl_lint import definition_files
+
     try:
-        content = Path(path).read_bytes()
+        contents = [Path(path).read_bytes()] + [file.read_bytes() for file in definition_files(path) if file.exists()]
     except OSError:
         return None  # not cached: cfn-lint reports the missing file
-    return hashlib.sha256(_engine_fingerprint().encode() + b"\0" + content).hexdigest()
+    return hashlib.sha256(_engine_fingerprint().encode() + b"\0" + b"\0".join(contents)).hexdigest()
 
 
 def _cache_read(cache_dir: Path, key: str, path: str) -> list[Finding] | None:
@@ -331,14 +338,20 @@ def _cache_read(cache_dir: Path, key: str, path: str) -> list[Finding] | None:
         entry = json.loads((cache_dir / f"{key}.json").read_text(encoding="utf-8"))
         if entry["key"] != key:
             return None
-        return [Finding(path, int(line), int(column), str(rule), str(level), str(message))
-                for line, column, rule, level, message in entry["findings"]]
+        return [Finding(os.path.join(os.path.dirname(path), where) if where else path,
+                        int(line), int(column), str(rule), str(level), str(message))
+                for where, line, column, rule, level, message in entry["findings"]]
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or corrupted: lint again
 
 
-def _cache_write(cache_dir: Path, key: str, findings: list[Finding]) -> None:
-    entry = {"key": key, "findings": [[f.line, f.column, f.rule, f.level, f.message] for f in findings]}
+def _cache_write(cache_dir: Path, key: str, path: str, findings: list[Finding]) -> None:
+    # Each finding's file relative to the template's folder ("" for the template), so a cached
+    # result stays right wherever the same content is linted from.
+    def where(finding: Finding) -> str:
+        return "" if finding.path == path else os.path.relpath(finding.path, os.path.dirname(path) or ".")
+
+    entry = {"key": key, "findings": [[where(f), f.line, f.column, f.rule, f.level, f.message] for f in findings]}
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=cache_dir, suffix=".tmp", delete=False) as tmp:
@@ -383,13 +396,18 @@ def lint_paths(
         results[path] = findings
         # store only if the file did not change while it was linted
         if cache_dir is not None and path in keys and _cache_key(path) == keys[path]:
-            _cache_write(Path(cache_dir), keys[path], findings)
+            _cache_write(Path(cache_dir), keys[path], path, findings)
     return [finding for path in given for finding in results[path]]
 
 
-def lint_text(text: str, name: str = "template.yaml") -> list[Finding]:
-    """Lint a template given as text (for tests); findings carry ``name`` as their path."""
+def lint_text(text: str, name: str = "template.yaml", files: dict[str, str] | None = None) -> list[Finding]:
+    """Lint a template given as text (for tests), with `files` (relative path → text) beside it;
+    findings on the template carry ``name`` as their path."""
     with tempfile.TemporaryDirectory(prefix="lint-") as directory:
         path = Path(directory) / (Path(name).name or "template.yaml")
         path.write_text(text, encoding="utf-8")
-        return [replace(finding, path=name) for finding in _lint_batch([str(path)])[str(path)]]
+        for relative, content in (files or {}).items():
+            (Path(directory) / relative).parent.mkdir(parents=True, exist_ok=True)
+            (Path(directory) / relative).write_text(content, encoding="utf-8")
+        return [replace(finding, path=name) if finding.path == str(path) else finding
+                for finding in _lint_batch([str(path)])[str(path)]]

@@ -7,6 +7,8 @@ has its builder here and nowhere else.
 
 from __future__ import annotations
 
+from awacs.aws import Allow, Statement
+import awacs.states
 from troposphere import GetAtt, Ref, Template
 from troposphere import events, scheduler
 
@@ -108,6 +110,60 @@ def ecs_schedule_target(
                 )
             ),
         ),
+        RetryPolicy=scheduler.RetryPolicy(
+            MaximumRetryAttempts=delivery.retry_attempts,
+            MaximumEventAgeInSeconds=delivery.max_event_age_seconds,
+        ),
+        **kwargs,
+    )
+
+
+# --- Step Functions state machines as targets (sfn_task's triggers) --------------------------
+
+START_EXECUTION_TARGET_ID = "StartExecution"
+
+
+def start_execution_statements(state_machine_arn, *, dead_letter_queue=None) -> list:
+    """What a rule or schedule needs to start one state machine: states:StartExecution on it only,
+    and (Scheduler, which sends with the schedule's role) SendMessage to the dead-letter queue."""
+    statements = [Statement(Sid="StartThisStateMachine", Effect=Allow, Action=[awacs.states.StartExecution], Resource=[state_machine_arn])]
+    if dead_letter_queue is not None:
+        statements.append(iam.send_message_statement(GetAtt(dead_letter_queue, "Arn")))
+    return statements
+
+
+def state_machine_rule_target(state_machine_arn, delivery: DeliveryOptions, *, role, dead_letter_queue=None,
+                              input_text: str | None = None, input_transformer: events.InputTransformer | None = None) -> events.Target:
+    """An EventBridge rule target that starts an execution; its input is `input_text` or the transformer's."""
+    kwargs = {}
+    if input_transformer is not None:
+        kwargs["InputTransformer"] = input_transformer
+    elif input_text is not None:
+        kwargs["Input"] = input_text
+    if dead_letter_queue is not None:
+        kwargs["DeadLetterConfig"] = events.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
+    return events.Target(
+        Id=START_EXECUTION_TARGET_ID,
+        Arn=state_machine_arn,
+        RoleArn=GetAtt(role, "Arn"),
+        RetryPolicy=events.RetryPolicy(
+            MaximumRetryAttempts=delivery.retry_attempts,
+            MaximumEventAgeInSeconds=delivery.max_event_age_seconds,
+        ),
+        **kwargs,
+    )
+
+
+def state_machine_schedule_target(state_machine_arn, delivery: DeliveryOptions, *, role, dead_letter_queue=None,
+                                  input_text: str) -> scheduler.Target:
+    """An EventBridge Scheduler target that starts an execution with `input_text` as its input."""
+    kwargs = {}
+    if dead_letter_queue is not None:
+        kwargs["DeadLetterConfig"] = scheduler.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
+    return scheduler.Target(
+        Arn=state_machine_arn,
+        RoleArn=GetAtt(role, "Arn"),
+        Input=input_text,
         RetryPolicy=scheduler.RetryPolicy(
             MaximumRetryAttempts=delivery.retry_attempts,
             MaximumEventAgeInSeconds=delivery.max_event_age_seconds,

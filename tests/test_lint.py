@@ -232,7 +232,7 @@ Resources:
       Policies:
         - CloudWatchPutMetricPolicy: {}
 """
-    findings = lint_text(text)
+    findings = lint_text(text, files={"statemachine/run.asl.json": '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}'})
     # SAM's policy template grants cloudwatch:PutMetricData on "*" (it supports resource-level permissions)
     assert [(f.rule, f.line, f.column) for f in findings] == [("E9003", 4, 3)]
     assert "MachineRole" in findings[0].message and "cloudwatch:PutMetricData" in findings[0].message
@@ -268,7 +268,23 @@ Resources:
               Action: ecs:RunTask
               Resource: !Sub "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/report:*"
 """
-    assert lint_text(text) == []
+    definition = '{"StartAt": "Run", "States": {"Run": {"Type": "Pass", "Result": "${TaskFamily}", "End": true}}}'
+    assert lint_text(text, files={"statemachine/run.asl.json": definition}) == []
+
+
+def test_sam_state_machine_whose_definition_file_is_missing_is_an_error():
+    text = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: statemachine/run.asl.json
+      Policies: []
+"""
+    (finding,) = lint_text(text)
+    assert finding.rule == "E9600" and "cannot read the state machine definition" in finding.message
 
 
 def test_sam_template_without_aws_sam_translator_is_a_clear_error(monkeypatch):

@@ -1,0 +1,236 @@
+"""Step Functions → ECS task: a SAM state machine runs a Fargate task with `ecs:runTask.sync` and
+its execution fails when the task fails; optionally started by a schedule or by S3 objects.
+
+The ASL is data (generator.asl) written beside the template as statemachine/<name>.asl.json
+(DefinitionUri); what differs per environment reaches it through DefinitionSubstitutions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from troposphere import GetAtt, Output, Parameter, Ref, Sub, Template
+from troposphere import events, scheduler, stepfunctions
+
+from generator import asl, iam
+from generator.alerts import AlertOptions, add_alerts
+from generator.blueprint import Rendered, StackContext
+from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
+from generator.ecs_task import ENV_NAME, RunTaskOptions, task_ref
+from generator.errors import UserError
+from generator.event_rules import BUCKET_NAME_PATH, OBJECT_KEY_PATH, Placeholder, S3KeyFilter, json_input_transformer, s3_object_created_pattern
+from generator.log_groups import validate_retention_days
+from generator.schedules import validate_schedule_expression, validate_timezone
+from generator.targets import start_execution_statements, state_machine_rule_target, state_machine_schedule_target
+
+DESCRIPTION = "Run an ECS Fargate task from a Step Functions state machine (SAM, ecs:runTask.sync: the execution fails when the task fails), optionally on a schedule or S3 upload"
+
+STATE_MACHINE, STATE_MACHINE_ROLE, LOG_GROUP = "StateMachine", "StateMachineRole", "StateMachineLogGroup"
+START_ROLE, SCHEDULE_RULE, SCHEDULE, S3_RULE, BUCKET_NAME = "StartExecutionRole", "ScheduleRule", "Schedule", "ObjectCreatedRule", "BucketName"
+LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what state machine logging allows in a name
+MAX_SECONDS = 31_536_000  # a Standard workflow runs at most one year
+PLACEHOLDER_START = "${"
+BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+
+
+@dataclass(frozen=True, kw_only=True)
+class S3Trigger(S3KeyFilter):
+    """Objects created in the bucket named by the BucketName parameter (an existing bucket whose
+    EventBridge notifications are on) start an execution, filtered as in s3_object_task.
+    bucket_env_var / key_env_var: default S3_BUCKET / OBJECT_KEY."""
+
+    bucket_env_var: str = "S3_BUCKET"
+    key_env_var: str = "OBJECT_KEY"
+
+    def __post_init__(self):
+        S3KeyFilter.__post_init__(self)
+        for name in ("bucket_env_var", "key_env_var"):
+            if not ENV_NAME.match(getattr(self, name)):
+                raise UserError(f"{getattr(self, name)!r} is not a valid environment variable name", field=name)
+        if self.bucket_env_var == self.key_env_var:
+            raise UserError("must differ from bucket_env_var", field="key_env_var")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
+    """name: default none, the state machine is named after the CloudFormation stack (`<stack>-<env>`)
+    and the ASL file after the stack; set, the state machine is `<CloudFormation stack>-<name>`. wait: default true (ecs:runTask.sync, the
+    execution fails when the task fails); false only starts the task. input_overrides: default
+    false; true lets the execution input set `command` and `environment.<NAME>` for the names in
+    `environment`, each falling back to the option. timeout_seconds: default none, no limit (the
+    task is stopped and the execution fails with States.Timeout). ecs_retry_attempts /
+    ecs_retry_interval_seconds / ecs_retry_backoff_rate: default 3 / 10 / 2, for throttling and
+    capacity errors. task_failure_retry_attempts: default 0, a failed task is not run again.
+    log_level: ALL, ERROR (default), FATAL or OFF. log_execution_data: default false.
+    log_retention_days: default 30. tracing: default false (X-Ray). schedule (+ timezone) or s3:
+    default none, started only through the API; retry_attempts, max_event_age_seconds and
+    dead_letter_queue apply to that trigger."""
+
+    name: str | None = None
+    wait: bool = True
+    input_overrides: bool = False
+    timeout_seconds: int | None = None
+    ecs_retry_attempts: int = 3
+    ecs_retry_interval_seconds: int = 10
+    ecs_retry_backoff_rate: int = 2
+    task_failure_retry_attempts: int = 0
+    log_level: str = "ERROR"
+    log_execution_data: bool = False
+    log_retention_days: int = 30
+    tracing: bool = False
+    schedule: str | None = None
+    timezone: str | None = None
+    s3: S3Trigger | None = None
+
+    def __post_init__(self):
+        RunTaskOptions.__post_init__(self)
+        DeliveryOptions.__post_init__(self)
+        AlertOptions.__post_init__(self)
+        if self.name is not None and not NAME.match(self.name):
+            raise UserError(f"{self.name!r} is not allowed; allowed: 1-64 letters, digits, - and _", field="name")
+        if self.task_count != 1:
+            raise UserError(f"{self.task_count}: an execution runs one task; allowed: 1 (start several executions for more)", field="task_count")
+        for field_name, text in [("container_name", self.container_name), *[("command", c) for c in self.command], *[("environment", v) for v in self.environment.values()]]:
+            if PLACEHOLDER_START in text:
+                raise UserError(f"{text!r}: CloudFormation reads ${{...}} in a state machine definition as a DefinitionSubstitutions placeholder", field=field_name)
+        if self.task_failure_retry_attempts and not self.wait:
+            raise UserError("applies only with wait = true (without it a task's failure is not seen)", field="task_failure_retry_attempts")
+        if self.input_overrides and not self.command:
+            raise UserError("input_overrides needs a default command (used when the execution input has none)", field="command")
+        _in_range(self.timeout_seconds, 1, MAX_SECONDS, "timeout_seconds")
+        _in_range(self.ecs_retry_attempts, 0, 99_999_999, "ecs_retry_attempts")
+        _in_range(self.ecs_retry_interval_seconds, 1, 99_999_999, "ecs_retry_interval_seconds")
+        _in_range(self.ecs_retry_backoff_rate, 1, 100, "ecs_retry_backoff_rate")
+        _in_range(self.task_failure_retry_attempts, 0, 99_999_999, "task_failure_retry_attempts")
+        if self.log_level not in LOG_LEVELS:
+            raise UserError(f"{self.log_level!r} is not a log level; allowed: {', '.join(LOG_LEVELS)}", field="log_level")
+        if self.log_execution_data and self.log_level == "OFF":
+            raise UserError("applies only when logging is on (log_level other than OFF)", field="log_execution_data")
+        validate_retention_days(self.log_retention_days)
+        if self.schedule is not None:
+            validate_schedule_expression(self.schedule)
+        if self.timezone is not None:
+            if self.schedule is None:
+                raise UserError("applies only with a schedule", field="timezone")
+            validate_timezone(self.timezone)
+        if self.s3 is not None:
+            if self.schedule is not None:
+                raise UserError("use either schedule or s3, not both", field="s3")
+            for name in (self.s3.bucket_env_var, self.s3.key_env_var):
+                if name in self.environment:
+                    raise UserError(f"{name!r} is also in environment; the event's value would be overridden", field="s3")
+
+
+def _in_range(value: int | None, low: int, high: int, field: str) -> None:
+    if value is not None and not low <= value <= high:
+        raise UserError(f"{value} is out of range; allowed: {low} to {high}", field=field)
+
+
+def definition(options: Options, stack: StackContext) -> dict:
+    input_environment = {k: options.environment[k] for k in sorted(options.environment)} if options.input_overrides else {}
+    if options.s3 is not None:
+        input_environment.update({options.s3.bucket_env_var: "", options.s3.key_env_var: ""})
+    waits = " and waits for it to stop" if options.wait else ""
+    return asl.ecs_job_definition(
+        comment=f"{stack.name}: runs container {options.container_name} on Fargate{waits}; any error fails the execution",
+        container_name=options.container_name, command=options.command,
+        environment={} if options.input_overrides else dict(options.environment),
+        input_command=options.input_overrides, input_environment=input_environment, wait=options.wait,
+        platform_version=options.platform_version, assign_public_ip=options.assign_public_ip,
+        timeout_seconds=options.timeout_seconds,
+        retry=asl.ecs_job_retry(interval_seconds=options.ecs_retry_interval_seconds, backoff_rate=options.ecs_retry_backoff_rate,
+                                attempts=options.ecs_retry_attempts, task_failure_attempts=options.task_failure_retry_attempts),
+    )
+
+
+def build(options: Options, stack: StackContext) -> Rendered:
+    template = Template()
+    template.set_transform("AWS::Serverless-2016-10-31")
+    task = task_ref(template, options)
+    name = options.name or stack.name
+    document = definition(options, stack)
+    substitutions = asl.ecs_job_substitutions(task)
+    asl.check_substitutions(document, substitutions)
+    definition_path = f"statemachine/{name}.asl.json"
+
+    role = template.add_resource(iam.service_role(STATE_MACHINE_ROLE, service="states.amazonaws.com", policy_name="run-ecs-task",
+                                                  statements=asl.ecs_job_statements(task, wait=options.wait) + asl.state_machine_statements(
+                                                      logging=options.log_level != "OFF", tracing=options.tracing)))
+    extra = {}
+    if options.log_level != "OFF":
+        extra["Logging"] = asl.add_log_group(template, LOG_GROUP, level=options.log_level, retention_days=options.log_retention_days,
+                                             include_execution_data=options.log_execution_data)
+    if options.tracing:
+        extra["Tracing"] = stepfunctions.TracingConfiguration(Enabled=True)
+    machine = template.add_resource(asl.SamStateMachine(
+        STATE_MACHINE, Type="STANDARD",  # Express workflows cannot wait for a task (.sync)
+        Name=Sub("${AWS::StackName}" + (f"-{options.name}" if options.name else "")),
+        DefinitionUri=definition_path, DefinitionSubstitutions=substitutions, Role=GetAtt(role, "Arn"), **extra,
+    ))
+    template.add_output(Output("StateMachineArn", Description="Start an execution of this state machine to run the task", Value=Ref(machine)))
+    rule, dead_letter_queue = _add_trigger(template, options, stack, Ref(machine))
+    add_alerts(template, task, options, stack_name=stack.name, rule=rule, dead_letter_queue=dead_letter_queue, state_machine_arn=Ref(machine))
+    return Rendered(template, files={definition_path: asl.dump_json(document)}, summary=_summary(options), notes=_notes(options))
+
+
+def _add_trigger(template: Template, options: Options, stack: StackContext, machine_arn) -> tuple:
+    """The trigger's rule (None for a Scheduler schedule) and dead-letter queue, when there is a trigger."""
+    if options.schedule is None and options.s3 is None:
+        return None, None
+    rule = None
+    dead_letter_queue = add_dead_letter_queue(template) if options.dead_letter_queue else None
+    # Scheduler sends to the dead-letter queue with the schedule's role; a rule, by the queue policy.
+    role = template.add_resource(iam.service_role(
+        START_ROLE, service="scheduler.amazonaws.com" if options.timezone else "events.amazonaws.com", policy_name="start-execution",
+        statements=start_execution_statements(machine_arn, dead_letter_queue=dead_letter_queue if options.timezone else None)))
+    target = {"role": role, "dead_letter_queue": dead_letter_queue}
+    if options.timezone:
+        schedule = template.add_resource(scheduler.Schedule(
+            SCHEDULE, Description=f"{stack.name}: {options.schedule} in {options.timezone}", ScheduleExpression=options.schedule,
+            ScheduleExpressionTimezone=options.timezone, FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"), State="ENABLED",
+            Target=state_machine_schedule_target(machine_arn, options, input_text="{}", **target)))
+        template.add_output(Output("ScheduleArn", Description="The EventBridge Scheduler schedule", Value=GetAtt(schedule, "Arn")))
+    elif options.schedule:
+        rule = template.add_resource(events.Rule(
+            SCHEDULE_RULE, Description=f"{stack.name}: {options.schedule} (UTC)", ScheduleExpression=options.schedule, State="ENABLED",
+            Targets=[state_machine_rule_target(machine_arn, options, input_text="{}", **target)]))
+    else:
+        template.add_parameter(Parameter(
+            BUCKET_NAME, Type="String", AllowedPattern=BUCKET_NAME_PATTERN, ConstraintDescription="an S3 bucket name: 3-63 lowercase letters, digits, . and -",
+            Description="Name of the existing bucket whose new objects start an execution; its EventBridge notifications must be on"))
+        # The execution input carries the object; the definition reads it into the container's environment.
+        environment = {options.s3.bucket_env_var: Placeholder("bucket"), options.s3.key_env_var: Placeholder("key")}
+        transformer = json_input_transformer({"environment": environment}, {"bucket": BUCKET_NAME_PATH, "key": OBJECT_KEY_PATH})
+        rule = template.add_resource(events.Rule(
+            S3_RULE, Description=f"{stack.name}: Object Created in the bucket → state machine", State="ENABLED",
+            EventPattern=s3_object_created_pattern(Ref(BUCKET_NAME), options.s3),
+            Targets=[state_machine_rule_target(machine_arn, options, input_transformer=transformer, **target)]))
+    if not options.timezone:
+        if dead_letter_queue is not None:
+            allow_rule_to_send(template, dead_letter_queue, GetAtt(rule, "Arn"))
+        template.add_output(Output("RuleArn", Description="The EventBridge rule that starts executions", Value=GetAtt(rule, "Arn")))
+    if dead_letter_queue is not None:
+        template.add_output(Output("DeadLetterQueueUrl", Description="Executions that could not be started land here", Value=Ref(dead_letter_queue)))
+    return rule, dead_letter_queue
+
+
+def _summary(options: Options) -> str:
+    how = "waits for it to stop; a task that fails, times out or cannot start fails the execution" if options.wait else "returns once ECS has started it"
+    trigger = (f" Started on `{options.schedule}`" + (f" in {options.timezone}." if options.timezone else " (UTC).")) if options.schedule else \
+        " Started for each object created in the BucketName bucket." if options.s3 else " Started through the Step Functions API or console."
+    return f"A Step Functions state machine runs the latest ACTIVE revision of the task family on Fargate (container `{options.container_name}`) and {how}.{trigger}"
+
+
+def _notes(options: Options) -> list[str]:
+    notes = [f"A failed execution reports error `{asl.JOB_FAILED_ERROR}`; its cause is JSON with the original `Error` "
+             "(e.g. `States.TaskFailed` for a non-zero exit, `States.Timeout`) and its `Cause` (ECS's description of the task)."]
+    if options.input_overrides:
+        names = ", ".join(sorted(options.environment)) or "none"
+        notes.append('Execution input such as `{"command": ["..."], "environment": {"NAME": "value"}}` overrides the command and the '
+                     f"variables listed in `environment` ({names}); an absent field keeps the value from the manifest.")
+    if options.s3 is not None:
+        notes.append("Requires EventBridge notifications on for the existing bucket (aws s3api put-bucket-notification-configuration "
+                     "--notification-configuration '{\"EventBridgeConfiguration\": {}}').")
+    return notes

@@ -1,0 +1,169 @@
+"""generator.asl_lint: what cfn-lint does not see in a SAM state machine's definition file is found,
+with the file's line, and a clean definition gives no finding."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from generator.asl_lint import asl_findings, definition_files
+from generator.lint import lint_paths
+from helpers import NETWORK_PARAMETERS, manifest_text, render_text
+
+OPTIONS = '''container_name = "stock-trader"
+command = ["--arg1", "100", "--arg2", "200"]
+wait = false
+input_overrides = true
+environment = { SYMBOL = "AMZN" }'''
+
+
+@pytest.fixture
+def rendered(tmp_path) -> Path:
+    """A rendered sfn_task stack written to disk; returns its template path."""
+    stack = render_text(tmp_path, manifest_text("trader", "sfn_task", OPTIONS))["trader"]
+    for relative, text in stack.files.items():
+        (tmp_path / "out" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "out" / relative).write_text(text, encoding="utf-8")
+    return tmp_path / "out" / "trader" / "template.yaml"
+
+
+def asl_path(template: Path) -> Path:
+    return template.parent / "statemachine" / "trader.asl.json"
+
+
+def edit_definition(template: Path, change) -> None:
+    path = asl_path(template)
+    definition = json.loads(path.read_text())
+    change(definition)
+    path.write_text(json.dumps(definition, indent=2) + "\n")
+
+
+def line_of(path: Path, text: str) -> int:
+    (line,) = [number for number, content in enumerate(path.read_text().splitlines(), 1) if text in content]
+    return line
+
+
+def test_clean_definition_has_no_finding(rendered):
+    assert definition_files(rendered) == [asl_path(rendered)]
+    assert asl_findings(rendered) == []
+
+
+def test_next_typo_is_caught_by_cfn_lints_own_rule_at_its_line(rendered):
+    def typo(definition):
+        state = definition["States"]["Record failure"]
+        state["Nextt"] = state.pop("Next")
+
+    edit_definition(rendered, typo)
+    findings = [(f.rule, f.line, f.path) for f in asl_findings(rendered)]
+    assert ("E3601", line_of(asl_path(rendered), '"Nextt"'), str(asl_path(rendered))) in findings
+    messages = " ".join(f.message for f in asl_findings(rendered))
+    assert "'Nextt' was unexpected" in messages and "Only one of ['Next', 'End']" in messages
+
+
+def break_definition(definition):
+    definition["States"]["Record failure"]["Nextt"] = definition["States"]["Record failure"].pop("Next")
+    definition["States"]["Run ECS task"]["Parameters"]["LaunchType"] = "FARGATEX"
+
+
+def test_cfn_lint_alone_does_not_see_the_definition_file(rendered):
+    """Why asl_lint exists: cfn-lint, run on the SAM template, passes it whatever the file says."""
+    from cfnlint.api import lint_file
+
+    edit_definition(rendered, break_definition)
+    assert [match.rule.id for match in lint_file(rendered)] == []
+    assert {f.rule for f in asl_findings(rendered)} == {"E3601", "E9603"}
+
+
+def test_generator_lint_fails_on_a_broken_definition_file(rendered):
+    edit_definition(rendered, break_definition)
+    assert {f.rule for f in lint_paths([rendered])} >= {"E3601", "E9603"}
+
+
+def test_lint_cache_sees_an_edited_definition_file_and_keeps_its_path(rendered, tmp_path):
+    cache = tmp_path / "cache"
+    assert lint_paths([rendered], cache_dir=cache) == []
+    edit_definition(rendered, lambda d: d["States"]["Run ECS task"]["Parameters"].update(LaunchType="FARGATEX"))
+    first = lint_paths([rendered], cache_dir=cache)
+    assert [f.rule for f in first] == ["E9603"]
+    assert first[0].path == str(asl_path(rendered))
+    # the same result again, now from the cache
+    assert lint_paths([rendered], cache_dir=cache) == first
+
+
+def test_launch_type_fargatex_is_caught_against_botocores_run_task_shape(rendered):
+    edit_definition(rendered, lambda d: d["States"]["Run ECS task"]["Parameters"].update(LaunchType="FARGATEX"))
+    (finding,) = asl_findings(rendered)
+    assert finding.rule == "E9603"
+    assert finding.line == line_of(asl_path(rendered), '"LaunchType"')
+    assert "'FARGATEX' is not allowed (did you mean 'FARGATE'?)" in finding.message
+    assert "EC2, FARGATE, EXTERNAL" in finding.message  # the enum comes from botocore's model
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda p: p["Overrides"].update(ContainerOverides=[]),
+     "Parameters.Overrides: 'ContainerOverides' is not a RunTask TaskOverride member (did you mean 'ContainerOverrides'?)"),
+    (lambda p: p["Overrides"]["ContainerOverrides"][0].update(Cpu="1"),
+     'Parameters.Overrides.ContainerOverrides[0].Cpu must be a whole number, not "1"'),
+    (lambda p: p.update(Count=True), "Parameters.Count must be a whole number, not true"),
+    (lambda p: p["NetworkConfiguration"]["AwsvpcConfiguration"].update(AssignPublicIp="YES"),
+     "'YES' is not allowed; allowed: ENABLED, DISABLED"),
+    (lambda p: p.pop("TaskDefinition"), "the required member 'TaskDefinition' is missing"),
+    (lambda p: p.update({"Group.$": ["$.group"]}), "Parameters.Group.$ must be a JsonPath or intrinsic function string"),
+    (lambda p: p.update({"Clusterr.$": "$.cluster"}), "'Clusterr' is not a RunTask RunTaskRequest member (did you mean 'Cluster'?)"),
+])
+def test_run_task_parameters_are_checked_by_name_type_enum_and_required(rendered, change, expected):
+    edit_definition(rendered, lambda d: change(d["States"]["Run ECS task"]["Parameters"]))
+    # (dropping TaskDefinition also leaves its substitution unused: E9601, tested below)
+    (finding,) = [f for f in asl_findings(rendered) if f.rule == "E9603"]
+    assert expected in finding.message
+
+
+def test_jsonpath_parameters_are_not_value_checked(rendered):
+    # "Command.$" and the intrinsic "Subnets.$" are evaluated at run time; only their names are checked.
+    parameters = json.loads(asl_path(rendered).read_text())["States"]["Run ECS task"]["Parameters"]
+    assert "Subnets.$" in parameters["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert "Command.$" in parameters["Overrides"]["ContainerOverrides"][0]
+    assert asl_findings(rendered) == []
+
+
+def test_placeholders_and_substitutions_must_match(rendered):
+    edit_definition(rendered, lambda d: d["States"]["Run ECS task"]["Parameters"].update(Cluster="${ClusterArnn}"))
+    findings = {(f.rule, f.path, f.message.split(": ", 1)[1]) for f in asl_findings(rendered)}
+    assert findings == {
+        ("E9601", str(asl_path(rendered)), "placeholder ${ClusterArnn} has no DefinitionSubstitutions entry"),
+        ("E9601", str(rendered), "DefinitionSubstitutions entries no placeholder uses: ClusterArn"),
+    }
+
+
+def test_transitions_must_name_states_and_every_state_must_be_reachable(rendered):
+    edit_definition(rendered, lambda d: d["States"]["Check task started"].update(Default="Task startd"))
+    messages = sorted(f.message for f in asl_findings(rendered) if f.rule == "E9602")
+    assert messages == [
+        "StateMachine: state 'Check task started' goes to 'Task startd', which is not a state (did you mean 'Task started'?)",
+        "StateMachine: state 'Task started' is not reachable from StartAt 'Read execution input'",
+    ]
+
+
+def test_missing_or_broken_definition_file_is_a_finding(rendered):
+    asl_path(rendered).write_text("{ not json")
+    (finding,) = asl_findings(rendered)
+    assert finding.rule == "E9600" and finding.path == str(rendered)
+    asl_path(rendered).unlink()
+    (finding,) = asl_findings(rendered)
+    assert finding.rule == "E9600" and "cannot read" in finding.message
+
+
+def test_an_inline_sam_definition_is_checked_too(tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text(json.dumps({
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Resources": {"Machine": {"Type": "AWS::Serverless::StateMachine", "Properties": {
+            "Role": "arn:aws:iam::123456789012:role/x",
+            "Definition": {"StartAt": "Run", "States": {"Run": {
+                "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync",
+                "Parameters": {"TaskDefinition": "job", "LaunchType": "FARGATEX"}, "End": True, "Nextt": "Run"}}},
+        }}},
+    }))
+    assert {f.rule for f in asl_findings(template)} == {"E3601", "E9603"}
