@@ -1,0 +1,247 @@
+"""ECR redeploy: a new image in ECR → EventBridge rule → Python Lambda → ecs:UpdateService(forceNewDeployment).
+
+The function is an AWS SAM `AWS::Serverless::Function` (the template has the SAM transform, and
+`CodeUri` points at `functions/redeploy/`, written beside the template). Its source is one file
+shipped with the generator (generator/functions/redeploy/app.py), copied at render.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import awacs.ecs
+import awacs.logs
+from awacs.aws import Allow, Statement
+from troposphere import GetAtt, Output, Ref, Template
+from troposphere import awslambda, events, logs, serverless
+
+from generator import iam
+from generator.aws import arn
+from generator import scanners
+from generator.scanners import checkov_skips
+from generator.blueprint import Rendered, StackContext
+from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
+from generator.errors import UserError
+from generator.options import did_you_mean
+
+DESCRIPTION = "Redeploy ECS services (force new deployment) when an image is replicated or pushed to ECR (SAM Lambda)"
+
+REDEPLOY_RULE = "RedeployRule"
+REDEPLOY_FUNCTION = "RedeployFunction"
+REDEPLOY_FUNCTION_ROLE = "RedeployFunctionRole"
+REDEPLOY_LOG_GROUP = "RedeployLogGroup"
+INVOKE_PERMISSION = "RedeployInvokePermission"
+CODE_DIR = "functions/redeploy"
+RUNTIME = "python3.13"
+TIMEOUT_SECONDS = 60
+
+# trigger → detail-type of the event it reacts to
+TRIGGERS = {"replication": "ECR Replication Action", "cloudtrail": "AWS API Call via CloudTrail", "push": "ECR Image Action"}
+# https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html
+REPOSITORY_NAME = re.compile(r"^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+ECS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")  # cluster and service names
+IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+MAX_FUNCTION_RETRIES = 2  # Lambda's limit for asynchronous invocations
+EVENT_PATTERN_QUOTA = 2048  # EventBridge's default quota for one rule's pattern, in characters
+ENVIRONMENT_QUOTA = 4096  # Lambda's limit for all environment variables together, in bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class EcsService:
+    """One ECS service in the stack's account and Region."""
+
+    cluster: str
+    service: str
+
+    def __post_init__(self):
+        for name in ("cluster", "service"):
+            if not ECS_NAME.match(getattr(self, name)):
+                raise UserError(f"{getattr(self, name)!r} is not an ECS {name} name; allowed: up to 255 letters, digits, - and _", field=name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options(DeliveryOptions):
+    """services: repository name → the services to redeploy, e.g. testrepo = [{ cluster = "main", service = "api" }].
+    trigger: replication, cloudtrail or push; default: replication (ECR's native replication event, no trail needed).
+    tag_filter: image tags that redeploy, a trailing * makes a prefix ("release-*"); default: every tag.
+    dry_run: default false; true only logs what would be redeployed.
+    log_retention_days: default 30. function_retry_attempts: Lambda's retries of a failed run, 0-2; default 2.
+    retry_attempts, max_event_age_seconds: the rule's delivery to the function. dead_letter_queue: default
+    true, one queue that receives both undeliverable events and runs that failed after their retries."""
+
+    services: dict[str, tuple[EcsService, ...]]
+    trigger: str = "replication"
+    tag_filter: tuple[str, ...] = ()
+    dry_run: bool = False
+    log_retention_days: int = 30
+    function_retry_attempts: int = MAX_FUNCTION_RETRIES
+
+    def __post_init__(self):
+        DeliveryOptions.__post_init__(self)
+        if not self.services:
+            raise UserError("map at least one repository to its services", field="services")
+        for repository, targets in self.services.items():
+            if not REPOSITORY_NAME.match(repository):
+                raise UserError(f"{repository!r} is not an ECR repository name (lowercase, digits, . _ - and / between parts)", field="services")
+            if not targets:
+                raise UserError("list at least one { cluster, service }", field=f"services.{repository}")
+            if len(set(targets)) != len(targets):
+                raise UserError("a service is listed twice", field=f"services.{repository}")
+        if self.trigger not in TRIGGERS:
+            raise UserError(f"{self.trigger!r} is not a trigger{did_you_mean(self.trigger, TRIGGERS)}; allowed: {', '.join(TRIGGERS)}", field="trigger")
+        for entry in self.tag_filter:
+            if not IMAGE_TAG.match(entry.removesuffix("*")):
+                raise UserError(f"{entry!r} is not an image tag or a tag prefix ending in *", field="tag_filter")
+        if self.tag_filter and self.trigger == "cloudtrail":
+            raise UserError("the CloudTrail ReplicateImage event carries no image tag, so it cannot be filtered by tag; "
+                            "use trigger = \"replication\" or \"push\", or drop tag_filter", field="tag_filter")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise UserError(f"{self.log_retention_days} is not a CloudWatch Logs retention; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}", field="log_retention_days")
+        if not 0 <= self.function_retry_attempts <= MAX_FUNCTION_RETRIES:
+            raise UserError(f"{self.function_retry_attempts} is out of range; allowed: 0 to {MAX_FUNCTION_RETRIES}", field="function_retry_attempts")
+        if len(_compact(event_pattern(self))) > EVENT_PATTERN_QUOTA:
+            raise UserError(f"the event pattern for these repositories is over EventBridge's {EVENT_PATTERN_QUOTA}-character quota; split them over several stacks", field="services")
+        if sum(len(k) + len(v) for k, v in function_environment(self).items()) > ENVIRONMENT_QUOTA:
+            raise UserError(f"the service mapping is over Lambda's {ENVIRONMENT_QUOTA}-byte environment limit; split it over several stacks", field="services")
+
+
+def _compact(value) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def event_pattern(options: Options) -> dict:
+    """The rule's pattern: only successful image events of the mapped repositories.
+
+    No intrinsic functions inside, so the pattern can be evaluated offline (generator test-event).
+    https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html
+    """
+    repositories = sorted(options.services)
+    if options.trigger == "cloudtrail":
+        # ReplicateImage names the repository only in detail.resources[].ARN. The rule sees this
+        # account's events in this Region, so matching the ARN's `:repository/<name>` end suffices.
+        detail = {
+            "eventSource": ["ecr.amazonaws.com"],
+            "eventName": ["ReplicateImage"],
+            "errorCode": [{"exists": False}],
+            "resources": {"ARN": [{"suffix": f":repository/{name}"} for name in repositories]},
+        }
+    else:
+        detail = {"result": ["SUCCESS"], "repository-name": repositories}
+        if options.trigger == "push":
+            detail["action-type"] = ["PUSH"]
+        if options.tag_filter:
+            detail["image-tag"] = [{"prefix": t[:-1]} if t.endswith("*") else t for t in options.tag_filter]
+    return {"source": ["aws.ecr"], "detail-type": [TRIGGERS[options.trigger]], "detail": detail}
+
+
+def function_environment(options: Options) -> dict[str, str]:
+    """What the handler reads (see generator/functions/redeploy/app.py)."""
+    services = {repo: [{"cluster": s.cluster, "service": s.service} for s in targets] for repo, targets in options.services.items()}
+    return {
+        "SERVICES": _compact(services),
+        "TAG_FILTER": _compact(list(options.tag_filter)),
+        "DRY_RUN": "true" if options.dry_run else "false",
+    }
+
+
+def function_statements(options: Options, log_group, dead_letter_queue) -> list[Statement]:
+    """Logs to its own log group, UpdateService on each mapped service once (no DescribeServices: unused)."""
+    pairs = sorted({(s.cluster, s.service) for targets in options.services.values() for s in targets})
+    service_arns = [arn("ecs", f"service/{cluster}/{service}") for cluster, service in pairs]
+    statements = [
+        Statement(Sid="WriteOwnLogs", Effect=Allow, Action=[awacs.logs.CreateLogStream, awacs.logs.PutLogEvents],
+                  Resource=[GetAtt(log_group, "Arn")]),
+        Statement(Sid="RedeployMappedServices", Effect=Allow, Action=[awacs.ecs.UpdateService], Resource=service_arns),
+    ]
+    if dead_letter_queue is not None:  # the on-failure destination: Lambda sends with the function's role
+        statements.append(iam.send_message_statement(GetAtt(dead_letter_queue, "Arn")))
+    return statements
+
+
+def build(options: Options, stack: StackContext) -> Rendered:
+    template = Template()
+    template.set_transform("AWS::Serverless-2016-10-31")
+    dead_letter_queue = add_dead_letter_queue(template) if options.dead_letter_queue else None
+    log_group = template.add_resource(logs.LogGroup(REDEPLOY_LOG_GROUP, RetentionInDays=options.log_retention_days,
+                                                    Metadata=checkov_skips(scanners.LOG_GROUP_SERVICE_ENCRYPTION)))
+    role = template.add_resource(iam.service_role(
+        REDEPLOY_FUNCTION_ROLE, service="lambda.amazonaws.com", policy_name="redeploy",
+        statements=function_statements(options, log_group, dead_letter_queue),
+    ))
+    invoke_config = {"MaximumRetryAttempts": options.function_retry_attempts}
+    if dead_letter_queue is not None:
+        invoke_config["DestinationConfig"] = serverless.DestinationConfiguration(
+            OnFailure=serverless.OnFailure(Type="SQS", Destination=GetAtt(dead_letter_queue, "Arn")))
+    function = template.add_resource(serverless.Function(
+        REDEPLOY_FUNCTION,
+        Metadata=checkov_skips(scanners.LAMBDA_NOT_IN_VPC, scanners.LAMBDA_FAILURE_DESTINATION,
+                               scanners.LAMBDA_NO_RESERVED_CONCURRENCY, scanners.LAMBDA_ENVIRONMENT_NOT_SECRET),
+        Description=f"{stack.name}: force a new deployment of the mapped ECS services",
+        CodeUri=f"{CODE_DIR}/",
+        Handler="app.handler",
+        Runtime=RUNTIME,
+        Timeout=TIMEOUT_SECONDS,
+        Role=GetAtt(role, "Arn"),  # our least-privilege role: the SAM transform creates none
+        Environment=awslambda.Environment(Variables=function_environment(options)),
+        # The function logs to this stack's log group (with retention) whatever CloudFormation names it,
+        # so no FunctionName is set: `<stack>-<env>-redeploy` could pass Lambda's 64-character limit.
+        # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html
+        LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_group)),
+        EventInvokeConfig=serverless.EventInvokeConfiguration(**invoke_config),
+    ))
+    target = {"Id": REDEPLOY_FUNCTION, "Arn": GetAtt(function, "Arn"),
+              "RetryPolicy": events.RetryPolicy(MaximumRetryAttempts=options.retry_attempts,
+                                                MaximumEventAgeInSeconds=options.max_event_age_seconds)}
+    if dead_letter_queue is not None:
+        target["DeadLetterConfig"] = events.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
+    repositories = ", ".join(sorted(options.services))
+    if len(repositories) > 400:  # a rule's Description takes at most 512 characters
+        repositories = f"{len(options.services)} repositories"
+    rule = template.add_resource(events.Rule(
+        REDEPLOY_RULE,
+        Description=f"{stack.name}: {TRIGGERS[options.trigger]} for {repositories}",
+        EventPattern=event_pattern(options),
+        State="ENABLED",
+        Targets=[events.Target(**target)],
+    ))
+    template.add_resource(awslambda.Permission(
+        INVOKE_PERMISSION, Action="lambda:InvokeFunction", FunctionName=GetAtt(function, "Arn"),
+        Principal="events.amazonaws.com", SourceArn=GetAtt(rule, "Arn"),
+    ))
+    outputs = [("RedeployFunctionName", "The redeploy function", Ref(function)),
+               ("RedeployLogGroupName", "The function's JSON log lines", Ref(log_group)),
+               ("RedeployRuleArn", "The EventBridge rule", GetAtt(rule, "Arn"))]
+    if dead_letter_queue is not None:
+        allow_rule_to_send(template, dead_letter_queue, GetAtt(rule, "Arn"))
+        outputs.insert(0, ("DeadLetterQueueUrl", "Undelivered events and failed redeploys land here", Ref(dead_letter_queue)))
+    for name, description, value in outputs:
+        template.add_output(Output(name, Description=description, Value=value))
+    # The handler ships inside the generator package (one source of truth) and is copied beside the template.
+    handler = (resources.files("generator") / CODE_DIR / "app.py").read_text(encoding="utf-8")
+    return Rendered(template, files={f"{CODE_DIR}/app.py": handler}, summary=summary(options), notes=notes(options))
+
+
+def summary(options: Options) -> str:
+    mapping = "; ".join(f"`{repo}` → " + ", ".join(f"`{s.cluster}/{s.service}`" for s in targets)
+                        for repo, targets in sorted(options.services.items()))
+    tags = f" with an image tag in {', '.join(f'`{t}`' for t in options.tag_filter)} (`*` ends a prefix)" if options.tag_filter else ""
+    return (f"On `{TRIGGERS[options.trigger]}`{tags}, an AWS SAM Python function (`{CODE_DIR}/app.py`) forces a new "
+            f"deployment of exactly the mapped ECS services: {mapping}.")
+
+
+def notes(options: Options) -> list[str]:
+    found = []
+    if options.trigger == "cloudtrail":
+        found.append("Needs CloudTrail: `AWS API Call via CloudTrail` events reach EventBridge only while a trail logs "
+                     "management events in this account and Region. Trigger `replication` (ECR's native event) needs none.")
+    if options.dry_run:
+        found.append("Dry run: the function only logs which services it would redeploy.")
+    found.append("Failures are never silent: events the rule cannot deliver, and runs that still fail after Lambda's "
+                 "retries, land in the SQS queue `DeadLetterQueueUrl`." if options.dead_letter_queue else
+                 "No dead-letter queue: a failed redeploy shows only in the function's logs and its Errors metric.")
+    return found
+

@@ -1,0 +1,129 @@
+"""The example ecr_redeploy stack deploys on a local CloudFormation endpoint (moto server) the way
+`sam deploy` would: the function's folder is zipped and uploaded to S3, the SAM template is
+translated to CloudFormation with aws-sam-translator (what the AWS::Serverless-2016-10-31 transform
+does; moto's CloudFormation does not apply it), and the stack is created with the samconfig.toml
+overrides and capabilities. Then the created function, rule, target, permission and role are read back.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import shutil
+import urllib.parse
+import zipfile
+
+import boto3
+import pytest
+
+from deploy import client, create_stack, physical_ids, samconfig_overrides, yaml_load
+
+CODE_BUCKET = "sam-artifacts"
+
+
+@pytest.fixture(scope="module")
+def rendered_examples(tmp_path_factory):
+    from conftest import REPO
+    from generator.cli import main
+
+    folder = tmp_path_factory.mktemp("examples")
+    shutil.copy(REPO / "stacks.toml", folder / "stacks.toml")
+    assert main(["render", "api-redeploy", "--manifest", str(folder / "stacks.toml"), "--out", str(folder / "templates_out"),
+                 "--samconfig", str(folder / "samconfig.toml")]) == 0
+    return folder
+
+
+def upload_code(endpoint: str, region: str, code_dir, key: str) -> str:
+    """What `sam deploy` does with a local CodeUri: zip the folder, upload it, point CodeUri at it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(code_dir.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(code_dir).as_posix())
+    s3 = client("s3", endpoint, region)
+    if CODE_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_object(Bucket=CODE_BUCKET, Key=key, Body=buffer.getvalue())
+    return f"s3://{CODE_BUCKET}/{key}"
+
+
+def sam_translate(template: dict, region: str, parameter_values: dict) -> dict:
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    translator = Translator(managed_policy_map=None, sam_parser=Parser(), boto_session=boto3.Session(region_name=region))
+    try:
+        return translator.translate(sam_template=template, parameter_values=dict(parameter_values),
+                                    get_managed_policy_map=lambda: {})
+    finally:
+        translator.metrics.publish()  # to its no-op publisher; unpublished metrics warn at exit
+
+
+def inline_policy(endpoint: str, region: str, role_name: str) -> dict:
+    iam = client("iam", endpoint, region)
+    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+    if isinstance(document, str):
+        # moto stores a policy created through CloudFormation as the Python repr of the dict
+        document = ast.literal_eval(urllib.parse.unquote(document))
+    return document
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_redeploy_stack_deploys_and_wires_rule_function_and_role(rendered_examples, moto_endpoint, environment):
+    section, overrides = samconfig_overrides(rendered_examples / "samconfig.toml", f"api-redeploy-{environment}")
+    region, stack_name = section["region"], section["stack_name"]
+    template_path = rendered_examples / section["template_file"]
+    template = yaml_load(template_path.read_text())
+    function = template["Resources"]["RedeployFunction"]["Properties"]
+    code_dir = template_path.parent / function["CodeUri"]  # CodeUri is relative to the template, as SAM reads it
+    assert sorted(p.name for p in code_dir.iterdir()) == ["app.py"]
+    function["CodeUri"] = upload_code(moto_endpoint, region, code_dir, f"{stack_name}/redeploy.zip")
+    translated = sam_translate(template, region, overrides)
+    assert "Transform" not in translated
+    assert not [r for r in translated["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
+    # moto 5.2.5's CloudFormation does not model AWS::Lambda::EventInvokeConfig (it creates nothing
+    # for it), so the retries and on-failure destination are checked in the translated template.
+    (invoke_config,) = [r["Properties"] for r in translated["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert invoke_config == {
+        "FunctionName": {"Ref": "RedeployFunction"}, "Qualifier": "$LATEST", "MaximumRetryAttempts": 2,
+        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}},
+    }
+
+    assert section["capabilities"] == "CAPABILITY_IAM"
+    stack = create_stack(moto_endpoint, region, stack_name, json.dumps(translated), overrides, section["capabilities"].split())
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    ids = physical_ids(moto_endpoint, region, stack_name)
+
+    lambda_client = client("lambda", moto_endpoint, region)
+    configuration = lambda_client.get_function_configuration(FunctionName=ids["RedeployFunction"])
+    assert configuration["Runtime"] == "python3.13" and configuration["Handler"] == "app.handler"
+    assert json.loads(configuration["Environment"]["Variables"]["SERVICES"]) == {"testrepo": [{"cluster": "main", "service": "api"}]}
+    assert configuration["Environment"]["Variables"]["DRY_RUN"] == "false"
+    # moto 5.2.5 does not return LoggingConfig; the log group wiring is asserted in test_ecr_redeploy.py.
+    role_name = configuration["Role"].rsplit("/", 1)[-1]
+    assert role_name == ids["RedeployFunctionRole"]  # our role, not one made by the transform
+
+    account = configuration["FunctionArn"].split(":")[4]
+    statements = {s["Sid"]: s for s in inline_policy(moto_endpoint, region, role_name)["Statement"]}
+    assert statements["RedeployMappedServices"]["Resource"] == [f"arn:aws:ecs:{region}:{account}:service/main/api"]
+    assert statements["SendToDeadLetterQueue"]["Action"] == ["sqs:SendMessage"]
+
+    events = client("events", moto_endpoint, region)
+    rule_name = ids["RedeployRule"].split("/")[-1].split("|")[0]
+    rule = events.describe_rule(Name=rule_name)
+    assert json.loads(rule["EventPattern"]) == template["Resources"]["RedeployRule"]["Properties"]["EventPattern"]
+    (target,) = events.list_targets_by_rule(Rule=rule_name)["Targets"]
+    assert target["Arn"] == configuration["FunctionArn"]
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert target["DeadLetterConfig"]["Arn"].endswith(":" + ids["DeadLetterQueue"].rsplit("/", 1)[-1])
+
+    (permission,) = json.loads(lambda_client.get_policy(FunctionName=ids["RedeployFunction"])["Policy"])["Statement"]
+    assert permission["Principal"] == {"Service": "events.amazonaws.com"}
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["Condition"] == {"ArnLike": {"AWS:SourceArn": rule["Arn"]}}
+
+    logs = client("logs", moto_endpoint, region)
+    (group,) = logs.describe_log_groups(logGroupNamePrefix=ids["RedeployLogGroup"])["logGroups"]
+    assert group["retentionInDays"] == 30

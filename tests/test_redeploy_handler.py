@@ -1,0 +1,227 @@
+"""The redeploy Lambda handler (generator/functions/redeploy/app.py) against moto's ECS mock.
+
+Every test creates its cluster, task definition and services, feeds the handler a reference event
+(or a variant from tests/events/), and checks both what was asked of ECS (a spy on the real boto3
+client's UpdateService parameters) and what ECS did (the service's deployment id changes when a
+new deployment is forced).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from conftest import REFERENCE_EVENTS, REPO
+from helpers import manifest_text, render_text
+
+HANDLER = REPO / "generator" / "functions" / "redeploy" / "app.py"
+EVENTS = Path(__file__).parent / "events"
+REGION = "ap-northeast-1"
+
+
+def load_handler():
+    spec = importlib.util.spec_from_file_location("redeploy_app", HANDLER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+app = load_handler()
+
+
+def event(name: str) -> dict:
+    folder = REFERENCE_EVENTS if (REFERENCE_EVENTS / name).exists() else EVENTS
+    return json.loads((folder / name).read_text())
+
+
+@pytest.fixture
+def ecs(monkeypatch):
+    """A moto ECS with cluster `main` running services `api` and `worker`, and a spy on UpdateService."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    with mock_aws():
+        client = boto3.client("ecs", region_name=REGION)
+        client.create_cluster(clusterName="main")
+        client.register_task_definition(family="api", containerDefinitions=[
+            {"name": "app", "image": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/testrepo:latest", "memory": 512}])
+        for name in ("api", "worker"):
+            client.create_service(cluster="main", serviceName=name, taskDefinition="api", desiredCount=1)
+        calls = []
+        real_client = boto3.client
+
+        def spied_client(*args, **kwargs):
+            made = real_client(*args, **kwargs)
+            made.meta.events.register("provide-client-params.ecs.UpdateService", lambda params, **_: calls.append(dict(params)))
+            return made
+
+        monkeypatch.setattr(app.boto3, "client", spied_client)
+        yield SimpleNamespace(client=client, update_calls=calls, deployment_id=lambda service: deployment_id(client, service))
+
+
+def deployment_id(client, service: str) -> str:
+    (described,) = client.describe_services(cluster="main", services=[service])["services"]
+    return described["deployments"][0]["id"]
+
+
+def configure(monkeypatch, services: dict, tag_filter=(), dry_run=False):
+    monkeypatch.setenv("SERVICES", json.dumps(services))
+    monkeypatch.setenv("TAG_FILTER", json.dumps(list(tag_filter)))
+    monkeypatch.setenv("DRY_RUN", "true" if dry_run else "false")
+
+
+def log_lines(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+API = {"testrepo": [{"cluster": "main", "service": "api"}]}
+
+
+@pytest.mark.parametrize("event_name, tag", [
+    ("ecr-replication-action.json", "latest"),
+    ("ecr-replicateimage-cloudtrail.json", None),  # CloudTrail's ReplicateImage names no tag
+    ("ecr-image-action-push-testrepo.json", "release-2025.01.21"),
+    ("ecr-replication-action-untagged.json", None),
+])
+def test_each_event_shape_forces_one_new_deployment_of_the_mapped_service(ecs, monkeypatch, capsys, event_name, tag):
+    configure(monkeypatch, API)
+    before = {name: ecs.deployment_id(name) for name in ("api", "worker")}
+    summary = app.handler(event(event_name), SimpleNamespace(aws_request_id="req-1"))
+
+    assert ecs.update_calls == [{"cluster": "main", "service": "api", "forceNewDeployment": True}]
+    after = {name: ecs.deployment_id(name) for name in ("api", "worker")}
+    assert after["api"] != before["api"]          # ECS started a new deployment
+    assert after["worker"] == before["worker"]    # an unmapped service is untouched
+    assert summary["repository"] == "testrepo" and summary["image_tag"] == tag
+    assert summary["redeployed"] == [{"cluster": "main", "service": "api", "deployment_id": after["api"]}]
+    assert summary["ignored"] is None
+    (line,) = log_lines(capsys)
+    assert line["level"] == "INFO" and line["message"] == "forced a new deployment"
+    assert line["cluster"] == "main" and line["service"] == "api" and line["repository"] == "testrepo"
+    assert line["request_id"] == "req-1" and line["deployment_id"] == after["api"]
+
+
+def test_every_service_mapped_to_the_repository_is_redeployed_once(ecs, monkeypatch):
+    configure(monkeypatch, {"testrepo": [{"cluster": "main", "service": "api"}, {"cluster": "main", "service": "worker"}],
+                            "otherrepo": [{"cluster": "main", "service": "api"}]})
+    app.handler(event("ecr-replication-action.json"))
+    assert ecs.update_calls == [
+        {"cluster": "main", "service": "api", "forceNewDeployment": True},
+        {"cluster": "main", "service": "worker", "forceNewDeployment": True},
+    ]
+
+
+@pytest.mark.parametrize("event_name", ["ecr-replication-action-other-repository.json", "ecr-image-action-push.json"])
+def test_an_unmapped_repository_is_logged_and_ignored(ecs, monkeypatch, capsys, event_name):
+    configure(monkeypatch, API)
+    before = ecs.deployment_id("api")
+    summary = app.handler(event(event_name))
+    assert ecs.update_calls == [] and ecs.deployment_id("api") == before
+    assert summary["ignored"] == "repository not mapped" and summary["redeployed"] == []
+    (line,) = log_lines(capsys)
+    assert line["level"] == "INFO" and "not mapped" in line["message"]
+    assert line["repository"] == event(event_name)["detail"]["repository-name"] and line["mapped"] == ["testrepo"]
+
+
+def test_a_missing_service_is_logged_and_raised_after_the_other_services_are_redeployed(ecs, monkeypatch, capsys):
+    configure(monkeypatch, {"testrepo": [{"cluster": "main", "service": "gone"}, {"cluster": "main", "service": "api"}]})
+    before = ecs.deployment_id("api")
+    with pytest.raises(ClientError) as raised:
+        app.handler(event("ecr-replication-action.json"))
+    assert raised.value.response["Error"]["Code"] == "ServiceNotFoundException"
+    assert [call["service"] for call in ecs.update_calls] == ["gone", "api"]
+    assert ecs.deployment_id("api") != before
+    error, done = log_lines(capsys)
+    assert error["level"] == "ERROR" and error["message"] == "UpdateService failed"
+    assert error["service"] == "gone" and error["error_type"] == "ServiceNotFoundException"
+    assert done["service"] == "api" and done["level"] == "INFO"
+
+
+def test_a_missing_cluster_raises(ecs, monkeypatch):
+    configure(monkeypatch, {"testrepo": [{"cluster": "nope", "service": "api"}]})
+    with pytest.raises(ClientError) as raised:
+        app.handler(event("ecr-replication-action.json"))
+    assert raised.value.response["Error"]["Code"] == "ClusterNotFoundException"
+
+
+@pytest.mark.parametrize("event_name, redeploys", [
+    ("ecr-replication-action.json", True),                     # latest: an exact tag in the filter
+    ("ecr-replication-action-release-tag.json", True),         # release-2025.01.21: the release-* prefix
+    ("ecr-image-action-push-testrepo.json", True),
+    ("ecr-replication-action-untagged.json", False),           # no tag: a filter never guesses
+    ("ecr-replicateimage-cloudtrail.json", False),             # CloudTrail's event has no tag either
+])
+def test_tag_filter_takes_exact_tags_and_prefixes(ecs, monkeypatch, capsys, event_name, redeploys):
+    configure(monkeypatch, API, tag_filter=["latest", "release-*"])
+    summary = app.handler(event(event_name))
+    assert bool(ecs.update_calls) is redeploys
+    assert summary["ignored"] == (None if redeploys else "tag filtered out")
+
+
+def test_a_tag_outside_the_filter_is_ignored(ecs, monkeypatch, capsys):
+    configure(monkeypatch, API, tag_filter=["stable", "v*"])
+    summary = app.handler(event("ecr-replication-action-release-tag.json"))
+    assert ecs.update_calls == [] and summary["ignored"] == "tag filtered out"
+    (line,) = log_lines(capsys)
+    assert line["image_tag"] == "release-2025.01.21" and line["tag_filter"] == ["stable", "v*"]
+
+
+def test_dry_run_logs_what_it_would_do_and_calls_nothing(ecs, monkeypatch, capsys):
+    configure(monkeypatch, API, dry_run=True)
+    before = ecs.deployment_id("api")
+    summary = app.handler(event("ecr-replication-action.json"))
+    assert ecs.update_calls == [] and ecs.deployment_id("api") == before
+    assert summary["dry_run"] is True
+    assert summary["redeployed"] == [{"cluster": "main", "service": "api", "deployment_id": None}]
+    (line,) = log_lines(capsys)
+    assert line["message"].startswith("dry run") and line["service"] == "api"
+
+
+@pytest.mark.parametrize("event_name, reason", [
+    ("ecr-replication-action-failure.json", "result is 'FAILURE', not SUCCESS"),
+    ("ecr-image-action-push-testrepo-failure.json", "result is 'FAILURE', not SUCCESS"),
+    ("ecr-image-action-delete-testrepo.json", "action-type is 'DELETE', not PUSH"),
+    ("ecr-replicateimage-cloudtrail-error.json", "ReplicateImage failed (AccessDenied)"),
+])
+def test_events_that_announce_no_new_image_are_ignored(ecs, monkeypatch, event_name, reason):
+    # The rule never delivers these; this guards a manual or mis-routed invocation.
+    configure(monkeypatch, API)
+    summary = app.handler(event(event_name))
+    assert ecs.update_calls == [] and summary["ignored"] == reason
+
+
+@pytest.mark.parametrize("event_name", ["ecr-putimage-cloudtrail.json", "s3-object-created.json"])
+def test_an_event_of_another_kind_fails_loudly(ecs, monkeypatch, capsys, event_name):
+    configure(monkeypatch, API)
+    with pytest.raises(ValueError):
+        app.handler(event(event_name))
+    assert ecs.update_calls == []
+    (line,) = log_lines(capsys)
+    assert line["level"] == "ERROR"
+
+
+def test_namespaced_repository_is_read_from_the_cloudtrail_arn(ecs, monkeypatch):
+    configure(monkeypatch, {"team/web": [{"cluster": "main", "service": "worker"}]})
+    summary = app.handler(event("ecr-replicateimage-cloudtrail-namespaced.json"))
+    assert summary["repository"] == "team/web"
+    assert ecs.update_calls == [{"cluster": "main", "service": "worker", "forceNewDeployment": True}]
+
+
+def test_the_rendered_function_environment_drives_the_handler(ecs, monkeypatch, tmp_path):
+    """What the blueprint writes into the function's environment is what the handler reads."""
+    options = 'tag_filter = ["latest"]\n[stacks.r.options.services]\ntestrepo = [{ cluster = "main", service = "worker" }]'
+    rendered = render_text(tmp_path, manifest_text("r", "ecr_redeploy", options, parameters=""))["r"]
+    variables = rendered.template["Resources"]["RedeployFunction"]["Properties"]["Environment"]["Variables"]
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert rendered.files["r/functions/redeploy/app.py"] == HANDLER.read_text()
+    summary = app.handler(event("ecr-replication-action.json"))
+    assert ecs.update_calls == [{"cluster": "main", "service": "worker", "forceNewDeployment": True}]
+    assert summary["image_tag"] == "latest"
