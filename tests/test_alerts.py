@@ -166,3 +166,37 @@ def test_unknown_alert_mode_is_an_error(tmp_path):
     with pytest.raises(UserError) as error:
         render(tmp_path, 'alerts = "email"')
     assert error.value.field == "options.alerts" and "allowed: topic, parameter, off" in error.value.message
+
+
+@pytest.mark.parametrize("name, code", [
+    ("ecs-task-state-change-stopped-exit1.json", 0),
+    ("ecs-task-state-change-failed-to-start.json", 0),
+    ("ecs-task-state-change-stopped-exit0.json", 1),
+])
+def test_test_event_replays_an_ecs_failure_against_the_alert_rule(project, run_cli, name, code):
+    # the AWS sample event, moved into artisan-logger's dev cluster and family
+    text = (REFERENCE_EVENTS / name).read_text()
+    text = text.replace("arn:aws:ecs:us-west-2:111122223333:cluster/example-cluster", "arn:aws:ecs:us-east-1:123456789012:cluster/web-dev")
+    text = text.replace('"family:report"', '"family:artisan"')
+    (project / "event.json").write_text(text)
+    result = run_cli("test-event", "artisan-logger", "event.json", "--env", "dev", "--json", cwd=project)
+    assert result.code == code, result.err
+    verdict = json.loads(result.out)
+    assert verdict["rule"] == "TaskFailedAlertRule"
+    if code == 0:
+        message = verdict["target"]["Input"]
+        assert message.startswith("ECS task of family:artisan stopped: ")
+        assert json.loads(text)["detail"]["stoppedReason"] in message
+    else:
+        assert verdict["mismatch"] == "detail.$or"
+
+
+def test_state_machine_stacks_alarm_on_failed_executions(tmp_path):
+    options = 'container_name = "app"\nschedule = "rate(1 day)"'
+    template = render_text(tmp_path, manifest_text("trader", "sfn_task", options, PARAMETERS))["trader"].template
+    alarm = template["Resources"]["ExecutionsFailedAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("AWS/States", "ExecutionsFailed", 0)
+    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "StateMachine"}}]
+    assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    # the ECS task the state machine starts is watched like any other
+    assert "TaskFailedAlertRule" in template["Resources"]
