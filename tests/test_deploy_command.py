@@ -101,7 +101,7 @@ def test_diff_summarises_resource_changes_and_writes_nothing(rendered, run_cli):
     before = snapshot(rendered)
     result = run_cli("diff", cwd=rendered)
     assert result.code == 0
-    assert "artisan-logger: resources removed DeadLetterQueue, DeadLetterQueuePolicy; changed ScheduleRule\n" in result.out
+    assert "artisan-logger: resources removed DeadLetterQueue, DeadLetterQueuePolicy, DeadLetterQueueAlarm; changed ScheduleRule\n" in result.out
     assert "nightly-report: no resource changes\n" in result.out
     assert "-  DeadLetterQueue:\n" in result.out
     assert snapshot(rendered) == before
