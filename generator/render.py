@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.blueprint import StackContext
+from generator.encode import template_data
 from generator.errors import UserError
 from generator.manifest import StackSpec
 from generator.options import did_you_mean, option_summary
@@ -87,7 +88,7 @@ def render_stack(spec: StackSpec, *, manifest_name: str) -> RenderedStack:
     # Options left unset are omitted: CloudFormation rejects null values in Metadata (cfn-lint E4002).
     options = _without_nulls(option_summary(spec.options))
     template.set_metadata({"Generator": {"Blueprint": spec.blueprint, "Options": options}})
-    data = template.to_dict()
+    data = template_data(template)
     data = _ordered_template(data)
     header = GENERATED_HEADER.format(manifest=manifest_name, stack=spec.name, blueprint=spec.blueprint)
     files = {f"{spec.name}/{TEMPLATE_FILE}": dump_yaml(data, header=header)}
