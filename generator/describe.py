@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 # README run times are counted from a fixed instant, so the file changes only when the schedule
@@ -106,6 +107,7 @@ def schedules(template: dict) -> list[dict]:
 _RATE = re.compile(r"^rate\((\d+) (minute|hour|day)s?\)$")
 
 
+@lru_cache(maxsize=256)  # many stacks share a schedule
 def run_times(expression_text: str, timezone: str, *, count: int = 5, after: dt.datetime = RUNS_ANCHOR) -> list[tuple[dt.datetime, dt.datetime]]:
     """The first `count` runs after `after`, as (UTC, local) pairs. cron is evaluated in the
     schedule's time zone, as EventBridge Scheduler does; rate() counts from `after`."""
@@ -114,7 +116,7 @@ def run_times(expression_text: str, timezone: str, *, count: int = 5, after: dt.
     if rate:
         step = dt.timedelta(**{rate.group(2) + "s": int(rate.group(1))})
         utc = [after + step * (i + 1) for i in range(count)]
-        return [(t, t.astimezone(zone)) for t in utc]
+        return tuple((t, t.astimezone(zone)) for t in utc)
     from pyawscron import AWSCron
 
     cron = expression_text[len("cron("):-1]
@@ -124,7 +126,7 @@ def run_times(expression_text: str, timezone: str, *, count: int = 5, after: dt.
     for local in AWSCron.get_next_n_schedule(count, local_after, cron):
         aware = local.replace(tzinfo=zone)
         runs.append((aware.astimezone(dt.timezone.utc), aware))
-    return runs
+    return tuple(runs)
 
 
 def flow(template: dict) -> tuple[dict[str, str], list[tuple[str, str, str]]]:

@@ -62,13 +62,35 @@ _SHORT_TAGS = {
 # (invisible and folded at line ends), and BOM \ufeff (libyaml rejects it
 # inside a stream).  Such strings need double quotes with escapes, or a
 # literal block if the only offender is "\n".
-_NEEDS_ESCAPE = re.compile(
-    "[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
-_NEEDS_ESCAPE_EXCEPT_LF = re.compile(
-    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
-_DQ_ESCAPE = re.compile('["\\\\]|' + _NEEDS_ESCAPE.pattern)
+_PRINTABLE = "\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
+
+
+class _Pattern:
+    """A character-class regex whose ASCII-only form is used for ASCII strings (almost every string
+    in a template); the full Unicode class costs ~10 ms to compile, so it is built on first need."""
+
+    def __init__(self, full: str, ascii_only: str):
+        self._full_source = full
+        self._full = None
+        self._ascii = re.compile(ascii_only)
+
+    def _for(self, s: str):
+        if s.isascii():
+            return self._ascii
+        if self._full is None:
+            self._full = re.compile(self._full_source)
+        return self._full
+
+    def search(self, s: str):
+        return self._for(s).search(s)
+
+    def sub(self, replacement, s: str) -> str:
+        return self._for(s).sub(replacement, s)
+
+
+_NEEDS_ESCAPE = _Pattern(f"[^{_PRINTABLE}]", "[^\x20-\x7e]")
+_NEEDS_ESCAPE_EXCEPT_LF = _Pattern(f"[^\n{_PRINTABLE}]", "[^\n\x20-\x7e]")
+_DQ_ESCAPE = _Pattern(f'["\\\\]|[^{_PRINTABLE}]', '["\\\\]|[^\x20-\x7e]')
 _ESCAPES = {
     "\0": "\\0",
     "\x07": "\\a",
