@@ -30,7 +30,7 @@ def expression(value) -> str:
                 text = text.replace("${" + key + "}", expression(sub))
             return text
         if name == "Fn::ImportValue":
-            return f"import:{expression(arg)}"
+            return f"<export {expression(arg)}>"
         if name == "Fn::If":
             condition, yes, no = arg
             if no == {"Ref": "AWS::NoValue"}:

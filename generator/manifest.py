@@ -40,6 +40,14 @@ class StackSpec:
     def config_env(self, environment: str) -> str:
         return f"{self.name}-{environment}"
 
+    def parameter_values(self, environment: str) -> dict[str, str]:
+        """An environment's parameter values: those the blueprint implies for it (e.g. FoundationStack
+        = <import_from>-<env>), then stacks.toml's own values, which win."""
+        implied = getattr(self.options, "implied_parameters", None)
+        values = dict(implied(environment)) if implied else {}
+        values.update(self.environments[environment].parameters)
+        return values
+
 
 def load_manifest(path: Path) -> dict[str, StackSpec]:
     try:

@@ -44,6 +44,6 @@ def stack_readme(spec, template: dict, *, summary: str, notes: list[str], extra_
         anchor=f"{describe.RUNS_ANCHOR:%Y-%m-%d %H:%M} UTC",
         parameters=template.get("Parameters", {}),
         environments=list(spec.environments),
-        values={name: env.parameters for name, env in spec.environments.items()},
+        values={name: spec.parameter_values(name) for name in spec.environments},
         roles=describe.iam_in_words(template),
     )

@@ -141,15 +141,6 @@ def capabilities(template: dict) -> tuple[str, ...]:
     return tuple(sorted(needed))
 
 
-def parameter_values(spec: StackSpec, environment) -> dict[str, str]:
-    """An environment's parameter values: those the blueprint implies for it (e.g. FoundationStack =
-    <import_from>-<env>), then stacks.toml's own values, which win."""
-    implied = getattr(spec.options, "implied_parameters", None)
-    values = dict(implied(environment.name)) if implied else {}
-    values.update(environment.parameters)
-    return values
-
-
 def deploy_sections(stack: RenderedStack, *, out_dir: Path, samconfig_path: Path) -> list[DeploySection]:
     spec = stack.spec
     template_path = out_dir / spec.name / TEMPLATE_FILE
@@ -157,7 +148,7 @@ def deploy_sections(stack: RenderedStack, *, out_dir: Path, samconfig_path: Path
     parameters = stack.template.get("Parameters", {})
     sections = []
     for env in spec.environments.values():
-        values = parameter_values(spec, env)
+        values = spec.parameter_values(env.name)
         check_parameter_values(parameters, values, stack=spec.name, environment=env.name)
         sections.append(DeploySection(
             config_env=spec.config_env(env.name),

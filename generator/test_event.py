@@ -441,7 +441,7 @@ def read_event(path: Path) -> dict:
 def run(manifest: Path, stack: str, event_path: Path, *, environment: str | None, as_json: bool) -> int:
     """Print the verdict; return 0 when a rule matches, 1 when none does (bad input raises UserError)."""
     from generator.manifest import load_manifest
-    from generator.render import parameter_values as environment_values, render_stack
+    from generator.render import render_stack
 
     specs = load_manifest(manifest)
     if stack not in specs:
@@ -461,7 +461,7 @@ def run(manifest: Path, stack: str, event_path: Path, *, environment: str | None
         "AWS::AccountId": event.get("account") or "<AWS::AccountId>",
         "AWS::StackName": spec.config_env(env_name), "AWS::StackId": f"<stack id of {spec.config_env(env_name)}>",
     }
-    resolver = Resolver(template, parameter_values(template, environment_values(spec, env)), pseudo)
+    resolver = Resolver(template, parameter_values(template, spec.parameter_values(env_name)), pseudo)
     try:
         results = evaluate(template, event, resolver, rule_name_prefix=spec.config_env(env_name))
     except UserError as error:

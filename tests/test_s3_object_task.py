@@ -11,7 +11,6 @@ import pytest
 from conftest import REFERENCE_EVENTS
 from generator.errors import UserError
 from generator.lint import lint_text
-from generator.render import parameter_values
 from generator.test_event import apply_input_transformer, pattern_matches
 from helpers import NETWORK_PARAMETERS, manifest_text, one_resource, policy_statements, render_text, resources_of_type
 from test_scheduled_task import PASS_ROLE, RUN_TASK
@@ -226,8 +225,8 @@ def test_import_from_takes_the_foundation_stack_of_the_same_environment(tmp_path
     assert target["Arn"] == {"Fn::ImportValue": {"Fn::Sub": "${FoundationStack}-ClusterArn"}}
     assert target["EcsParameters"]["TaskDefinitionArn"]["Fn::Sub"][1] == {"Family": {"Fn::ImportValue": {"Fn::Sub": "${FoundationStack}-TaskFamily"}}}
     spec = stack.spec
-    assert parameter_values(spec, spec.environments["dev"])["FoundationStack"] == "batch-base-dev"
-    assert parameter_values(spec, spec.environments["prod"])["FoundationStack"] == "shared-batch"  # stacks.toml wins
+    assert spec.parameter_values("dev")["FoundationStack"] == "batch-base-dev"
+    assert spec.parameter_values("prod")["FoundationStack"] == "shared-batch"  # stacks.toml wins
 
 
 @pytest.mark.parametrize("options, field, words", [
