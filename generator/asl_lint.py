@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -51,10 +52,28 @@ NodePath = list  # keys and list indexes from the definition's root to a node
 # --- the hook for generator.lint ----------------------------------------------------------
 
 
+_DEFINITION_URI = re.compile(r"""^[ \t]*["']?DefinitionUri["']?[ \t]*:[ \t]*["']?([^"'\s#,{}\[\]]+)["']?[ \t]*,?[ \t]*(?:#.*)?$""", re.MULTILINE)
+
+
 def definition_files(template_path: str | Path) -> list[Path]:
     """The local definition files a template's SAM state machines name (for lint cache keys: a
-    changed `.asl.json` must be linted again even when the template is unchanged)."""
-    template = _load_template(Path(template_path))
+    changed `.asl.json` must be linted again even when the template is unchanged).
+
+    Called for every template on every lint, cached or not, so the usual case is read from the
+    text (a YAML decode would cost more than the cached lint itself); only a template with a
+    DefinitionUri the pattern cannot read is decoded."""
+    path = Path(template_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        return []
+    mentions = text.count("DefinitionUri")
+    if not mentions:
+        return []
+    found = _DEFINITION_URI.findall(text)
+    if len(found) == mentions:
+        return [path.parent / uri for uri in found if not uri.startswith("s3://")]
+    template = _load_template(path)
     files = []
     for _, properties in _sam_state_machines(template):
         uri = properties.get("DefinitionUri")
@@ -206,14 +225,12 @@ def _with_known_substitutions(value: Any, substitutions: dict) -> Any:
 # --- E3601 on an inlined copy -------------------------------------------------------------------
 
 
-@functools.cache
 def _cfn_lint() -> tuple[Any, Any]:
-    from cfnlint.config import ConfigMixIn
-    from cfnlint.runner import Runner
+    """cfn-lint's own rules as generator.lint set them up (once per process: building them costs ~1 s)."""
+    from generator.lint import _engine
 
-    config = ConfigMixIn([], regions=["us-east-1"])
-    config.file_args = {}  # findings depend on the definition only, not on a .cfnlintrc
-    return config, Runner(config).rules
+    engine = _engine()
+    return engine.config, engine.cfn_rules
 
 
 def _cfn_lint_definition(logical_id: str, definition: dict, substitutions: dict) -> list[tuple[NodePath, str]]:
