@@ -25,6 +25,7 @@ from generator.scanners import checkov_skips
 from generator.blueprint import Rendered, StackContext
 from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.errors import UserError
+from generator.log_groups import validate_retention_days
 from generator.options import did_you_mean
 
 DESCRIPTION = "Redeploy ECS services (force new deployment) when an image is replicated or pushed to ECR (SAM Lambda)"
@@ -44,7 +45,6 @@ TRIGGERS = {"replication": "ECR Replication Action", "cloudtrail": "AWS API Call
 REPOSITORY_NAME = re.compile(r"^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 ECS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")  # cluster and service names
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 MAX_FUNCTION_RETRIES = 2  # Lambda's limit for asynchronous invocations
 EVENT_PATTERN_QUOTA = 2048  # EventBridge's default quota for one rule's pattern, in characters
 ENVIRONMENT_QUOTA = 4096  # Lambda's limit for all environment variables together, in bytes
@@ -99,8 +99,7 @@ class Options(DeliveryOptions):
         if self.tag_filter and self.trigger == "cloudtrail":
             raise UserError("the CloudTrail ReplicateImage event carries no image tag, so it cannot be filtered by tag; "
                             "use trigger = \"replication\" or \"push\", or drop tag_filter", field="tag_filter")
-        if self.log_retention_days not in LOG_RETENTION_DAYS:
-            raise UserError(f"{self.log_retention_days} is not a CloudWatch Logs retention; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}", field="log_retention_days")
+        validate_retention_days(self.log_retention_days)
         if not 0 <= self.function_retry_attempts <= MAX_FUNCTION_RETRIES:
             raise UserError(f"{self.function_retry_attempts} is out of range; allowed: 0 to {MAX_FUNCTION_RETRIES}", field="function_retry_attempts")
         if len(_compact(event_pattern(self))) > EVENT_PATTERN_QUOTA:

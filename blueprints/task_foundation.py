@@ -27,6 +27,7 @@ from generator.scanners import checkov_skips
 from generator.blueprint import Rendered, StackContext
 from generator.ecs_task import ENV_NAME
 from generator.errors import UserError
+from generator.log_groups import validate_retention_days
 from generator.fargate import NEEDS_PLATFORM_1_4, validate_task_size
 from generator.parameters import TASK_FAMILY_PATTERN
 
@@ -35,8 +36,6 @@ DESCRIPTION = "ECS cluster, Fargate task definition (image tag from a parameter)
 CLUSTER, TASK_DEFINITION, LOG_GROUP = "Cluster", "TaskDefinition", "LogGroup"
 EXECUTION_ROLE, TASK_ROLE = "ExecutionRole", "TaskRole"
 IMAGE_URI, IMAGE_TAG = "ImageUri", "ImageTag"
-# CloudWatch Logs accepts only these retention periods (AWS::Logs::LogGroup RetentionInDays).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 CPU_ARCHITECTURES = ("X86_64", "ARM64")
 _ARN_HEAD = r"^arn:(?:aws[a-z-]*|\{partition\}):SERVICE:(?:[a-z0-9-]+|\{region\}):(?:\d{12}|\{account_id\}):"
 SSM_PARAMETER_ARN = re.compile(_ARN_HEAD.replace("SERVICE", "ssm") + r"parameter/[A-Za-z0-9_.\-/]+$")
@@ -141,9 +140,7 @@ class Options:
             if not (SSM_PARAMETER_ARN.match(secret_arn(value)) or SECRET_ARN.match(value)):
                 raise UserError(f"{value!r} is not ssm:/<parameter name>, an SSM parameter ARN or a Secrets Manager secret ARN "
                                 "(arn:…:secretsmanager:<region>:<account>:secret:<name>)", field=f"secrets.{name}")
-        if self.log_retention_days not in LOG_RETENTION_DAYS:
-            raise UserError(f"{self.log_retention_days} is not a CloudWatch Logs retention; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}",
-                            field="log_retention_days")
+        validate_retention_days(self.log_retention_days)
 
 
 def _secret_statements(secrets: dict[str, str]) -> list[Statement]:
