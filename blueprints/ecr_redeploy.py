@@ -22,6 +22,7 @@ from generator import iam
 from generator.aws import arn
 from generator import scanners
 from generator.scanners import checkov_skips
+from generator.targets import rule_target
 from generator.blueprint import Rendered, StackContext
 from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.errors import UserError
@@ -192,11 +193,6 @@ def build(options: Options, stack: StackContext) -> Rendered:
         LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_group)),
         EventInvokeConfig=serverless.EventInvokeConfiguration(**invoke_config),
     ))
-    target = {"Id": REDEPLOY_FUNCTION, "Arn": GetAtt(function, "Arn"),
-              "RetryPolicy": events.RetryPolicy(MaximumRetryAttempts=options.retry_attempts,
-                                                MaximumEventAgeInSeconds=options.max_event_age_seconds)}
-    if dead_letter_queue is not None:
-        target["DeadLetterConfig"] = events.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
     repositories = ", ".join(sorted(options.services))
     if len(repositories) > 400:  # a rule's Description takes at most 512 characters
         repositories = f"{len(options.services)} repositories"
@@ -205,7 +201,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
         Description=f"{stack.name}: {TRIGGERS[options.trigger]} for {repositories}",
         EventPattern=event_pattern(options),
         State="ENABLED",
-        Targets=[events.Target(**target)],
+        Targets=[rule_target(REDEPLOY_FUNCTION, GetAtt(function, "Arn"), options, dead_letter_queue=dead_letter_queue)],
     ))
     template.add_resource(awslambda.Permission(
         INVOKE_PERMISSION, Action="lambda:InvokeFunction", FunctionName=GetAtt(function, "Arn"),

@@ -95,38 +95,30 @@ def add_alerts(template: Template, task: TaskRef, options: AlertOptions, *, stac
         State="ENABLED",
         Targets=[events.Target(Id="Alert", Arn=topic_arn, InputTransformer=ALERT_MESSAGE)],
     ))
-    alarms = []
+    watched = []
     if dead_letter_queue is not None:
-        alarms.append(template.add_resource(cloudwatch.Alarm(
-            DEAD_LETTER_QUEUE_ALARM,
-            AlarmDescription=f"{stack_name}: a task start failed after its retries and is in the dead-letter queue",
-            Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
-            Dimensions=[cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(dead_letter_queue, "QueueName"))],
-            Statistic="Maximum", Period=FIVE_MINUTES, EvaluationPeriods=1, Threshold=0,
-            ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
-            AlarmActions=[topic_arn],
-        )))
+        watched.append((DEAD_LETTER_QUEUE_ALARM, "a task start failed after its retries and is in the dead-letter queue",
+                        "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "QueueName", GetAtt(dead_letter_queue, "QueueName")))
     if rule is not None:
-        alarms.append(template.add_resource(cloudwatch.Alarm(
-            FAILED_INVOCATIONS_ALARM,
-            AlarmDescription=f"{stack_name}: EventBridge could not start the task",
-            Namespace="AWS/Events", MetricName="FailedInvocations",
-            Dimensions=[cloudwatch.MetricDimension(Name="RuleName", Value=Ref(rule))],
-            Statistic="Sum", Period=FIVE_MINUTES, EvaluationPeriods=1, Threshold=0,
-            ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
-            AlarmActions=[topic_arn],
-        )))
+        watched.append((FAILED_INVOCATIONS_ALARM, "EventBridge could not start the task",
+                        "AWS/Events", "FailedInvocations", "Sum", "RuleName", Ref(rule)))
     if state_machine_arn is not None:
         # A failed execution (the task failed, timed out or never started) ends in the Fail state.
-        alarms.append(template.add_resource(cloudwatch.Alarm(
-            EXECUTIONS_FAILED_ALARM,
-            AlarmDescription=f"{stack_name}: a state machine execution failed",
-            Namespace="AWS/States", MetricName="ExecutionsFailed",
-            Dimensions=[cloudwatch.MetricDimension(Name="StateMachineArn", Value=state_machine_arn)],
-            Statistic="Sum", Period=FIVE_MINUTES, EvaluationPeriods=1, Threshold=0,
+        watched.append((EXECUTIONS_FAILED_ALARM, "a state machine execution failed",
+                        "AWS/States", "ExecutionsFailed", "Sum", "StateMachineArn", state_machine_arn))
+    alarms = [
+        template.add_resource(cloudwatch.Alarm(
+            logical_id,
+            AlarmDescription=f"{stack_name}: {what}",
+            Namespace=namespace, MetricName=metric,
+            Dimensions=[cloudwatch.MetricDimension(Name=dimension, Value=value)],
+            # any occurrence in five minutes alarms; no data (nothing ran) is not a failure
+            Statistic=statistic, Period=FIVE_MINUTES, EvaluationPeriods=1, Threshold=0,
             ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
             AlarmActions=[topic_arn],
-        )))
+        ))
+        for logical_id, what, namespace, metric, statistic, dimension, value in watched
+    ]
     if options.alerts == "topic":
         _allow_publishers(template, alert_rule, alarms)
     return topic_arn

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from awacs.aws import Allow, Statement
 import awacs.states
-from troposphere import GetAtt, Ref, Template
+from troposphere import GetAtt
 from troposphere import events, scheduler
 
 from generator import iam
@@ -33,89 +33,73 @@ def invoke_statements(task: TaskRef, *, dead_letter_queue=None) -> list:
     return statements
 
 
-def _assign_public_ip(options: RunTaskOptions) -> str:
-    return "ENABLED" if options.assign_public_ip else "DISABLED"
-
-
-def ecs_rule_target(
-    task: TaskRef,
-    options: RunTaskOptions,
+def rule_target(
+    target_id: str,
+    arn,
     delivery: DeliveryOptions,
     *,
-    role,
+    role=None,
     dead_letter_queue=None,
     input_text: str | None = None,
     input_transformer: events.InputTransformer | None = None,
+    **extra,
 ) -> events.Target:
-    """An EventBridge rule target that runs the task family's latest revision on Fargate."""
-    kwargs = {}
+    """An EventBridge rule target with its delivery settings: retry policy, dead-letter queue, input.
+    (Properties are given in reading order; the rendered YAML keeps it.)"""
+    properties = {"Id": target_id, "Arn": arn}
+    if role is not None:
+        properties["RoleArn"] = GetAtt(role, "Arn")
+    properties.update(extra)
+    properties["RetryPolicy"] = events.RetryPolicy(
+        MaximumRetryAttempts=delivery.retry_attempts,
+        MaximumEventAgeInSeconds=delivery.max_event_age_seconds,
+    )
     if input_transformer is not None:
-        kwargs["InputTransformer"] = input_transformer
+        properties["InputTransformer"] = input_transformer
     elif input_text is not None:
-        kwargs["Input"] = input_text
+        properties["Input"] = input_text
     if dead_letter_queue is not None:
-        kwargs["DeadLetterConfig"] = events.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
-    return events.Target(
-        Id=RUN_TASK_TARGET_ID,
-        Arn=task.cluster_arn,
-        RoleArn=GetAtt(role, "Arn"),
-        EcsParameters=events.EcsParameters(
-            TaskDefinitionArn=task.family_arn,
-            TaskCount=options.task_count,
-            LaunchType="FARGATE",
-            PlatformVersion=options.platform_version,
-            NetworkConfiguration=events.NetworkConfiguration(
-                AwsVpcConfiguration=events.AwsVpcConfiguration(
-                    Subnets=task.subnets,
-                    SecurityGroups=task.security_groups,
-                    AssignPublicIp=_assign_public_ip(options),
-                )
-            ),
-        ),
-        RetryPolicy=events.RetryPolicy(
-            MaximumRetryAttempts=delivery.retry_attempts,
-            MaximumEventAgeInSeconds=delivery.max_event_age_seconds,
-        ),
-        **kwargs,
+        properties["DeadLetterConfig"] = events.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
+    return events.Target(**properties)
+
+
+def schedule_target(arn, delivery: DeliveryOptions, *, role, dead_letter_queue=None, input_text: str, **extra) -> scheduler.Target:
+    """An EventBridge Scheduler target with its delivery settings: retry policy, dead-letter queue, input."""
+    properties = {"Arn": arn, "RoleArn": GetAtt(role, "Arn"), "Input": input_text, **extra}
+    properties["RetryPolicy"] = scheduler.RetryPolicy(
+        MaximumRetryAttempts=delivery.retry_attempts,
+        MaximumEventAgeInSeconds=delivery.max_event_age_seconds,
+    )
+    if dead_letter_queue is not None:
+        properties["DeadLetterConfig"] = scheduler.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
+    return scheduler.Target(**properties)
+
+
+def _ecs_parameters(service, task: TaskRef, options: RunTaskOptions):
+    """RunTask on the family's latest revision on Fargate, for `service` (troposphere.events or
+    troposphere.scheduler: the two APIs spell the awsvpc key differently)."""
+    vpc_key = "AwsVpcConfiguration" if service is events else "AwsvpcConfiguration"
+    return service.EcsParameters(
+        TaskDefinitionArn=task.family_arn,
+        TaskCount=options.task_count,
+        LaunchType="FARGATE",
+        PlatformVersion=options.platform_version,
+        NetworkConfiguration=service.NetworkConfiguration(**{vpc_key: service.AwsVpcConfiguration(
+            Subnets=task.subnets,
+            SecurityGroups=task.security_groups,
+            AssignPublicIp="ENABLED" if options.assign_public_ip else "DISABLED",
+        )}),
     )
 
 
-def ecs_schedule_target(
-    task: TaskRef,
-    options: RunTaskOptions,
-    delivery: DeliveryOptions,
-    *,
-    role,
-    dead_letter_queue=None,
-    input_text: str,
-) -> scheduler.Target:
+def ecs_rule_target(task: TaskRef, options: RunTaskOptions, delivery: DeliveryOptions, **delivery_kwargs) -> events.Target:
+    """An EventBridge rule target that runs the task family's latest revision on Fargate."""
+    return rule_target(RUN_TASK_TARGET_ID, task.cluster_arn, delivery, EcsParameters=_ecs_parameters(events, task, options), **delivery_kwargs)
+
+
+def ecs_schedule_target(task: TaskRef, options: RunTaskOptions, delivery: DeliveryOptions, **delivery_kwargs) -> scheduler.Target:
     """An EventBridge Scheduler target that runs the task family's latest revision on Fargate."""
-    kwargs = {}
-    if dead_letter_queue is not None:
-        kwargs["DeadLetterConfig"] = scheduler.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
-    return scheduler.Target(
-        Arn=task.cluster_arn,
-        RoleArn=GetAtt(role, "Arn"),
-        Input=input_text,
-        EcsParameters=scheduler.EcsParameters(
-            TaskDefinitionArn=task.family_arn,
-            TaskCount=options.task_count,
-            LaunchType="FARGATE",
-            PlatformVersion=options.platform_version,
-            NetworkConfiguration=scheduler.NetworkConfiguration(
-                AwsvpcConfiguration=scheduler.AwsVpcConfiguration(
-                    Subnets=task.subnets,
-                    SecurityGroups=task.security_groups,
-                    AssignPublicIp=_assign_public_ip(options),
-                )
-            ),
-        ),
-        RetryPolicy=scheduler.RetryPolicy(
-            MaximumRetryAttempts=delivery.retry_attempts,
-            MaximumEventAgeInSeconds=delivery.max_event_age_seconds,
-        ),
-        **kwargs,
-    )
+    return schedule_target(task.cluster_arn, delivery, EcsParameters=_ecs_parameters(scheduler, task, options), **delivery_kwargs)
 
 
 # --- Step Functions state machines as targets (sfn_task's triggers) --------------------------
@@ -132,41 +116,11 @@ def start_execution_statements(state_machine_arn, *, dead_letter_queue=None) -> 
     return statements
 
 
-def state_machine_rule_target(state_machine_arn, delivery: DeliveryOptions, *, role, dead_letter_queue=None,
-                              input_text: str | None = None, input_transformer: events.InputTransformer | None = None) -> events.Target:
+def state_machine_rule_target(state_machine_arn, delivery: DeliveryOptions, **delivery_kwargs) -> events.Target:
     """An EventBridge rule target that starts an execution; its input is `input_text` or the transformer's."""
-    kwargs = {}
-    if input_transformer is not None:
-        kwargs["InputTransformer"] = input_transformer
-    elif input_text is not None:
-        kwargs["Input"] = input_text
-    if dead_letter_queue is not None:
-        kwargs["DeadLetterConfig"] = events.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
-    return events.Target(
-        Id=START_EXECUTION_TARGET_ID,
-        Arn=state_machine_arn,
-        RoleArn=GetAtt(role, "Arn"),
-        RetryPolicy=events.RetryPolicy(
-            MaximumRetryAttempts=delivery.retry_attempts,
-            MaximumEventAgeInSeconds=delivery.max_event_age_seconds,
-        ),
-        **kwargs,
-    )
+    return rule_target(START_EXECUTION_TARGET_ID, state_machine_arn, delivery, **delivery_kwargs)
 
 
-def state_machine_schedule_target(state_machine_arn, delivery: DeliveryOptions, *, role, dead_letter_queue=None,
-                                  input_text: str) -> scheduler.Target:
+def state_machine_schedule_target(state_machine_arn, delivery: DeliveryOptions, **delivery_kwargs) -> scheduler.Target:
     """An EventBridge Scheduler target that starts an execution with `input_text` as its input."""
-    kwargs = {}
-    if dead_letter_queue is not None:
-        kwargs["DeadLetterConfig"] = scheduler.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
-    return scheduler.Target(
-        Arn=state_machine_arn,
-        RoleArn=GetAtt(role, "Arn"),
-        Input=input_text,
-        RetryPolicy=scheduler.RetryPolicy(
-            MaximumRetryAttempts=delivery.retry_attempts,
-            MaximumEventAgeInSeconds=delivery.max_event_age_seconds,
-        ),
-        **kwargs,
-    )
+    return schedule_target(state_machine_arn, delivery, **delivery_kwargs)

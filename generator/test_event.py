@@ -56,8 +56,8 @@ def eventbridge_view(value):
     if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
         crushed: dict = {}
         for item in value:
-            for key, field in eventbridge_view(item).items():
-                crushed.setdefault(key, []).extend(field if isinstance(field, list) else [field])
+            for key, member in eventbridge_view(item).items():
+                crushed.setdefault(key, []).extend(member if isinstance(member, list) else [member])
         return crushed
     return value
 

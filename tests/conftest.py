@@ -79,3 +79,13 @@ def moto_endpoint():
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def rendered_examples(tmp_path_factory) -> Path:
+    """The repository's example manifest rendered into a scratch folder (with its samconfig.toml)."""
+    folder = tmp_path_factory.mktemp("examples")
+    shutil.copy(REPO / "stacks.toml", folder / "stacks.toml")
+    assert main(["render", "--manifest", str(folder / "stacks.toml"), "--out", str(folder / "templates_out"),
+                 "--samconfig", str(folder / "samconfig.toml")]) == 0
+    return folder

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import shlex
 import time
 import tomllib
+import urllib.parse
 from pathlib import Path
 
 import boto3
@@ -50,3 +52,28 @@ def yaml_load(text: str) -> dict:
     from cfnlint.decode.cfn_yaml import loads
 
     return json.loads(json.dumps(loads(text)))
+
+
+def inline_policy(endpoint: str, region: str, role_name: str) -> dict:
+    """The role's one inline policy document, as created by the stack."""
+    iam = client("iam", endpoint, region)
+    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+    if isinstance(document, str):
+        # moto stores a policy created through CloudFormation as the Python repr of the dict
+        document = ast.literal_eval(urllib.parse.unquote(document))
+    return document
+
+
+def sam_translate(template: dict, region: str, parameter_values: dict) -> dict:
+    """The CloudFormation template the SAM transform would produce in `region` (moto's
+    CloudFormation accepts the Transform but does not apply it)."""
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    translator = Translator(managed_policy_map=None, sam_parser=Parser(), boto_session=boto3.Session(region_name=region))
+    try:  # our templates name no managed policy, so the map stays empty
+        return translator.translate(sam_template=template, parameter_values=dict(parameter_values),
+                                    get_managed_policy_map=lambda: {})
+    finally:
+        translator.metrics.publish()  # to its no-op publisher; unpublished metrics warn at exit

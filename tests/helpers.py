@@ -49,6 +49,3 @@ def policy_statements(role: dict) -> list[dict]:
 
 def loads_json(text: str):
     return json.loads(text)
-
-
-from generator.test_event import eventbridge_view as crush_arrays  # noqa: E402  (one implementation for tests and test-event)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 from moto.events.models import EventPattern
 
 from conftest import REFERENCE_EVENTS
-from helpers import crush_arrays, manifest_text, render_text, resources_of_type
+from generator.test_event import eventbridge_view
+from helpers import manifest_text, render_text, resources_of_type
 
 CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/example-cluster"
 PARAMETERS = f'''ClusterArn = "{CLUSTER}"
@@ -52,7 +52,7 @@ def event(name: str) -> dict:
 
 
 def matches(pattern: EventPattern, sample: dict) -> bool:
-    return pattern.matches_event(crush_arrays(sample))
+    return pattern.matches_event(eventbridge_view(sample))
 
 
 @pytest.mark.parametrize("name, alerts", [

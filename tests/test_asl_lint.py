@@ -10,7 +10,7 @@ import pytest
 
 from generator.asl_lint import asl_findings, definition_files
 from generator.lint import lint_paths
-from helpers import NETWORK_PARAMETERS, manifest_text, render_text
+from helpers import manifest_text, render_text
 
 OPTIONS = '''container_name = "stock-trader"
 command = ["--arg1", "100", "--arg2", "200"]

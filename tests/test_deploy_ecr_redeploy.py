@@ -7,31 +7,17 @@ overrides and capabilities. Then the created function, rule, target, permission 
 
 from __future__ import annotations
 
-import ast
 import io
 import json
-import shutil
-import urllib.parse
 import zipfile
 
-import boto3
 import pytest
 
-from deploy import client, create_stack, physical_ids, samconfig_overrides, yaml_load
+from deploy import client, create_stack, inline_policy, physical_ids, sam_translate, samconfig_overrides, yaml_load
 
 CODE_BUCKET = "sam-artifacts"
 
 
-@pytest.fixture(scope="module")
-def rendered_examples(tmp_path_factory):
-    from conftest import REPO
-    from generator.cli import main
-
-    folder = tmp_path_factory.mktemp("examples")
-    shutil.copy(REPO / "stacks.toml", folder / "stacks.toml")
-    assert main(["render", "api-redeploy", "--manifest", str(folder / "stacks.toml"), "--out", str(folder / "templates_out"),
-                 "--samconfig", str(folder / "samconfig.toml")]) == 0
-    return folder
 
 
 def upload_code(endpoint: str, region: str, code_dir, key: str) -> str:
@@ -46,28 +32,6 @@ def upload_code(endpoint: str, region: str, code_dir, key: str) -> str:
         s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
     s3.put_object(Bucket=CODE_BUCKET, Key=key, Body=buffer.getvalue())
     return f"s3://{CODE_BUCKET}/{key}"
-
-
-def sam_translate(template: dict, region: str, parameter_values: dict) -> dict:
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
-
-    translator = Translator(managed_policy_map=None, sam_parser=Parser(), boto_session=boto3.Session(region_name=region))
-    try:
-        return translator.translate(sam_template=template, parameter_values=dict(parameter_values),
-                                    get_managed_policy_map=lambda: {})
-    finally:
-        translator.metrics.publish()  # to its no-op publisher; unpublished metrics warn at exit
-
-
-def inline_policy(endpoint: str, region: str, role_name: str) -> dict:
-    iam = client("iam", endpoint, region)
-    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
-    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
-    if isinstance(document, str):
-        # moto stores a policy created through CloudFormation as the Python repr of the dict
-        document = ast.literal_eval(urllib.parse.unquote(document))
-    return document
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])

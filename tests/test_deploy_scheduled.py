@@ -3,27 +3,13 @@ parameter overrides from the rendered samconfig.toml, and the created rule is wi
 
 from __future__ import annotations
 
-import ast
 import json
-import urllib.parse
 
 import pytest
 
-from deploy import client, create_stack, physical_ids, samconfig_overrides, yaml_load
+from deploy import client, create_stack, inline_policy, physical_ids, samconfig_overrides, yaml_load
 
 
-@pytest.fixture(scope="module")
-def rendered_examples(tmp_path_factory):
-    import shutil
-
-    from conftest import REPO
-    from generator.cli import main
-
-    folder = tmp_path_factory.mktemp("examples")
-    shutil.copy(REPO / "stacks.toml", folder / "stacks.toml")
-    assert main(["render", "--manifest", str(folder / "stacks.toml"), "--out", str(folder / "templates_out"),
-                 "--samconfig", str(folder / "samconfig.toml")]) == 0
-    return folder
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])
@@ -45,13 +31,7 @@ def test_utc_rule_stack_deploys_and_targets_the_family_in_the_cluster(rendered_e
     assert json.loads(target["Input"])["containerOverrides"][0]["command"] == ["php", "artisan", "sample:logger"]
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}
     assert target["DeadLetterConfig"]["Arn"].endswith(":" + ids["DeadLetterQueue"].rsplit("/", 1)[-1])
-    role_name = target["RoleArn"].rsplit("/", 1)[-1]
-    iam = client("iam", moto_endpoint, section["region"])
-    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
-    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
-    if isinstance(document, str):
-        # moto stores a policy created through CloudFormation as the Python repr of the dict
-        document = ast.literal_eval(urllib.parse.unquote(document))
+    document = inline_policy(moto_endpoint, section["region"], target["RoleArn"].rsplit("/", 1)[-1])
     run_task = document["Statement"][0]
     assert run_task["Condition"] == {"ArnEquals": {"ecs:cluster": overrides["ClusterArn"]}}
 

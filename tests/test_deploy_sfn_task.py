@@ -18,52 +18,31 @@ its definition.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import copy
 import json
 import re
 import time
-import urllib.parse
 import urllib.request
 import uuid
 
 import pytest
 
-from deploy import client, create_stack, physical_ids, samconfig_overrides, yaml_load
+from deploy import client, create_stack, inline_policy, physical_ids, sam_translate, samconfig_overrides, yaml_load
 from helpers import NETWORK_PARAMETERS, manifest_text, render_text
 
 STACK = "stock-trader-task"
 
 
-@pytest.fixture(scope="module")
-def rendered_examples(tmp_path_factory):
-    import shutil
-
-    from conftest import REPO
-    from generator.cli import main
-
-    folder = tmp_path_factory.mktemp("examples")
-    shutil.copy(REPO / "stacks.toml", folder / "stacks.toml")
-    assert main(["render", "--manifest", str(folder / "stacks.toml"), "--out", str(folder / "templates_out"),
-                 "--samconfig", str(folder / "samconfig.toml")]) == 0
-    return folder
 
 
-def sam_translate(template_path, parameter_values: dict, region: str) -> dict:
-    """The CloudFormation template the SAM transform would produce in `region`."""
-    import boto3
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
-
+def translate_with_definition(template_path, parameter_values: dict, region: str) -> dict:
+    """The template as CloudFormation's SAM transform would deploy it, with the definition file
+    inlined as `Definition` (what `sam deploy` uploads and points DefinitionUri at)."""
     template = yaml_load(template_path.read_text())
     machine = template["Resources"]["StateMachine"]["Properties"]
     machine["Definition"] = json.loads((template_path.parent / machine.pop("DefinitionUri")).read_text())
-    translator = Translator(managed_policy_map=None, sam_parser=Parser(), boto_session=boto3.session.Session(region_name=region))
-    try:  # the template names no managed policy, so the map stays empty
-        return translator.translate(template, dict(parameter_values), get_managed_policy_map=dict)
-    finally:
-        translator.metrics.publish()  # to its no-op publisher; unpublished metrics log a warning at exit
+    return sam_translate(template, region, parameter_values)
 
 
 def for_moto(translated: dict) -> dict:
@@ -93,7 +72,7 @@ def deployed(rendered_examples, moto_endpoint):
     def deploy(environment: str):
         if environment not in stacks:
             section, overrides = samconfig_overrides(rendered_examples / "samconfig.toml", f"{STACK}-{environment}")
-            translated = sam_translate(rendered_examples / section["template_file"], overrides, section["region"])
+            translated = translate_with_definition(rendered_examples / section["template_file"], overrides, section["region"])
             stack = create_stack(moto_endpoint, section["region"], section["stack_name"], json.dumps(for_moto(translated)),
                                  overrides, section["capabilities"].split())
             assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
@@ -139,11 +118,7 @@ def test_state_machine_deploys_with_the_substitutions_applied(rendered_examples,
     # moto does not model a state machine's LoggingConfiguration (it reads back level OFF); the
     # rendered Logging is asserted in tests/test_sfn_task.py.
 
-    iam = client("iam", moto_endpoint, region)
-    (policy_name,) = iam.list_role_policies(RoleName=ids["StateMachineRole"])["PolicyNames"]
-    document = iam.get_role_policy(RoleName=ids["StateMachineRole"], PolicyName=policy_name)["PolicyDocument"]
-    if isinstance(document, str):  # moto stores a policy created through CloudFormation as the dict's repr
-        document = ast.literal_eval(urllib.parse.unquote(document))
+    document = inline_policy(moto_endpoint, region, ids["StateMachineRole"])
     statements = {statement["Sid"]: statement for statement in document["Statement"]}
     cluster_name = overrides["ClusterArn"].split("cluster/")[1]
     assert statements["WatchTasksInCluster"]["Resource"] == [f"arn:aws:ecs:{region}:{account}:task/{cluster_name}/*"]
