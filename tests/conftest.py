@@ -89,3 +89,14 @@ def rendered_examples(tmp_path_factory) -> Path:
     assert main(["render", "--manifest", str(folder / "stacks.toml"), "--out", str(folder / "templates_out"),
                  "--samconfig", str(folder / "samconfig.toml")]) == 0
     return folder
+
+
+def external_tool(variable: str, command: str, why: str) -> str:
+    """A tool kept out of the project's environment (it pins other boto versions): from the
+    environment variable .ci/run sets, or PATH. Skipped locally without it; in CI it must exist."""
+    found = os.environ.get(variable) or shutil.which(command)
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide {command} ({variable}=/path/to/{command}): see .ci/run")
+        pytest.skip(f"{command} is not installed (set {variable} or put {command} on PATH); {why}")
+    return found

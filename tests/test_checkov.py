@@ -8,28 +8,16 @@ environment and sets CHECKOV; locally the test is skipped without it, in CI (CI=
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 
-import pytest
 
-from conftest import REPO
+from conftest import REPO, external_tool
 from generator import scanners
-
-
-def checkov_executable() -> str:
-    checkov = os.environ.get("CHECKOV") or shutil.which("checkov")
-    if not checkov:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide checkov (CHECKOV=/path/to/checkov): see .ci/run")
-        pytest.skip("checkov is not installed (set CHECKOV or put checkov on PATH)")
-    return checkov
 
 
 def test_rendered_templates_pass_checkov():
     result = subprocess.run(
-        [checkov_executable(), "--directory", str(REPO / "templates_out"), "--framework", "cloudformation",
+        [external_tool("CHECKOV", "checkov", "it scans templates_out/"), "--directory", str(REPO / "templates_out"), "--framework", "cloudformation",
          "--output", "json", "--skip-download"],  # not --quiet: it drops skipped checks from the report
         capture_output=True, text=True, timeout=600,
     )

@@ -9,29 +9,18 @@ from __future__ import annotations
 
 import ast
 import os
-import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
-import pytest
 
-from conftest import REPO
+from conftest import REPO, external_tool
 from deploy import client, samconfig_overrides
 
 
-def sam_executable() -> str:
-    sam = os.environ.get("SAM_CLI") or shutil.which("sam")
-    if not sam:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide the SAM CLI (SAM_CLI=/path/to/sam): see .ci/run")
-        pytest.skip("the SAM CLI is not installed (set SAM_CLI or put sam on PATH)")
-    return sam
-
-
 def test_sam_deploy_uses_generated_overrides_and_tags(tmp_path, moto_endpoint):
-    sam = sam_executable()
+    sam = external_tool("SAM_CLI", "sam", "it runs the real sam deploy")
     manifest = (REPO / "stacks.toml").read_text()
     # a tag value with a space must survive samconfig quoting and SAM's own parsing
     manifest = manifest.replace('tags = { team = "web", env = "dev" }', 'tags = { team = "web", env = "dev", owner = "Web Platform Team" }')
