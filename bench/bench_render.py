@@ -1,9 +1,11 @@
 """Benchmark: render, check and lint at scale, against troposphere's own to_yaml() on the same templates.
 
-Synthetic manifests of N stacks are made by repeating the example stacks of stacks.toml (every
-blueprint) under new names. For each N it measures:
+First, a cold `python -m generator render` of the repository's stacks.toml (empty user cache, then
+warm). Then synthetic manifests of N stacks, made by repeating the example stacks of stacks.toml
+(every blueprint) under new names. For each N it measures:
   render, cold process   `python -m generator render` in a fresh process (imports counted), wall time and peak RSS
   render, in process     plan + write in this process (imports already paid), fresh output folder
+  plan, in process       the same without writing: what the file system does not account for
   check, unchanged       `python -m generator check` on the rendered output, lint cache warm
   to_yaml baseline       troposphere Template.to_yaml() on the same templates (serialisation only)
   lint, cold / cached    generator.lint.lint_paths over the rendered templates, empty cache then warm
@@ -29,6 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = re.compile(r"^\[stacks\.([a-z0-9-]+)((?:\.[A-Za-z0-9_.-]+)?)\]", re.MULTILINE)
+HEADER_STACKS = re.compile(r"^\[stacks\.([a-z0-9-]+)\]", re.MULTILINE)
 
 
 def synthetic_manifest(size: int) -> str:
@@ -47,15 +50,17 @@ def synthetic_manifest(size: int) -> str:
     return "".join(out)
 
 
-def run_process(args: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Wall seconds and peak RSS (MB) of one child process."""
-    start = time.perf_counter()
-    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - start
-    output = process.stdout.read() + process.stderr.read()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+def run_process(args: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float, str]:
+    """Wall seconds and peak RSS (MB) of one child process. Output goes to a file, not a pipe:
+    a child that fills a pipe nobody reads until it exits would never exit."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as output_file:
+        start = time.perf_counter()
+        process = subprocess.Popen(args, cwd=cwd, env=env, stdout=output_file, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+        output_file.seek(0)
+        output = output_file.read()
+    if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{output[-2000:]}")
     return elapsed, usage.ru_maxrss / 1024, output
 
@@ -88,15 +93,33 @@ def measure_processes(size: int, work: Path) -> dict:
     return result
 
 
-def measure_in_process(result: dict, work: Path, lint_max: int) -> dict:
-    from generator.lint import lint_paths
+def measure_example(work: Path) -> dict:
+    """Cold `render` of the repository's own stacks.toml into a scratch folder: first with an empty
+    user cache (a fresh CI machine: the README template is compiled), then the best of five with
+    the cache warm (a developer's machine)."""
+    folder = work / "example"
+    folder.mkdir()
+    shutil.copy(REPO / "stacks.toml", folder / "stacks.toml")
+    args = [sys.executable, "-m", "generator", "render", *_paths(folder)]
+    env = {**os.environ, "XDG_CACHE_HOME": str(folder / "xdg")}
+
+    def cold_render():
+        shutil.rmtree(folder / "out", ignore_errors=True)
+        (folder / "samconfig.toml").unlink(missing_ok=True)
+        return run_process(args, REPO, env)[0]
+
+    first = cold_render()
+    return {"stacks": len(HEADER_STACKS.findall((folder / "stacks.toml").read_text(encoding="utf-8"))),
+            "render_cold_empty_cache_s": first, "render_cold_s": best_of(5, cold_render)}
+
+
+def measure_in_process(result: dict, work: Path) -> dict:
     from generator.manifest import load_manifest
-    from generator.render import TEMPLATE_FILE, plan, write
+    from generator.render import plan, write
 
     size = result["stacks"]
     folder = work / f"n{size}"
     manifest = folder / "stacks.toml"
-    paths = _paths(folder)
     specs = load_manifest(manifest)
 
     def in_process():
@@ -107,6 +130,15 @@ def measure_in_process(result: dict, work: Path, lint_max: int) -> dict:
         return time.perf_counter() - start
 
     result["render_in_process_s"] = best_of(3, in_process)
+
+    def plan_only():
+        # The same without the writes: what is left of render when the file system is free.
+        out = work / f"plan{size}"
+        start = time.perf_counter()
+        plan(specs, only=None, manifest_path=manifest, out_dir=out, samconfig_path=out / "samconfig.toml")
+        return time.perf_counter() - start
+
+    result["plan_in_process_s"] = best_of(3, plan_only)
 
     def baseline():
         # The same templates as render builds them, serialised by troposphere (cfn-flip): the
@@ -122,22 +154,36 @@ def measure_in_process(result: dict, work: Path, lint_max: int) -> dict:
     result["troposphere_to_yaml_s"] = best_of(2, baseline)
     result["render_vs_to_yaml"] = result["render_in_process_s"] / result["troposphere_to_yaml_s"]
 
-    if size <= lint_max:
-        templates = [folder / "out" / name / TEMPLATE_FILE for name in specs]
-        cache = folder / "lint-cache"
-        start = time.perf_counter()
-        findings = lint_paths(templates, cache_dir=cache)
-        result["lint_cold_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        lint_paths(templates, cache_dir=cache)
-        result["lint_cached_s"] = time.perf_counter() - start
-        result["lint_findings"] = len(findings)
-        env_cache = {**os.environ, "XDG_CACHE_HOME": str(folder / "xdg")}
-        subprocess.run([sys.executable, "-m", "generator", "check", *paths], cwd=REPO, env=env_cache, capture_output=True)
-        start = time.perf_counter()
-        check = subprocess.run([sys.executable, "-m", "generator", "check", *paths], cwd=REPO, env=env_cache, capture_output=True, text=True)
-        result["check_unchanged_s"] = time.perf_counter() - start
-        result["check_exit"] = check.returncode
+    return result
+
+
+def measure_lint(result: dict, work: Path) -> dict:
+    """Lint and check, after every render is measured: cfn-lint's modules and caches make this
+    process's heap many times larger, and a larger heap slows the garbage collector in whatever
+    is timed next."""
+    from generator.lint import lint_paths
+    from generator.manifest import load_manifest
+    from generator.render import TEMPLATE_FILE
+
+    size = result["stacks"]
+    folder = work / f"n{size}"
+    paths = _paths(folder)
+    specs = load_manifest(folder / "stacks.toml")
+    templates = [folder / "out" / name / TEMPLATE_FILE for name in specs]
+    cache = folder / "lint-cache"
+    start = time.perf_counter()
+    findings = lint_paths(templates, cache_dir=cache)
+    result["lint_cold_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    lint_paths(templates, cache_dir=cache)
+    result["lint_cached_s"] = time.perf_counter() - start
+    result["lint_findings"] = len(findings)
+    env_cache = {**os.environ, "XDG_CACHE_HOME": str(folder / "xdg")}
+    subprocess.run([sys.executable, "-m", "generator", "check", *paths], cwd=REPO, env=env_cache, capture_output=True)
+    start = time.perf_counter()
+    check = subprocess.run([sys.executable, "-m", "generator", "check", *paths], cwd=REPO, env=env_cache, capture_output=True, text=True)
+    result["check_unchanged_s"] = time.perf_counter() - start
+    result["check_exit"] = check.returncode
     return result
 
 
@@ -156,6 +202,7 @@ COLUMNS = [
     ("stacks", "N", "{:d}"),
     ("render_cold_s", "render cold s", "{:.3f}"),
     ("render_in_process_s", "render in-proc s", "{:.3f}"),
+    ("plan_in_process_s", "of which not writing s", "{:.3f}"),
     ("troposphere_to_yaml_s", "to_yaml s", "{:.3f}"),
     ("render_vs_to_yaml", "render/to_yaml", "{:.2f}"),
     ("render_peak_rss_mb", "peak RSS MB", "{:.0f}"),
@@ -183,10 +230,14 @@ def main() -> int:
     assert "generator" not in sys.modules
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        # Children keep lint results and the compiled README template here, not in the user's cache.
+        os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "xdg")
+        example = measure_example(Path(tmp))
         rows = [measure_processes(size, Path(tmp)) for size in sizes]
-        rows = [measure_in_process(row, Path(tmp), args.lint_max) for row in rows]
+        rows = [measure_in_process(row, Path(tmp)) for row in rows]
+        rows = [measure_lint(row, Path(tmp)) if row["stacks"] <= args.lint_max else row for row in rows]
     fits = {}
-    for key in ("render_cold_s", "render_in_process_s", "troposphere_to_yaml_s", "lint_cold_s"):
+    for key in ("render_cold_s", "render_in_process_s", "plan_in_process_s", "troposphere_to_yaml_s", "lint_cold_s"):
         points = [(row["stacks"], row[key]) for row in rows if key in row]
         fixed, slope = fit(points)
         fits[key] = {"fixed_s": round(fixed, 4), "per_stack_ms": round(slope * 1000, 3)}
@@ -194,10 +245,14 @@ def main() -> int:
     results = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "generator_version": __version__,
+        "example_manifest": example,
         "rows": rows,
         "fits": fits,
     }
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"example manifest ({example['stacks']} stacks), cold render: {example['render_cold_s']:.3f} s "
+          f"({example['render_cold_empty_cache_s']:.3f} s with an empty user cache)")
+    print()
     print(table(rows))
     print()
     for key, value in fits.items():

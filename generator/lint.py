@@ -37,6 +37,7 @@ from typing import Any, Iterable
 
 import generator
 from generator.errors import CheckFailed
+from generator.user_cache import user_cache_dir
 
 RULES_DIR = Path(__file__).resolve().with_name("lint_rules")
 # Region-specific checks (resource types, enum values) run against this Region only;
@@ -363,10 +364,7 @@ def _cache_write(cache_dir: Path, key: str, path: str, findings: list[Finding]) 
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/ecs-batch-templates/lint``, or ``~/.cache/ecs-batch-templates/lint``."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    # the XDG spec says a relative value is invalid and must be ignored
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
-    return root / "ecs-batch-templates" / "lint"
+    return user_cache_dir("lint")
 
 
 # --- the API ----------------------------------------------------------------------------

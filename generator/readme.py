@@ -4,8 +4,10 @@ derived from the rendered template so it cannot drift from it."""
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from generator import describe
+from generator.user_cache import user_cache_dir
 
 
 @lru_cache(maxsize=1)
@@ -14,8 +16,26 @@ def _template():
     # do not write READMEs.
     import jinja2
 
+    class QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
+        def dump_bytecode(self, bucket):
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass  # a cache that cannot be written only costs time
+
+    # Compiling the template costs about as much as rendering every example stack, so the compiled
+    # code is kept in the user cache. jinja2 keys it by the template's source and the Python
+    # version; its own version goes in the folder name because its compiled code is not stable.
+    cache_dir = user_cache_dir(f"jinja2-{jinja2.__version__}")
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        bytecode_cache = QuietBytecodeCache(str(cache_dir))
+    except OSError:
+        bytecode_cache = None
+
     environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("generator", "templates"),
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        bytecode_cache=bytecode_cache,
         undefined=jinja2.StrictUndefined,  # a missing value fails the render, never prints ""
         autoescape=False,                  # Markdown, not HTML
         trim_blocks=True,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from generator import describe
+import jinja2
+import pytest
+
+from generator import describe, readme as readme_module
 from helpers import manifest_text, render_text
 
 
@@ -30,6 +33,34 @@ def test_readme_for_a_utc_rule(tmp_path):
     assert "`ScheduleRule`: `cron(30 23 ? * MON-FRI *)` in UTC." in text
     # 2026-01-01 is a Thursday: Thu, Fri, then Mon-Wed
     assert "| 2026-01-01 23:30 Thu | 2026-01-01 23:30 Thu |\n| 2026-01-02 23:30 Fri | 2026-01-02 23:30 Fri |\n| 2026-01-05 23:30 Mon |" in text
+
+
+@pytest.fixture
+def fresh_readme_template():
+    readme_module._template.cache_clear()
+    yield
+    readme_module._template.cache_clear()
+
+
+def test_the_compiled_readme_template_comes_from_the_user_cache(tmp_path, monkeypatch, fresh_readme_template):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    options = 'schedule = "rate(1 hour)"\ncontainer_name = "app"'
+    first = readme(tmp_path, options)
+    assert len(list((tmp_path / "xdg" / "ecs-batch-templates").glob("jinja2-*/__jinja2_*.cache"))) == 1
+
+    def compile_(*args, **kwargs):
+        raise AssertionError("the template was compiled again instead of loaded from the cache")
+
+    readme_module._template.cache_clear()
+    with monkeypatch.context() as patch:
+        patch.setattr(jinja2.Environment, "compile", compile_)
+        assert readme(tmp_path, options) == first
+
+
+def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path, monkeypatch, fresh_readme_template):
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    assert "# job\n" in readme(tmp_path, 'schedule = "rate(1 hour)"\ncontainer_name = "app"')
 
 
 def test_run_times_across_a_daylight_saving_change():
