@@ -13,7 +13,9 @@ import pytest
 from generator.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
-REFERENCE_EVENTS = REPO.parent / "shared" / "reference" / "events"
+# Copies of ../shared/reference/events (AWS's documented sample events): CI runs on a bare clone.
+REFERENCE_EVENTS = REPO / "tests" / "events" / "reference"
+SHARED_REFERENCE_EVENTS = REPO.parent / "shared" / "reference" / "events"
 
 
 def pytest_addoption(parser):
