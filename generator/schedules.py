@@ -96,10 +96,10 @@ def _check_cron_field(spec: _CronField, text: str) -> None:
         if spec.name == "day-of-month" and _DAY_OF_MONTH_SPECIAL.match(item):
             if item[:-1].isdigit():
                 spec.value(item[:-1])
-            return
+            continue
         if spec.name == "day-of-week" and _DAY_OF_WEEK_SPECIAL.match(item):
             spec.value(re.split("[L#]", item)[0] or "1")
-            return
+            continue
         base, _, step = item.partition("/")
         if step:
             if not step.isdigit() or int(step) < 1:
@@ -117,9 +117,11 @@ def _check_cron_field(spec: _CronField, text: str) -> None:
 def validate_timezone(name: str) -> str:
     """An IANA time zone name, as EventBridge Scheduler's ScheduleExpressionTimezone takes."""
     try:
+        # Legacy aliases (Japan, EST5EDT, GMT) are IANA links too, but a name that says the place
+        # is what a reviewer can check against the job's owners.
         if "/" not in name and name != "UTC":
             raise ZoneInfoNotFoundError(name)
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UserError(f"{name!r} is not an IANA time zone name; allowed: names like Asia/Tokyo, Europe/Paris, UTC", field="timezone") from None
+        raise UserError(f"{name!r} is not an IANA time zone name; allowed: an Area/Location name like Asia/Tokyo or Europe/Paris, or UTC", field="timezone") from None
     return name

@@ -40,6 +40,9 @@ def test_valid_expressions_pass(expression):
     ("cron(0 10-5 * * ? *)", "range 10-5 runs backwards"),
     ("cron(0/0 2 * * ? *)", "step '0' must be a positive number"),
     ("cron(? 2 * * ? *)", "only allowed in day-of-month or day-of-week"),
+    # items after a special one (L, W, #) are checked too
+    ("cron(0 2 L,40 * ? *)", "day-of-month field 'L,40': 40 is outside"),
+    ("cron(0 2 ? * MON#1,FOO *)", "day-of-week field 'MON#1,FOO': 'FOO' is not a number or name"),
     ("rate(0 minutes)", "must be a positive whole number"),
     ("rate(1 minutes)", "the unit must be 'minute'"),
     ("rate(5 minute)", "the unit must be 'minutes'"),
@@ -58,8 +61,9 @@ def test_iana_time_zones_pass(zone):
     assert validate_timezone(zone) == zone
 
 
-@pytest.mark.parametrize("zone", ["Asia/Tokio", "JST", "Mars/Olympus", "+09:00", ""])
+@pytest.mark.parametrize("zone", ["Asia/Tokio", "JST", "Mars/Olympus", "+09:00", "", "Japan", "EST5EDT"])
 def test_other_time_zones_fail(zone):
     with pytest.raises(UserError) as error:
         validate_timezone(zone)
     assert error.value.field == "timezone"
+    assert "allowed: an Area/Location name like Asia/Tokyo or Europe/Paris, or UTC" in error.value.message
