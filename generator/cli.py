@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
 
     lint = commands.add_parser("lint", help="cfn-lint plus the project's policy rules over rendered templates",
-                               description="Lint rendered templates with cfn-lint (as a library, one process) and the project's "
-                                           "own policy rules; exit 1 on any error or warning.")
+                               description="Lint rendered templates with cfn-lint (as a library, SAM templates transformed first) and "
+                                           "the project's own policy rules; exit 1 on any error or warning. Results are cached "
+                                           "by content; many templates are linted on every core.")
     lint.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to lint (default: all)")
     _add_paths(lint)
     lint.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")

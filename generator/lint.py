@@ -143,10 +143,10 @@ def _lint_one(path: str, engine: _Engine) -> list[Finding]:
 
     matches = list(run_template_by_file_path(path, engine.config, engine.cfn_rules, False))
     # cfn-lint never sees a state machine's DefinitionUri file: asl_findings lints it.
-    return _findings(path, matches + _lint_sam_policies(path, template, engine)) + asl_findings(path)
+    return _findings(path, matches + _lint_sam_translated(path, template, engine)) + asl_findings(path)
 
 
-# --- SAM: translate, then run the policy rules on what CloudFormation would deploy --------
+# --- SAM: translate, then lint what CloudFormation would deploy ---------------------------
 
 # Local paths that `sam deploy` uploads; the translator only accepts S3 locations there.
 _LOCAL_URI_PROPERTIES = {
@@ -213,7 +213,7 @@ def _copied_from_file(template: dict[str, Any], path: list[Any]) -> bool:
     return False
 
 
-def _lint_sam_policies(path: str, template: dict[str, Any], engine: _Engine) -> list[Any]:
+def _lint_sam_translated(path: str, template: dict[str, Any], engine: _Engine) -> list[Any]:
     from cfnlint.match import Match
     from cfnlint.rules.errors import TransformError
     from cfnlint.runner.template import run_template_by_data
@@ -251,17 +251,29 @@ def _lint_sam_policies(path: str, template: dict[str, Any], engine: _Engine) -> 
     finally:
         translator.metrics.publish()  # to its no-op publisher; unpublished metrics log a warning at exit
 
+    # What the transform made or turned into CloudFormation: cfn-lint validates a SAM resource
+    # against SAM's schema only, so e.g. a Function's Runtime is checked here, on the Lambda
+    # function it becomes.
+    generated_ids = {
+        key for key, value in (translated.get("Resources") or {}).items()
+        if key not in resources or str((resources.get(key) or {}).get("Type", "")).startswith("AWS::Serverless::")
+    }
     sam_ids = sorted(
         (key for key, value in resources.items()
          if isinstance(value, dict) and str(value.get("Type", "")).startswith("AWS::Serverless::")),
         key=len,
         reverse=True,
     )
+    policy_ids = set(engine.policy_rules.keys())
     results = []
-    for match in run_template_by_data(translated, engine.config, engine.policy_rules):
+    for match in run_template_by_data(translated, engine.config, engine.all_rules):
         match_path = getattr(match, "path", None) or []
         logical_id = match_path[1] if len(match_path) > 1 and match_path[0] == "Resources" else None
+        if match.rule.id not in policy_ids and logical_id not in generated_ids:
+            continue  # cfn-lint's run on the file as written already checked it
         if logical_id is None or logical_id in resources:
+            if match.rule.id not in policy_ids:  # a SAM resource, as the transform turned it into CloudFormation
+                match = replace(match, message=f"{match.message} (in {logical_id} after the SAM transform)")
             results.append(match)
             continue
         # A resource SAM generated: say so, and point at the SAM resource it came from when the

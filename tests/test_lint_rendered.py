@@ -1,0 +1,61 @@
+"""Lint as the CLI runs it over what render writes: every golden variant is clean, a warning fails
+`generator lint`, and a SAM resource is also checked as the CloudFormation it becomes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from generator.lint import lint_paths, lint_text
+
+GOLDEN_TEMPLATES = sorted((Path(__file__).parent / "golden" / "out").glob("*/template.yaml"))
+
+
+@pytest.mark.parametrize("template", GOLDEN_TEMPLATES, ids=lambda path: path.parent.name)
+def test_every_golden_variant_lints_clean(template):
+    assert lint_paths([template], cache_dir=None, jobs=1) == []
+
+
+def test_the_golden_variants_cover_every_blueprint():
+    from generator.registry import BLUEPRINTS
+
+    found = {match for path in GOLDEN_TEMPLATES
+             for match in re.findall(r"generated from blueprint (\w+)", path.read_text(encoding="utf-8"))}
+    assert found == set(BLUEPRINTS)
+
+
+def test_lint_command_fails_on_a_warning(project, run_cli):
+    assert run_cli("render", cwd=project).code == 0
+    template = project / "templates_out" / "nightly-report" / "template.yaml"
+    text = template.read_text(encoding="utf-8")
+    template.write_text(text.replace("Parameters:\n", "Parameters:\n  Unused:\n    Type: String\n", 1), encoding="utf-8")
+    result = run_cli("lint", "--no-cache", cwd=project)
+    assert result.code == 1
+    assert "templates_out/nightly-report/template.yaml:" in result.out and "W2001" in result.out
+    assert run_cli("lint", "--no-cache", "batch-base", cwd=project).code == 0
+
+
+SAM_FUNCTION = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Handler:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/handler/
+      Handler: app.handler
+      Runtime: {runtime}
+      Policies: []
+"""
+
+
+def test_a_sam_function_is_also_linted_as_the_lambda_function_it_becomes():
+    # cfn-lint checks AWS::Serverless::Function against SAM's schema only, which does not know
+    # Lambda's runtimes; the transformed AWS::Lambda::Function does.
+    assert lint_text(SAM_FUNCTION.format(runtime="python3.13")) == []
+    (finding,) = lint_text(SAM_FUNCTION.format(runtime="python9.99"))
+    assert finding.rule == "E3030" and finding.level == "error"
+    assert "'python9.99' is not one of" in finding.message and "(in Handler after the SAM transform)" in finding.message
+    assert finding.line == 4  # the SAM resource the function came from
