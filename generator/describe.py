@@ -52,6 +52,17 @@ def _listed(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def _key_filter_words(pattern: dict) -> str:
+    """An S3 rule's object key filter, as a second line of its diagram label ("" when none)."""
+    detail = pattern.get("detail") if isinstance(pattern.get("detail"), dict) else {}
+    key = (detail.get("object") or {}).get("key") if isinstance(detail.get("object"), dict) else None
+    if not key:
+        return ""
+    words = [next(f"{name} {value}" for name, value in item.items()) if isinstance(item, dict) else f"= {item}"
+             for item in _listed(key)]
+    return "<br/>key " + " or ".join(words)
+
+
 def iam_in_words(template: dict) -> list[dict]:
     """Each IAM role: who may assume it and what each statement allows, in words."""
     roles = []
@@ -123,9 +134,20 @@ def run_times(expression_text: str, timezone: str, *, count: int = 5, after: dt.
     # pyawscron counts in the wall-clock of the datetime it is given: give it local time.
     local_after = after.astimezone(zone).replace(tzinfo=dt.timezone.utc)
     runs = []
-    for local in AWSCron.get_next_n_schedule(count, local_after, cron):
-        aware = local.replace(tzinfo=zone)
-        runs.append((aware.astimezone(dt.timezone.utc), aware))
+    for _ in range(100):  # a schedule can fall in a skipped hour 60 times in a row, not more
+        batch = AWSCron.get_next_n_schedule(count, local_after, cron)
+        for local in batch:
+            aware = local.replace(tzinfo=zone)
+            utc = aware.astimezone(dt.timezone.utc)
+            # Scheduler skips a wall-clock time that does not exist (the hour clocks spring
+            # forward over), and runs a repeated one (autumn) once: zoneinfo's first (fold=0).
+            if utc.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
+                runs.append((utc, aware))
+            if len(runs) == count:
+                return tuple(runs)
+        if not batch:
+            break
+        local_after = batch[-1]
     return tuple(runs)
 
 
@@ -159,7 +181,7 @@ def flow(template: dict) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
             else:
                 pattern = props.get("EventPattern", {})
                 detail = ", ".join(_listed(pattern.get("detail-type", [])))
-                nodes[logical_id] = f"EventBridge rule {logical_id}<br/>{detail}"
+                nodes[logical_id] = f"EventBridge rule {logical_id}<br/>{detail}" + _key_filter_words(pattern)
                 sources = _listed(pattern.get("source", []))
                 for bucket_id, bucket in resources.items():
                     if bucket["Type"] == "AWS::S3::Bucket" and "aws.s3" in sources:
@@ -195,4 +217,9 @@ def flow(template: dict) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
             nodes[logical_id] = f"Fargate task definition<br/>{logical_id}"
         elif kind == "AWS::ECS::Cluster":
             nodes[logical_id] = f"ECS cluster<br/>{logical_id}"
+    if nodes.get("Source") == "aws.ecs" and "EcsTask" in nodes:
+        # the failure alert listens to the stack's own task stopping
+        del nodes["Source"]
+        edges = [("EcsTask", target, "stopped") if source == "Source" else (source, target, label)
+                 for source, target, label in edges]
     return nodes, edges

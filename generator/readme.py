@@ -45,8 +45,17 @@ def _template():
     return environment.get_template("stack_readme.md.j2")
 
 
+def _mermaid_label(label: str) -> str:
+    """A label inside ["..."]: Mermaid reads it as HTML, so `<export X>` would vanish as an unknown
+    tag and a `"` would end it; its entity codes (#60; …) show the characters. <br/> stays a break."""
+    parts = label.split("<br/>")
+    escaped = [part.replace("<", "#60;").replace(">", "#62;").replace('"', "#34;") for part in parts]
+    return "<br/>".join(escaped)
+
+
 def stack_readme(spec, template: dict, *, summary: str, notes: list[str], extra_files: list[str], manifest: str) -> str:
     nodes, edges = describe.flow(template)
+    nodes = {node: _mermaid_label(label) for node, label in nodes.items()}
     schedules = [
         {**schedule, "runs": [(f"{utc:%Y-%m-%d %H:%M %a}", f"{local:%Y-%m-%d %H:%M %a}") for utc, local in
                               describe.run_times(schedule["expression"], schedule["timezone"])]}

@@ -32,7 +32,8 @@ def test_readme_for_a_utc_rule(tmp_path):
     text = readme(tmp_path, 'schedule = "cron(30 23 ? * MON-FRI *)"\ncontainer_name = "app"')
     assert "`ScheduleRule`: `cron(30 23 ? * MON-FRI *)` in UTC." in text
     # 2026-01-01 is a Thursday: Thu, Fri, then Mon-Wed
-    assert "| 2026-01-01 23:30 Thu | 2026-01-01 23:30 Thu |\n| 2026-01-02 23:30 Fri | 2026-01-02 23:30 Fri |\n| 2026-01-05 23:30 Mon |" in text
+    assert "| UTC |\n| --- |\n| 2026-01-01 23:30 Thu |\n| 2026-01-02 23:30 Fri |\n| 2026-01-05 23:30 Mon |\n" in text
+    assert "| UTC | UTC |" not in text
 
 
 @pytest.fixture
@@ -67,6 +68,31 @@ def test_run_times_across_a_daylight_saving_change():
     # 02:30 in Paris every day; on 2026-03-29 clocks go from 02:00 to 03:00 CET→CEST
     runs = describe.run_times("cron(0 9 * * ? *)", "Europe/Paris", count=2, after=dt.datetime(2026, 3, 28, 0, 0, tzinfo=dt.timezone.utc))
     assert [utc.strftime("%m-%d %H:%M") for utc, _ in runs] == ["03-28 08:00", "03-29 07:00"]
+
+
+def test_a_run_in_the_hour_clocks_skip_does_not_happen():
+    # Scheduler skips a wall-clock time that does not exist: 02:30 on 2026-03-29 in Paris
+    runs = describe.run_times("cron(30 2 * * ? *)", "Europe/Paris", count=3, after=dt.datetime(2026, 3, 27, 12, 0, tzinfo=dt.timezone.utc))
+    assert [local.strftime("%m-%d %H:%M%z") for _, local in runs] == ["03-28 02:30+0100", "03-30 02:30+0200", "03-31 02:30+0200"]
+    # every minute of the skipped hour: the next run is the next day's 02:00
+    runs = describe.run_times("cron(* 2 * * ? *)", "Europe/Paris", count=2, after=dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.timezone.utc))
+    assert [local.strftime("%m-%d %H:%M") for _, local in runs] == ["03-30 02:00", "03-30 02:01"]
+
+
+def test_a_repeated_hour_runs_once():
+    # 2026-10-25 in Paris: 02:30 happens twice (CEST, then CET); Scheduler runs once
+    runs = describe.run_times("cron(30 2 * * ? *)", "Europe/Paris", count=3, after=dt.datetime(2026, 10, 24, 12, 0, tzinfo=dt.timezone.utc))
+    assert [utc.strftime("%m-%d %H:%M") for utc, _ in runs] == ["10-25 00:30", "10-26 01:30", "10-27 01:30"]
+
+
+def test_diagram_labels_show_angle_brackets_and_quotes_as_text(tmp_path):
+    text = render_text(tmp_path, manifest_text("job", "s3_object_task", 'container_name = "app"\nkey_prefix = "in/"\nimport_from = "base"',
+                                               parameters=""))["job"].files["job/README.md"]
+    diagram = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert "#60;export ${FoundationStack}-TaskFamily#62;" in diagram
+    assert "<export" not in diagram and "<br/>" in diagram
+    assert "Object Created<br/>key prefix in/\"]" in diagram
+    assert "  EcsTask -->|stopped| TaskFailedAlertRule\n" in diagram and "Source" not in diagram
 
 
 def test_rate_run_times_count_from_the_anchor():
