@@ -221,7 +221,7 @@ def cmd_deploy(args) -> int:
     if diff(render_plan):
         raise UserError("rendered output is stale; run `python -m generator render` (and review the diff) before deploying", stack=spec.name)
     deploy.check_config_env(args.samconfig, config_env, stack=spec.name)
-    command = deploy.sam_deploy_command(args.samconfig, config_env, args.sam_args)
+    command = deploy.sam_deploy_command(args.samconfig, config_env, args.sam_args, stack=spec.name)
     cwd = args.samconfig.resolve().parent
     if args.dry_run:
         print(deploy.describe_command(command, cwd=cwd, endpoint_url=args.endpoint_url))

@@ -18,9 +18,26 @@ SAM_INSTALL_HINT = (
 )
 
 
-def sam_deploy_command(samconfig: Path, config_env: str, extra_args: list[str]) -> list[str]:
-    # --config-file must be absolute: SAM otherwise resolves it next to the template. Overrides stay
-    # in the file: --parameter-overrides on the command line would replace them, not merge.
+# Arguments after `--` that would quietly undo what the generated section says: sam takes
+# --parameter-overrides from the command line *instead of* the file's (all of them, not merged),
+# and the others would point sam at another section, file or template.
+_OWNED_SAM_OPTIONS = {
+    "--parameter-overrides": "it would replace every parameter override in the samconfig section, not add to them; "
+                             "change the value in stacks.toml and render",
+    "--config-file": "the generator names the samconfig file (use --samconfig)",
+    "--config-env": "the generator names the section (use the stack name and --env)",
+    "--template-file": "the section names the rendered template",
+    "--template": "the section names the rendered template",
+    "-t": "the section names the rendered template",
+}
+
+
+def sam_deploy_command(samconfig: Path, config_env: str, extra_args: list[str], *, stack: str | None = None) -> list[str]:
+    for argument in extra_args:
+        option = argument.split("=", 1)[0]
+        if option in _OWNED_SAM_OPTIONS:
+            raise UserError(f"{option} is not accepted after `--`: {_OWNED_SAM_OPTIONS[option]}", stack=stack, field="--")
+    # --config-file must be absolute: SAM otherwise resolves it next to the template.
     return ["sam", "deploy", "--config-file", str(samconfig.resolve()), "--config-env", config_env, *extra_args]
 
 

@@ -87,6 +87,14 @@ def test_deploy_unknown_environment(rendered, run_cli):
     assert result.err == "error: stack artisan-logger: --env: unknown environment 'staging'; allowed: dev, prod\n"
 
 
+@pytest.mark.parametrize("argument", ["--parameter-overrides", "--parameter-overrides=TaskFamily=x", "--config-env", "-t"])
+def test_passthrough_args_cannot_override_the_generated_section(rendered, run_cli, fake_sam, argument):
+    result = run_cli("deploy", "artisan-logger", "--env", "dev", "--dry-run", "--", argument, "TaskFamily=x", cwd=rendered)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith(f"error: stack artisan-logger: --: {argument.split('=')[0]} is not accepted after `--`: ")
+    assert len(result.err.splitlines()) == 1 and not fake_sam.exists()
+
+
 def test_passthrough_args_are_only_for_deploy(rendered, run_cli):
     with pytest.raises(SystemExit) as exit_:
         run_cli("render", "--", "--x", cwd=rendered)
