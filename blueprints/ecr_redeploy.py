@@ -21,6 +21,7 @@ from troposphere import awslambda, events, logs, serverless
 from generator import iam
 from generator.aws import arn
 from generator import scanners
+from generator.alerts import AlertOptions, add_alerts
 from generator.scanners import checkov_skips
 from generator.targets import rule_target
 from generator.blueprint import Rendered, StackContext
@@ -65,14 +66,16 @@ class EcsService:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Options(DeliveryOptions):
+class Options(DeliveryOptions, AlertOptions):
     """services: repository name → the services to redeploy, e.g. testrepo = [{ cluster = "main", service = "api" }].
     trigger: replication, cloudtrail or push; default: replication (ECR's native replication event, no trail needed).
     tag_filter: image tags that redeploy, a trailing * makes a prefix ("release-*"); default: every tag.
     dry_run: default false; true only logs what would be redeployed.
     log_retention_days: default 30. function_retry_attempts: Lambda's retries of a failed run, 0-2; default 2.
     retry_attempts, max_event_age_seconds: the rule's delivery to the function. dead_letter_queue: default
-    true, one queue that receives both undeliverable events and runs that failed after their retries."""
+    true, one queue that receives both undeliverable events and runs that failed after their retries.
+    alerts: as for the ECS blueprints (default: a new encrypted SNS topic); alarms on the function's
+    Errors, the rule's FailedInvocations and the dead-letter queue's depth publish to it."""
 
     services: dict[str, tuple[EcsService, ...]]
     trigger: str = "replication"
@@ -83,6 +86,7 @@ class Options(DeliveryOptions):
 
     def __post_init__(self):
         DeliveryOptions.__post_init__(self)
+        AlertOptions.__post_init__(self)
         if not self.services:
             raise UserError("map at least one repository to its services", field="services")
         for repository, targets in self.services.items():
@@ -215,6 +219,10 @@ def build(options: Options, stack: StackContext) -> Rendered:
         outputs.insert(0, ("DeadLetterQueueUrl", "Undelivered events and failed redeploys land here", Ref(dead_letter_queue)))
     for name, description, value in outputs:
         template.add_output(Output(name, Description=description, Value=value))
+    # No ECS task starts here (the service's scheduler starts the new tasks), so no task-stopped rule:
+    # the alarms are on the rule's delivery, the function's errors and the dead-letter queue.
+    add_alerts(template, None, options, stack_name=stack.name, rule=rule, dead_letter_queue=dead_letter_queue,
+               function_name=Ref(function))
     # The handler ships inside the generator package (one source of truth) and is copied beside the template.
     handler = (resources.files("generator") / CODE_DIR / "app.py").read_text(encoding="utf-8")
     return Rendered(template, files={f"{CODE_DIR}/app.py": handler}, summary=summary(options), notes=notes(options))
@@ -235,8 +243,19 @@ def notes(options: Options) -> list[str]:
                      "management events in this account and Region. Trigger `replication` (ECR's native event) needs none.")
     if options.dry_run:
         found.append("Dry run: the function only logs which services it would redeploy.")
-    found.append("Failures are never silent: events the rule cannot deliver, and runs that still fail after Lambda's "
-                 "retries, land in the SQS queue `DeadLetterQueueUrl`." if options.dead_letter_queue else
-                 "No dead-letter queue: a failed redeploy shows only in the function's logs and its Errors metric.")
+    found.append(_failure_note(options))
     return found
 
+
+def _failure_note(options: Options) -> str:
+    queued = ("events the rule cannot deliver, and runs that still fail after Lambda's retries, land in the SQS "
+              "queue `DeadLetterQueueUrl`")
+    if options.alerts == "off":
+        return (f"No alerts (`alerts = \"off\"`): {queued}, which nothing watches." if options.dead_letter_queue else
+                "No dead-letter queue and no alerts: a failed redeploy shows only in the function's logs and its `Errors` metric.")
+    topic = "the `AlertTopic` SNS topic (e-mailed to `AlertEmail` if set)" if options.alerts == "topic" else "the SNS topic `AlertTopicArn`"
+    watched = ["the function's `Errors`", "the rule's `FailedInvocations`"] + (["the queue's depth"] if options.dead_letter_queue else [])
+    start = (f"Failures are never silent: {queued}, and" if options.dead_letter_queue else
+             "No dead-letter queue: an event that still fails after its retries is dropped, but")
+    return (f"{start} CloudWatch alarms on {', '.join(watched[:-1])} and {watched[-1]} publish to {topic}. "
+            "Whether the new tasks then start is the ECS service's rollout, not watched here.")

@@ -4,8 +4,11 @@ from its missing output.
 - A rule on `ECS Task State Change` for this family's stopped tasks whose container exited non-zero
   or that failed to start, publishing a readable message to SNS. RunTask's own `failures[]` (no
   capacity…) are not invocation failures, so only this rule sees them.
-- CloudWatch alarms on the dead-letter queue's depth and, for rules, on FailedInvocations.
+- CloudWatch alarms on the dead-letter queue's depth and, for rules, on FailedInvocations; for a
+  state machine on ExecutionsFailed, for a Lambda function on its Errors.
+A stack that runs no ECS task itself (ecr_redeploy) gets the alarms only.
 https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html
+https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ TASK_STOPPED_ALERT_RULE = "TaskFailedAlertRule"
 DEAD_LETTER_QUEUE_ALARM = "DeadLetterQueueAlarm"
 FAILED_INVOCATIONS_ALARM = "FailedInvocationsAlarm"
 EXECUTIONS_FAILED_ALARM = "ExecutionsFailedAlarm"
+FUNCTION_ERRORS_ALARM = "FunctionErrorsAlarm"
+EVENTS_SERVICE = "events.amazonaws.com"
+CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"
 SNS_TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
 FIVE_MINUTES = 300
 
@@ -82,30 +88,49 @@ ALERT_MESSAGE = events.InputTransformer(
 )
 
 
-def add_alerts(template: Template, task: TaskRef, options: AlertOptions, *, stack_name: str,
-               rule=None, dead_letter_queue=None, state_machine_arn=None) -> object | None:
-    """Add the alert rule and alarms; return the topic ARN expression (None when alerts are off)."""
+def add_alerts(template: Template, task: TaskRef | None, options: AlertOptions, *, stack_name: str,
+               rule=None, dead_letter_queue=None, state_machine_arn=None, function_name=None) -> object | None:
+    """Add the alert rule and alarms; return the topic ARN expression (None when alerts are off).
+
+    task: the ECS task whose failed runs the alert rule hears; None for a stack that starts no task.
+    rule (FailedInvocations), dead_letter_queue (its depth), state_machine_arn (ExecutionsFailed) and
+    function_name (a Lambda function's Errors): each given one gets an alarm.
+    """
     if options.alerts == "off":
         return None
-    topic_arn = _alert_topic(template, options)
-    alert_rule = template.add_resource(events.Rule(
-        TASK_STOPPED_ALERT_RULE,
-        Description=f"{stack_name}: ECS task stopped with a non-zero exit code or failed to start",
-        EventPattern=task_failed_pattern(task),
-        State="ENABLED",
-        Targets=[events.Target(Id="Alert", Arn=topic_arn, InputTransformer=ALERT_MESSAGE)],
-    ))
+    # what the rule's target is, in the alarm descriptions
+    target = "invoke the function" if function_name is not None else "start the task"
     watched = []
     if dead_letter_queue is not None:
-        watched.append((DEAD_LETTER_QUEUE_ALARM, "a task start failed after its retries and is in the dead-letter queue",
+        queued = ("a task start failed after its retries and is in the dead-letter queue" if function_name is None else
+                  "an event the rule could not deliver, or a run that still failed after its retries, is in the dead-letter queue")
+        watched.append((DEAD_LETTER_QUEUE_ALARM, queued,
                         "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "QueueName", GetAtt(dead_letter_queue, "QueueName")))
     if rule is not None:
-        watched.append((FAILED_INVOCATIONS_ALARM, "EventBridge could not start the task",
+        watched.append((FAILED_INVOCATIONS_ALARM, f"EventBridge could not {target}",
                         "AWS/Events", "FailedInvocations", "Sum", "RuleName", Ref(rule)))
     if state_machine_arn is not None:
         # A failed execution (the task failed, timed out or never started) ends in the Fail state.
         watched.append((EXECUTIONS_FAILED_ALARM, "a state machine execution failed",
                         "AWS/States", "ExecutionsFailed", "Sum", "StateMachineArn", state_machine_arn))
+    if function_name is not None:
+        # Errors counts every failed attempt (exceptions, timeouts), so the first failure alarms even
+        # if a retry then succeeds; runs that fail all their retries also reach the dead-letter queue.
+        watched.append((FUNCTION_ERRORS_ALARM, "the function failed (an exception or a timeout)",
+                        "AWS/Lambda", "Errors", "Sum", "FunctionName", function_name))
+    publishers = ([EVENTS_SERVICE] if task is not None else []) + ([CLOUDWATCH_SERVICE] if watched else [])
+    if not publishers:  # nothing here can fail in a way this module watches
+        return None
+    topic_arn = _alert_topic(template, options, publishers)
+    alert_rule = None
+    if task is not None:
+        alert_rule = template.add_resource(events.Rule(
+            TASK_STOPPED_ALERT_RULE,
+            Description=f"{stack_name}: ECS task stopped with a non-zero exit code or failed to start",
+            EventPattern=task_failed_pattern(task),
+            State="ENABLED",
+            Targets=[events.Target(Id="Alert", Arn=topic_arn, InputTransformer=ALERT_MESSAGE)],
+        ))
     alarms = [
         template.add_resource(cloudwatch.Alarm(
             logical_id,
@@ -124,11 +149,11 @@ def add_alerts(template: Template, task: TaskRef, options: AlertOptions, *, stac
     return topic_arn
 
 
-def _alert_topic(template: Template, options: AlertOptions):
+def _alert_topic(template: Template, options: AlertOptions, publishers: list[str]):
     if options.alerts == "parameter":
         template.add_parameter(Parameter(
             ALERT_TOPIC_ARN, Type="String", AllowedPattern=SNS_TOPIC_ARN_PATTERN,
-            Description="Existing SNS topic for failure alerts (its policy must let events.amazonaws.com and cloudwatch.amazonaws.com publish)",
+            Description=f"Existing SNS topic for failure alerts (its policy must let {' and '.join(publishers)} publish)",
             ConstraintDescription="an SNS topic ARN: arn:aws:sns:<region>:<account>:<name>",
         ))
         return Ref(ALERT_TOPIC_ARN)
@@ -142,7 +167,7 @@ def _alert_topic(template: Template, options: AlertOptions):
         ALERT_TOPIC_KEY,
         Description=Sub("${AWS::StackName} failure alert topic"),
         EnableKeyRotation=True,
-        KeyPolicy=_alert_key_policy(),
+        KeyPolicy=_alert_key_policy(publishers),
     ))
     topic = template.add_resource(sns.Topic(ALERT_TOPIC, KmsMasterKeyId=Ref(key)))
     template.add_resource(sns.SubscriptionResource(
@@ -151,7 +176,7 @@ def _alert_topic(template: Template, options: AlertOptions):
     return Ref(topic)
 
 
-def _alert_key_policy() -> PolicyDocument:
+def _alert_key_policy(publishers: list[str]) -> PolicyDocument:
     # EventBridge and CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key:
     # the topic needs a customer managed key whose policy lets them use it.
     # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-troubleshooting.html#eb-sns-permissions
@@ -163,7 +188,7 @@ def _alert_key_policy() -> PolicyDocument:
         ),
         Statement(
             Sid="AlertPublishersEncrypt", Effect=Allow,
-            Principal=Principal("Service", ["events.amazonaws.com", "cloudwatch.amazonaws.com"]),
+            Principal=Principal("Service", publishers),
             Action=[awacs.kms.Decrypt, awacs.kms.GenerateDataKey], Resource=["*"],
             Condition=Condition(StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}"))),
         ),
@@ -171,16 +196,18 @@ def _alert_key_policy() -> PolicyDocument:
 
 
 def _allow_publishers(template: Template, alert_rule, alarms: list) -> None:
-    statements = [Statement(
-        Sid="AlertRulePublishes", Effect=Allow,
-        Principal=Principal("Service", ["events.amazonaws.com"]),
-        Action=[awacs.sns.Publish], Resource=[Ref(ALERT_TOPIC)],
-        Condition=Condition(ArnEquals("aws:SourceArn", GetAtt(alert_rule, "Arn"))),
-    )]
+    statements = []
+    if alert_rule is not None:
+        statements.append(Statement(
+            Sid="AlertRulePublishes", Effect=Allow,
+            Principal=Principal("Service", [EVENTS_SERVICE]),
+            Action=[awacs.sns.Publish], Resource=[Ref(ALERT_TOPIC)],
+            Condition=Condition(ArnEquals("aws:SourceArn", GetAtt(alert_rule, "Arn"))),
+        ))
     if alarms:
         statements.append(Statement(
             Sid="AlarmsPublish", Effect=Allow,
-            Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
+            Principal=Principal("Service", [CLOUDWATCH_SERVICE]),
             Action=[awacs.sns.Publish], Resource=[Ref(ALERT_TOPIC)],
             Condition=Condition([
                 ArnLike("aws:SourceArn", arn("cloudwatch", "alarm:*")),

@@ -2,7 +2,7 @@
 `sam deploy` would: the function's folder is zipped and uploaded to S3, the SAM template is
 translated to CloudFormation with aws-sam-translator (what the AWS::Serverless-2016-10-31 transform
 does; moto's CloudFormation does not apply it), and the stack is created with the samconfig.toml
-overrides and capabilities. Then the created function, rule, target, permission and role are read back.
+overrides and capabilities. Then the created function, rule, target, permission, role and alert topic are read back.
 """
 
 from __future__ import annotations
@@ -70,9 +70,26 @@ def test_redeploy_stack_deploys_and_wires_rule_function_and_role(rendered_exampl
     assert role_name == ids["RedeployFunctionRole"]  # our role, not one made by the transform
 
     account = configuration["FunctionArn"].split(":")[4]
-    statements = {s["Sid"]: s for s in inline_policy(moto_endpoint, region, role_name)["Statement"]}
-    assert statements["RedeployMappedServices"]["Resource"] == [f"arn:aws:ecs:{region}:{account}:service/main/api"]
-    assert statements["SendToDeadLetterQueue"]["Action"] == ["sqs:SendMessage"]
+    logs = client("logs", moto_endpoint, region)
+    (group,) = logs.describe_log_groups(logGroupNamePrefix=ids["RedeployLogGroup"])["logGroups"]
+    queue_arn = f"arn:aws:sqs:{region}:{account}:{ids['DeadLetterQueue'].rsplit('/', 1)[-1]}"
+    # CloudFormation's LogGroup Arn ends in `:*` (the group's streams, what CreateLogStream and
+    # PutLogEvents are checked against), as describe_log_groups' does; moto 5.2.5's GetAtt leaves it off.
+    log_group_arn = group["arn"].removesuffix(":*")
+    assert inline_policy(moto_endpoint, region, role_name) == {"Version": "2012-10-17", "Statement": [
+        {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [log_group_arn]},
+        {"Sid": "RedeployMappedServices", "Effect": "Allow", "Action": ["ecs:UpdateService"],
+         "Resource": [f"arn:aws:ecs:{region}:{account}:service/main/api"]},
+        {"Sid": "SendToDeadLetterQueue", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [queue_arn]},
+    ]}
+    iam = client("iam", moto_endpoint, region)
+    assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []  # the inline policy is all it may do
+    created_role = iam.get_role(RoleName=role_name)["Role"]
+    assert "PermissionsBoundary" not in created_role
+    assert created_role["AssumeRolePolicyDocument"] == {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]}, "Action": ["sts:AssumeRole"],
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+    }]}
 
     events = client("events", moto_endpoint, region)
     rule_name = ids["RedeployRule"].split("/")[-1].split("|")[0]
@@ -88,6 +105,19 @@ def test_redeploy_stack_deploys_and_wires_rule_function_and_role(rendered_exampl
     assert permission["Action"] == "lambda:InvokeFunction"
     assert permission["Condition"] == {"ArnLike": {"AWS:SourceArn": rule["Arn"]}}
 
-    logs = client("logs", moto_endpoint, region)
-    (group,) = logs.describe_log_groups(logGroupNamePrefix=ids["RedeployLogGroup"])["logGroups"]
     assert group["retentionInDays"] == 30
+
+    # Failure alerts: the topic is created with its key; moto 5.2.5's CloudFormation does not model
+    # AWS::CloudWatch::Alarm or AWS::SNS::TopicPolicy (it creates nothing for them), so the alarms are
+    # checked in the translated template, where the transform must have left their references intact.
+    topic = client("sns", moto_endpoint, region).get_topic_attributes(TopicArn=ids["AlertTopic"])["Attributes"]
+    assert topic["KmsMasterKeyId"] == ids["AlertTopicKey"]
+    alarms = {name: (r["Properties"]["Namespace"], r["Properties"]["MetricName"], r["Properties"]["Dimensions"], r["Properties"]["AlarmActions"])
+              for name, r in translated["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms == {
+        "DeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                                 [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}], [{"Ref": "AlertTopic"}]),
+        "FailedInvocationsAlarm": ("AWS/Events", "FailedInvocations", [{"Name": "RuleName", "Value": {"Ref": "RedeployRule"}}], [{"Ref": "AlertTopic"}]),
+        "FunctionErrorsAlarm": ("AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": {"Ref": "RedeployFunction"}}], [{"Ref": "AlertTopic"}]),
+    }
+    assert translated["Resources"]["RedeployFunction"]["Type"] == "AWS::Lambda::Function"  # what FunctionErrorsAlarm's Ref names

@@ -29,6 +29,35 @@ LOGS = {
     "Resource": [{"Fn::GetAtt": ["RedeployLogGroup", "Arn"]}],
 }
 SEND_TO_QUEUE = {"Sid": "SendToDeadLetterQueue", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [QUEUE_ARN]}
+ACCOUNT_ID = {"Fn::Sub": "${AWS::AccountId}"}
+ALERT_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:batch-alerts"
+# every alarm: any occurrence within five minutes, no data (nothing ran) is not a failure
+ANY_IN_FIVE_MINUTES = {"Period": 300, "EvaluationPeriods": 1, "Threshold": 0,
+                       "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching"}
+
+
+def alarm(description: str, namespace: str, metric: str, statistic: str, dimension: str, value, topic) -> dict:
+    return {"AlarmDescription": f"r: {description}", "Namespace": namespace, "MetricName": metric,
+            "Dimensions": [{"Name": dimension, "Value": value}], "Statistic": statistic,
+            **ANY_IN_FIVE_MINUTES, "AlarmActions": [topic]}
+
+
+def expected_alarms(topic, *, dead_letter_queue: bool = True) -> dict:
+    alarms = {
+        "FailedInvocationsAlarm": alarm("EventBridge could not invoke the function", "AWS/Events", "FailedInvocations", "Sum",
+                                        "RuleName", {"Ref": "RedeployRule"}, topic),
+        "FunctionErrorsAlarm": alarm("the function failed (an exception or a timeout)", "AWS/Lambda", "Errors", "Sum",
+                                     "FunctionName", {"Ref": "RedeployFunction"}, topic),
+    }
+    if dead_letter_queue:
+        alarms["DeadLetterQueueAlarm"] = alarm(
+            "an event the rule could not deliver, or a run that still failed after its retries, is in the dead-letter queue",
+            "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "QueueName", {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}, topic)
+    return alarms
+
+
+def alarms_of(template: dict) -> dict:
+    return {name: resource["Properties"] for name, resource in resources_of_type(template, "AWS::CloudWatch::Alarm").items()}
 
 
 def service_arn(cluster: str, service: str) -> dict:
@@ -39,12 +68,12 @@ def update_service(*arns) -> dict:
     return {"Sid": "RedeployMappedServices", "Effect": "Allow", "Action": ["ecs:UpdateService"], "Resource": list(arns)}
 
 
-def rendered(tmp_path, options: str = "", services: str = TESTREPO):
-    return render_text(tmp_path, manifest_text("r", "ecr_redeploy", f"{options}\n{services}", parameters=""))["r"]
+def rendered(tmp_path, options: str = "", services: str = TESTREPO, parameters: str = ""):
+    return render_text(tmp_path, manifest_text("r", "ecr_redeploy", f"{options}\n{services}", parameters=parameters))["r"]
 
 
-def render(tmp_path, options: str = "", services: str = TESTREPO) -> dict:
-    return rendered(tmp_path, options, services).template
+def render(tmp_path, options: str = "", services: str = TESTREPO, parameters: str = "") -> dict:
+    return rendered(tmp_path, options, services, parameters).template
 
 
 def event(name: str) -> dict:
@@ -176,16 +205,22 @@ def test_role_may_only_write_its_logs_update_the_mapped_services_and_send_failur
     template = render(tmp_path, services='[stacks.r.options.services]\n'
                                          'testrepo = [{ cluster = "main", service = "api" }, { cluster = "blue", service = "api" }]\n'
                                          'web = [{ cluster = "main", service = "web" }, { cluster = "main", service = "api" }]')
-    role = template["Resources"]["RedeployFunctionRole"]
-    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"Service": ["lambda.amazonaws.com"]} and trust["Action"] == ["sts:AssumeRole"]
-    assert "RoleName" not in role["Properties"]
-    # each service once, sorted; no DescribeServices: the handler does not call it
-    assert policy_statements(role) == [
-        LOGS,
-        update_service(service_arn("blue", "api"), service_arn("main", "api"), service_arn("main", "web")),
-        SEND_TO_QUEUE,
-    ]
+    # The whole role: Lambda may assume it only for this account (confused-deputy guard); no role
+    # name, no managed policy, no permissions boundary, no path; one inline policy.
+    # Each service once, sorted; no DescribeServices: the handler does not call it.
+    assert template["Resources"]["RedeployFunctionRole"] == {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": ["lambda.amazonaws.com"]},
+            "Action": ["sts:AssumeRole"],
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+        }]},
+        "Policies": [{"PolicyName": "redeploy", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            LOGS,
+            update_service(service_arn("blue", "api"), service_arn("main", "api"), service_arn("main", "web")),
+            SEND_TO_QUEUE,
+        ]}}],
+    }}
     assert len(resources_of_type(template, "AWS::IAM::Role")) == 1
 
 
@@ -198,18 +233,89 @@ def test_without_dead_letter_queue_nothing_refers_to_one(tmp_path):
     (target,) = one_resource(template, "AWS::Events::Rule")["Properties"]["Targets"]
     assert "DeadLetterConfig" not in target
     assert policy_statements(template["Resources"]["RedeployFunctionRole"]) == [LOGS, update_service(service_arn("main", "api"))]
+    assert set(template["Resources"]["RedeployFunctionRole"]["Properties"]) == {"AssumeRolePolicyDocument", "Policies"}
     assert one_resource(template, "AWS::Logs::LogGroup")["Properties"] == {"RetentionInDays": 7}
     assert "DeadLetterQueueUrl" not in template["Outputs"]
+
+
+def test_alerts_default_to_a_topic_that_alarms_on_every_failure_path(tmp_path):
+    template = render(tmp_path)
+    topic = {"Ref": "AlertTopic"}
+    assert alarms_of(template) == expected_alarms(topic)
+    resources = template["Resources"]
+    # no ECS task starts here, so no task-stopped rule: the only rule is the trigger
+    assert list(resources_of_type(template, "AWS::Events::Rule")) == ["RedeployRule"]
+    assert resources["AlertTopic"]["Properties"] == {"KmsMasterKeyId": {"Ref": "AlertTopicKey"}}
+    # only CloudWatch publishes (no alert rule), so only CloudWatch may use the key and publish
+    (_, publishers) = resources["AlertTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert publishers == {
+        "Sid": "AlertPublishersEncrypt", "Effect": "Allow", "Principal": {"Service": ["cloudwatch.amazonaws.com"]},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": ["*"],
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+    }
+    assert resources["AlertTopicPolicy"]["Properties"] == {"Topics": [topic], "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+        "Sid": "AlarmsPublish", "Effect": "Allow", "Principal": {"Service": ["cloudwatch.amazonaws.com"]},
+        "Action": ["sns:Publish"], "Resource": [topic],
+        "Condition": {"ArnLike": {"aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"}},
+                      "StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+    }]}}
+    assert resources["AlertEmailSubscription"] == {"Type": "AWS::SNS::Subscription", "Condition": "HasAlertEmail", "Properties": {
+        "TopicArn": topic, "Protocol": "email", "Endpoint": {"Ref": "AlertEmail"}}}
+    assert list(template["Parameters"]) == ["AlertEmail"] and template["Parameters"]["AlertEmail"]["Default"] == ""
+
+
+def test_alerts_to_an_existing_topic_from_a_parameter(tmp_path):
+    template = render(tmp_path, 'alerts = "parameter"', parameters=f'AlertTopicArn = "{ALERT_TOPIC_ARN}"')
+    assert alarms_of(template) == expected_alarms({"Ref": "AlertTopicArn"})
+    for kind in ("AWS::SNS::Topic", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription", "AWS::KMS::Key"):
+        assert not resources_of_type(template, kind), kind
+    (parameter,) = template["Parameters"].values()
+    assert list(template["Parameters"]) == ["AlertTopicArn"]
+    assert "must let cloudwatch.amazonaws.com publish)" in parameter["Description"]
+
+
+def test_alerts_off_adds_nothing(tmp_path):
+    template = render(tmp_path, 'alerts = "off"')
+    assert not alarms_of(template)
+    for kind in ("AWS::SNS::Topic", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription", "AWS::KMS::Key"):
+        assert not resources_of_type(template, kind), kind
+    assert "Parameters" not in template and "Conditions" not in template
+
+
+def test_without_dead_letter_queue_the_function_and_rule_are_still_watched(tmp_path):
+    template = render(tmp_path, "dead_letter_queue = false")
+    assert alarms_of(template) == expected_alarms({"Ref": "AlertTopic"}, dead_letter_queue=False)
+
+
+@pytest.mark.parametrize("options, note", [
+    ("", "Failures are never silent: events the rule cannot deliver, and runs that still fail after Lambda's retries, land in the "
+         "SQS queue `DeadLetterQueueUrl`, and CloudWatch alarms on the function's `Errors`, the rule's `FailedInvocations` and the "
+         "queue's depth publish to the `AlertTopic` SNS topic (e-mailed to `AlertEmail` if set)."),
+    ('alerts = "parameter"', "and the queue's depth publish to the SNS topic `AlertTopicArn`."),
+    ("dead_letter_queue = false", "No dead-letter queue: an event that still fails after its retries is dropped, but CloudWatch alarms "
+                                  "on the function's `Errors` and the rule's `FailedInvocations` publish to the `AlertTopic` SNS topic"),
+    ('alerts = "off"', "No alerts (`alerts = \"off\"`): events the rule cannot deliver, and runs that still fail after Lambda's retries, "
+                       "land in the SQS queue `DeadLetterQueueUrl`, which nothing watches."),
+    ('alerts = "off"\ndead_letter_queue = false', "No dead-letter queue and no alerts: a failed redeploy shows only in the function's logs"),
+])
+def test_readme_says_how_failures_are_heard(tmp_path, options, note):
+    parameters = f'AlertTopicArn = "{ALERT_TOPIC_ARN}"' if "parameter" in options else ""
+    readme = rendered(tmp_path, options, parameters=parameters).files["r/README.md"]
+    assert note in readme
+    assert ("never silent" in readme) is (options in ("", 'alerts = "parameter"'))
 
 
 @pytest.mark.parametrize("options", [
     "",
     'trigger = "cloudtrail"\ndry_run = true',
     'trigger = "push"\ntag_filter = ["latest", "v*"]\ndead_letter_queue = false',
+    'alerts = "parameter"',
+    'alerts = "off"',
 ])
 def test_rendered_templates_lint_clean(tmp_path, options):
     services = '[stacks.r.options.services]\ntestrepo = [{ cluster = "main", service = "api" }]\n"team/web" = [{ cluster = "c", service = "s" }]'
-    text = rendered(tmp_path, options, services).files["r/template.yaml"]
+    parameters = f'AlertTopicArn = "{ALERT_TOPIC_ARN}"' if "parameter" in options else ""
+    text = rendered(tmp_path, options, services, parameters).files["r/template.yaml"]
     assert lint_text(text, "template.yaml") == []
 
 
@@ -232,6 +338,7 @@ def test_readme_says_what_the_cloudtrail_route_depends_on(tmp_path):
     ("log_retention_days = 10", TESTREPO, "options.log_retention_days", "allowed: 1, 3, 5"),
     ("function_retry_attempts = 3", TESTREPO, "options.function_retry_attempts", "allowed: 0 to 2"),
     ("retry_attempts = 186", TESTREPO, "options.retry_attempts", "allowed: 0 to 185"),
+    ('alerts = "email"', TESTREPO, "options.alerts", "allowed: topic, parameter, off"),
 ])
 def test_bad_options_name_the_field_and_what_is_allowed(tmp_path, options, services, field, message):
     with pytest.raises(UserError) as raised:

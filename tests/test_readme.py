@@ -98,3 +98,16 @@ def test_diagram_labels_show_angle_brackets_and_quotes_as_text(tmp_path):
 def test_rate_run_times_count_from_the_anchor():
     runs = describe.run_times("rate(6 hours)", "UTC", count=3)
     assert [utc.strftime("%d %H:%M") for utc, _ in runs] == ["01 06:00", "01 12:00", "01 18:00"]
+
+
+def test_a_template_without_parameters_says_so_instead_of_an_empty_table(tmp_path):
+    options = 'alerts = "off"\n[stacks.job.options.services]\ntestrepo = [{ cluster = "main", service = "api" }]'
+    stack = render_text(tmp_path, manifest_text("job", "ecr_redeploy", options, parameters=""))["job"]
+    assert "Parameters" not in stack.template
+    text = stack.files["job/README.md"]
+    assert "\n## Parameters\n\nThis template has no parameters.\n\n## Permissions\n" in text
+    assert "| name | type | description |" not in text
+    # a template with parameters keeps its table
+    with_parameters = readme(tmp_path, 'schedule = "rate(1 hour)"\ncontainer_name = "app"')
+    assert "| name | type | description | dev |\n| --- | --- | --- | --- |\n| `ClusterArn` |" in with_parameters
+    assert "has no parameters" not in with_parameters
