@@ -129,8 +129,11 @@ def cmd_render(args) -> int:
         paths = [render_plan.out_dir / rel for rel in stack.files]
         state = "updated" if any(p in changed for p in paths) else "unchanged"
         print(f"{stack.spec.name}: {state} {render_plan.out_dir / stack.spec.name} ({stack.spec.blueprint}, environments: {', '.join(stack.spec.environments)})")
+    for name in render_plan.stale_stacks:
+        print(f"{name}: removed {render_plan.out_dir / name} (no longer in {args.manifest})")
     if render_plan.samconfig_path in changed:
-        print(f"{render_plan.samconfig_path}: updated")
+        dropped = f" (removed {', '.join(render_plan.stale_config_envs)})" if render_plan.stale_config_envs else ""
+        print(f"{render_plan.samconfig_path}: updated{dropped}")
     return EXIT_OK
 
 
@@ -159,7 +162,10 @@ def cmd_check(args) -> int:
     stale = diff(render_plan)
     if stale:
         sys.stdout.write(stale)
-        raise CheckFailed("rendered output is stale; run `python -m generator render` and commit the result")
+        gone = [f"{render_plan.out_dir / name}/" for name in render_plan.stale_stacks]
+        gone += [f"[{config_env}.deploy.parameters]" for config_env in render_plan.stale_config_envs]
+        left = f" (left from stacks or environments no longer in {args.manifest}: {', '.join(gone)})" if gone else ""
+        raise CheckFailed(f"rendered output is stale{left}; run `python -m generator render` and commit the result")
     print(f"check: {len(render_plan.stacks)} stack(s) and {render_plan.samconfig_path} up to date")
     return _lint(_template_paths(render_plan), args.no_cache)
 

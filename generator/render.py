@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from generator.manifest import StackSpec
 from generator.options import did_you_mean, option_summary
 from generator.parameters import check_parameter_values
 from generator.readme import stack_readme
-from generator.samconfig import DeploySection, update_samconfig
+from generator.samconfig import DeploySection, generated_sections, update_samconfig
 from generator.yaml_emit import dump_yaml
 
 TEMPLATE_FILE = "template.yaml"
@@ -29,6 +30,14 @@ RESOURCE_KEY_ORDER = ("Type", "Condition", "DependsOn", "DeletionPolicy", "Updat
 IAM_TYPES = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::InstanceProfile"}
 IAM_NAME_PROPERTIES = {"RoleName", "ManagedPolicyName", "UserName", "GroupName", "InstanceProfileName"}
 SAM_TYPES_MAKING_ROLES = {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"}
+# The header read back: a folder of the output dir is the generator's when its template.yaml starts
+# with it and names the folder's own stack.
+_HEADER_PATTERN = re.compile(
+    re.escape(GENERATED_HEADER)
+    .replace(re.escape("{manifest}"), r"(?P<manifest>[^\n]+?)")
+    .replace(re.escape("{stack}"), r"(?P<stack>[^\]\n]+)")
+    .replace(re.escape("{blueprint}"), r"(?P<blueprint>[^)\n]+)")
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,11 @@ class RenderPlan:
     stacks: list[RenderedStack]
     samconfig_path: Path
     samconfig_text: str
+    # Left from stacks and environments no longer in the manifest: folders of out_dir holding a
+    # generated template (full render only) and the generator's samconfig sections (dropped from
+    # samconfig_text).
+    stale_stacks: tuple[str, ...] = ()
+    stale_config_envs: tuple[str, ...] = ()
 
     @property
     def files(self) -> dict[Path, str]:
@@ -164,7 +178,10 @@ def deploy_sections(stack: RenderedStack, *, out_dir: Path, samconfig_path: Path
 
 
 def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: Path, out_dir: Path, samconfig_path: Path) -> RenderPlan:
-    """Render (all or `only` the named) stacks and the updated samconfig, in memory."""
+    """Render (all or `only` the named) stacks and the updated samconfig, in memory.
+
+    A full render also finds what stacks removed from the manifest left behind; a render of named
+    stacks only looks at those stacks (their leftover files, their removed environments)."""
     if only:
         unknown = [name for name in only if name not in specs]
         if unknown:
@@ -172,18 +189,92 @@ def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: 
     selected = [specs[name] for name in (only or specs)]
     stacks = [render_stack(spec, manifest_name=manifest_path.name) for spec in selected]
     sections = [s for stack in stacks for s in deploy_sections(stack, out_dir=out_dir, samconfig_path=samconfig_path)]
-    existing = samconfig_path.read_text(encoding="utf-8") if samconfig_path.exists() else None
-    return RenderPlan(out_dir, stacks, samconfig_path, update_samconfig(existing, sections, path=str(samconfig_path)))
+    existing = _read_text(samconfig_path)
+    config_envs = {spec.config_env(env) for spec in specs.values() for env in spec.environments}
+    stale_config_envs = []
+    for config_env, values in generated_sections(existing, path=str(samconfig_path)).items():
+        # A section is attributed to an output folder by its template_file, so the sections of
+        # another manifest rendered into another folder (sharing this samconfig) are never touched.
+        folder = _section_stack(values, out_dir, samconfig_path)
+        if config_env not in config_envs and folder is not None and (not only or folder in only):
+            stale_config_envs.append(config_env)
+    return RenderPlan(
+        out_dir, stacks, samconfig_path,
+        update_samconfig(existing, sections, remove=stale_config_envs, path=str(samconfig_path)),
+        stale_stacks=() if only else _stale_stack_folders(out_dir, specs),
+        stale_config_envs=tuple(stale_config_envs),
+    )
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """The file's bytes, None when there is none; any other failure is the user's to fix, in one line."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise UserError(f"{path}: cannot read ({error.strerror or error})") from error
+
+
+def _read_text(path: Path) -> str | None:
+    data = _read_bytes(path)
+    try:
+        return None if data is None else data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def _section_stack(values: dict, out_dir: Path, samconfig_path: Path) -> str | None:
+    """The stack folder of out_dir whose template a samconfig section deploys, else None."""
+    template_file = values.get("template_file")
+    if not isinstance(template_file, str):
+        return None
+    template = Path(os.path.normpath(samconfig_path.resolve().parent / template_file))
+    if template.name == TEMPLATE_FILE and template.parent.parent == out_dir.resolve():
+        return template.parent.name
+    return None
+
+
+def _stale_stack_folders(out_dir: Path, specs: dict[str, StackSpec]) -> tuple[str, ...]:
+    """Folders of out_dir that the generator wrote for a stack no longer in the manifest. Anything
+    without the generated header naming that folder's own stack is not ours and is left alone."""
+    if not out_dir.is_dir():
+        return ()
+    return tuple(
+        folder.name for folder in sorted(out_dir.iterdir())
+        if folder.name not in specs and folder.is_dir() and not folder.is_symlink() and _generated_stack(folder) == folder.name
+    )
+
+
+def _generated_stack(folder: Path) -> str | None:
+    """The stack named in the generated header of folder/template.yaml, None without one."""
+    try:
+        with (folder / TEMPLATE_FILE).open(encoding="utf-8", errors="replace") as handle:
+            head = handle.readline() + handle.readline()
+    except OSError:
+        return None
+    match = _HEADER_PATTERN.match(head)
+    return match.group("stack") if match else None
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Every file (and symlink) below folder, never following a symlink out of it."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        found += [Path(root) / name for name in files]
+        found += [Path(root) / name for name in dirs if (Path(root) / name).is_symlink()]
+    return sorted(found)
 
 
 def stale_files(render_plan: RenderPlan) -> list[Path]:
-    """Files in a rendered stack's folder that this render would not write (left from an older render)."""
+    """Files this render would not write in a rendered stack's folder (left from an older render),
+    and every file of a stale stack's folder (its stack is no longer in the manifest)."""
     stale = []
     for stack in render_plan.stacks:
-        folder = render_plan.out_dir / stack.spec.name
         wanted = {render_plan.out_dir / rel for rel in stack.files}
-        if folder.is_dir():
-            stale.extend(p for p in sorted(folder.rglob("*")) if p.is_file() and p not in wanted)
+        stale.extend(p for p in _files_under(render_plan.out_dir / stack.spec.name) if p not in wanted)
+    for name in render_plan.stale_stacks:
+        stale.extend(_files_under(render_plan.out_dir / name))
     return stale
 
 
@@ -191,14 +282,17 @@ def diff(render_plan: RenderPlan) -> str:
     """A unified diff from what is on disk to what a render would write ('' when up to date)."""
     chunks = []
     for path, new in render_plan.files.items():
-        old = path.read_text(encoding="utf-8") if path.exists() else ""
-        if old != new:
+        data = _read_bytes(path)
+        old = "" if data is None else data.decode("utf-8", errors="replace")
+        if data != new.encode("utf-8"):
             chunks.extend(difflib.unified_diff(
                 old.splitlines(keepends=True), new.splitlines(keepends=True),
-                fromfile=f"{path} (on disk)" if path.exists() else "/dev/null", tofile=f"{path} (rendered)",
+                fromfile=f"{path} (on disk)" if data is not None else "/dev/null", tofile=f"{path} (rendered)",
             ))
     for path in stale_files(render_plan):
-        chunks.append(f"--- {path} (on disk)\n+++ /dev/null\n@@ stale: not produced by this render @@\n")
+        stack = path.relative_to(render_plan.out_dir).parts[0]
+        why = f"stack {stack} is not in the manifest" if stack in render_plan.stale_stacks else "not produced by this render"
+        chunks.append(f"--- {path} (on disk)\n+++ /dev/null\n@@ stale: {why} @@\n")
     return "".join(chunk if chunk.endswith("\n") else chunk + "\n" for chunk in chunks)
 
 
@@ -218,29 +312,103 @@ def resource_changes(render_plan: RenderPlan, stack: RenderedStack) -> tuple[lis
 
 
 def write(render_plan: RenderPlan) -> list[Path]:
-    """Write every file of the plan, each atomically (temp file + rename), unchanged files untouched;
-    remove stale files. Everything was rendered and validated before this point, so a bad input can
-    never leave a half-written output."""
-    written = []
-    for path, text in render_plan.files.items():
-        data = text.encode("utf-8")
-        if path.exists() and path.read_bytes() == data:
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
+    """Write the plan in two phases, so a failure while writing (a full disk, a target path that is
+    a folder) leaves the previous output set, samconfig.toml included, as it was:
+
+    1. every changed file is written to a temp file beside its target (same file system, so the
+       rename is atomic); unchanged files are not touched. On any error every temp file and folder
+       made so far is removed and nothing else has changed.
+    2. only then are the temp files renamed over their targets, samconfig.toml last (its sections
+       point at the templates), and the stale files removed.
+
+    Everything was rendered and validated before this point, so a bad input never gets here.
+    Returns the paths written or removed."""
+    stale = stale_files(render_plan)
+    targets = sorted(render_plan.files.items(), key=lambda item: item[0] == render_plan.samconfig_path)
+    staged: list[tuple[Path, Path]] = []
+    made_dirs: list[Path] = []
+    path = render_plan.out_dir
+    try:
+        for path, text in targets:
+            data = text.encode("utf-8")
+            try:
+                current = path.read_bytes()
+            except FileNotFoundError:
+                current = None
+            if current == data:
+                continue
+            _make_dirs(path.parent, made_dirs)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((path, Path(tmp)))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            if path.exists():
-                shutil.copymode(path, tmp)
-            else:
+            if current is None:
                 os.chmod(tmp, 0o644)
+            else:
+                shutil.copymode(path, tmp)
+    except BaseException as error:
+        _discard([tmp for _, tmp in staged], made_dirs)
+        if isinstance(error, OSError):
+            raise UserError(f"{path}: cannot write ({error.strerror or error}); nothing was changed") from error
+        raise
+    changed = []
+    for index, (path, tmp) in enumerate(staged):
+        try:
             os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+        except BaseException as error:
+            _discard([tmp for _, tmp in staged[index:]], [])
+            if isinstance(error, OSError):
+                raise UserError(f"{path}: cannot replace ({error.strerror or error}) after {index} other file(s) were; "
+                                "fix this and render again") from error
             raise
-        written.append(path)
-    for path in stale_files(render_plan):
-        path.unlink()
-        written.append(path)
-    return written
+        changed.append(path)
+    for path in stale:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise UserError(f"{path}: cannot remove this stale file ({error.strerror or error}); the render is "
+                            "written otherwise: fix this and render again") from error
+        changed.append(path)
+    _remove_empty_folders(render_plan, stale)
+    return changed
+
+
+def _make_dirs(folder: Path, made: list[Path]) -> None:
+    """mkdir -p that records each folder it creates, so a failed write can take them away again."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir()
+        made.append(folder)
+
+
+def _discard(temps: list[Path], made_dirs: list[Path]) -> None:
+    for tmp in temps:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # the error being reported matters more
+    for folder in reversed(made_dirs):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def _remove_empty_folders(render_plan: RenderPlan, removed: list[Path]) -> None:
+    """Folders emptied by removing stale files go too (a stale stack's folder itself, or e.g. a
+    statemachine/ folder a stack no longer has); a folder with anything left in it stays."""
+    folders = {parent for path in removed for parent in path.relative_to(render_plan.out_dir).parents if parent.parts}
+    for name in render_plan.stale_stacks:
+        folders.add(Path(name))
+        for root, dirs, _ in os.walk(render_plan.out_dir / name):
+            folders |= {(Path(root) / d).relative_to(render_plan.out_dir) for d in dirs}
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        try:
+            (render_plan.out_dir / folder).rmdir()
+        except OSError:
+            pass

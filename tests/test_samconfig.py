@@ -118,3 +118,61 @@ def test_values_needing_escapes_read_back_exactly():
     odd = section("dev", parameter_overrides={"A": 'quote " backslash-free\ttab', "B": "ünïcødé"})
     config = tomllib.loads(update_samconfig(None, [odd]))
     assert config["job-dev"]["deploy"]["parameters"]["parameter_overrides"] == 'A="quote \\" backslash-free\ttab" B="ünïcødé"'
+
+
+def test_blank_lines_and_comments_after_our_section_stay_as_written():
+    # a user appends their own section, introduced by a blank line and a comment
+    existing = update_samconfig(None, [section("dev")]) + "\n# mine\n[default.build.parameters]\ncached = true\n\n\n# end\n"
+    assert update_samconfig(existing, [section("dev")]) == existing
+    updated = update_samconfig(existing, [section("dev", region="us-east-1")])
+    assert updated == existing.replace('region = "eu-west-1"', 'region = "us-east-1"')
+
+
+def test_user_content_after_our_section_keeps_render_and_check_clean(project, run_cli):
+    assert run_cli("render", cwd=project).code == 0
+    samconfig = project / "samconfig.toml"
+    samconfig.write_text(samconfig.read_text() + "\n# mine\n[default.build.parameters]\ncached = true\n")
+    before = samconfig.read_text()
+    diff = run_cli("diff", cwd=project)
+    assert diff.code == 0 and "samconfig.toml" not in diff.out  # what `check` compares before linting
+    assert run_cli("render", cwd=project).code == 0
+    assert samconfig.read_text() == before
+
+
+def test_a_comment_between_our_keys_is_replaced_with_the_section():
+    existing = update_samconfig(None, [section("dev")]).replace('region = "eu-west-1"\n', '# inside our section\nregion = "eu-west-1"\n')
+    assert update_samconfig(existing, [section("dev")]) == update_samconfig(None, [section("dev")])
+
+
+# --- owned sections of removed stacks and environments ------------------------------------------
+
+from generator.samconfig import GENERATED_MARK, generated_sections
+
+
+def test_generated_sections_are_those_carrying_the_mark():
+    existing = (update_samconfig(None, [section("dev"), section("prod")])
+                + '\n[hand-dev.deploy.parameters]\nstack_name = "hand"\n'
+                + f'\n["quoted-dev" . deploy.parameters] # {GENERATED_MARK}\nstack_name = "q"\n')
+    assert sorted(generated_sections(existing)) == ["job-dev", "job-prod", "quoted-dev"]
+    assert generated_sections(existing)["job-prod"]["stack_name"] == "job-prod"
+    assert generated_sections(None) == {}
+
+
+def test_removed_sections_go_and_everything_around_them_stays():
+    kept = update_samconfig(None, [section("dev")])
+    existing = (update_samconfig(None, [section("dev"), section("prod")])
+                + "\n# notes above the build table\n[default.build.parameters]\ncached = true\n")
+    updated = update_samconfig(existing, [section("dev")], remove=["job-prod"])
+    assert "job-prod" not in updated
+    assert updated == kept + "\n# notes above the build table\n[default.build.parameters]\ncached = true\n"
+    # the last section of the file removed: no blank line left dangling
+    assert update_samconfig(update_samconfig(None, [section("dev"), section("prod")]), [section("dev")], remove=["job-prod"]) == kept
+
+
+def test_a_removed_section_with_a_quoted_header_goes_through_tomlkit():
+    existing = (update_samconfig(None, [section("dev")])
+                + f'\n["job-prod".deploy.parameters] # {GENERATED_MARK}\nstack_name = "job-prod"\n\n[default.build.parameters]\ncached = true\n')
+    updated = update_samconfig(existing, [section("dev")], remove=["job-prod"])
+    config = tomllib.loads(updated)
+    assert "job-prod" not in config and config["default"]["build"]["parameters"] == {"cached": True}
+    assert config["job-dev"]["deploy"]["parameters"]["stack_name"] == "job-dev"
