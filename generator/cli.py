@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list blueprints and the stacks in the manifest",
                                   description="List the blueprints (one line each) and the stacks in the manifest.")
     listing.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    for command in commands.choices.values():
+        # also after the command (`render --debug`); SUPPRESS keeps a --debug given before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
     return parser
 
 
@@ -110,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"failed: {failure}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as error:  # a path given on the command line that cannot be read or written
+        if args.debug:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 def _plan(args, only=None):

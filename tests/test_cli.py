@@ -169,6 +169,16 @@ def test_bad_input_prints_no_traceback_unless_debug(tmp_path):
     assert plain.stderr.startswith("error: stack x: blueprint: unknown blueprint 'nope'") and "Traceback" not in plain.stderr
     debug = subprocess.run(command[:3] + ["--debug", "render"], cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": ""})
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+    after = subprocess.run(command + ["--debug"], cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": ""})
+    assert after.returncode != 0 and "Traceback" in after.stderr
+
+
+def test_a_path_that_cannot_be_read_is_one_line(project, run_cli):
+    result = run_cli("check", "--out", "stacks.toml", cwd=project)
+    assert result.code == 2 and result.err.count("\n") == 1 and "Traceback" not in result.err
+    assert result.err.startswith("error: stacks.toml/")
+    result = run_cli("list", "--manifest", ".", cwd=project)
+    assert result.code == 2 and result.err.count("\n") == 1 and result.err.startswith("error: ")
 
 
 def test_missing_manifest_is_bad_input(tmp_path, run_cli):
