@@ -152,7 +152,10 @@ def build(options: Options, stack: StackContext) -> Rendered:
     role = template.add_resource(iam.service_role(
         RUN_TASK_ROLE, service="events.amazonaws.com", policy_name="run-task", statements=invoke_statements(task)))
     detail_types = (OBJECT_CREATED, OBJECT_RESTORE_COMPLETED) if options.restore_completed else (OBJECT_CREATED,)
-    transformer = container_override_transformer(options, {options.bucket_env_var: BUCKET_NAME_PATH, options.key_env_var: OBJECT_KEY_PATH})
+    try:
+        transformer = container_override_transformer(options, {options.bucket_env_var: BUCKET_NAME_PATH, options.key_env_var: OBJECT_KEY_PATH})
+    except UserError as error:  # a size limit or a placeholder in static text: say which stack and option
+        raise error.within(stack=stack.name, field_prefix="options") from None
     rule = template.add_resource(events.Rule(
         RULE,
         Description=f"{stack.name}: {' or '.join(detail_types)} in the bucket → ECS task",

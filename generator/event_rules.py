@@ -22,6 +22,31 @@ OBJECT_RESTORE_COMPLETED = "Object Restore Completed"
 BUCKET_NAME_PATH = "$.detail.bucket.name"
 OBJECT_KEY_PATH = "$.detail.object.key"
 MAX_KEY_BYTES = 1024  # S3 object keys are at most 1024 bytes of UTF-8
+MAX_BUCKET_NAME = 63  # characters, all of them [a-z0-9.-]
+# "InputTemplate ... Maximum length of 8192" (EventBridge API reference, InputTransformer).
+MAX_INPUT_TEMPLATE = 8192
+# "A total of 8192 characters are allowed for overrides. This limit includes the JSON formatting
+# characters of the override structure." (ECS API reference, RunTask `overrides`).
+MAX_RUN_TASK_OVERRIDES = 8192
+# "Event pattern size: 2,048, adjustable: maximum size of the event pattern, in characters"
+# (EventBridge quotas, eb-quota.html). The default is what a new account has, so it is the limit here.
+MAX_EVENT_PATTERN = 2048
+# The most characters each event value can put into a transformed input. A bare placeholder receives
+# the value as JSON: quoted, with `"` and `\` as 2 characters and control characters as \uXXXX.
+# - bucket name: at most 63 characters of [a-z0-9.-], none escaped: 63 + 2 quotes.
+# - object key: at most 1024 bytes of UTF-8, and S3 accepts any UTF-8 character in a key, control
+#   characters (U+0001-U+001F) included (object-keys.html lists them as "characters that might
+#   require special handling", not as forbidden). One such byte becomes 6 characters (\u0001); no
+#   other byte does worse (`"`/`\` give 2 per byte; non-ASCII, even if escaped as \uXXXX or a
+#   surrogate pair, gives at most 6 per 2 bytes). So 1024 * 6 + 2 quotes bounds every key.
+WORST_CASE_VALUE_CHARS = {
+    BUCKET_NAME_PATH: MAX_BUCKET_NAME + 2,
+    OBJECT_KEY_PATH: 6 * MAX_KEY_BYTES + 2,
+}
+WORST_CASE_VALUE_TEXT = {
+    BUCKET_NAME_PATH: f"a {MAX_BUCKET_NAME}-character bucket name",
+    OBJECT_KEY_PATH: f"a {MAX_KEY_BYTES}-byte key of control characters",
+}
 # EventBridge's reserved InputTransformer variables (eb-transform-target-input.html, "Predefined variables").
 RESERVED_VARIABLE_PREFIX = "aws.events."
 VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -61,9 +86,10 @@ def validate_wildcard(pattern: str, *, field: str) -> None:
 @dataclass(frozen=True, kw_only=True)
 class S3KeyFilter:
     """Which object keys start the target. key_prefix / key_suffix: default none (any key);
-    given together they become one `wildcard` filter (`<prefix>*<suffix>`), because several
-    filters in one array are OR'ed. key_wildcard: an EventBridge wildcard (`*` = any characters);
-    default none. With no filter every object in the bucket matches."""
+    given together, a key must start with the prefix and end with the suffix (one `wildcard`
+    `<prefix>*<suffix>`, plus the exact keys in which the two overlap). key_wildcard: an
+    EventBridge wildcard (`*` = any characters); default none. With no filter every object in
+    the bucket matches."""
 
     key_prefix: str | None = None
     key_suffix: str | None = None
@@ -78,18 +104,46 @@ class S3KeyFilter:
             if self.key_prefix is not None or self.key_suffix is not None:
                 raise UserError("use either key_wildcard or key_prefix/key_suffix, not both", field="key_wildcard")
             validate_wildcard(self.key_wildcard, field="key_wildcard")
-        total = sum(len((getattr(self, name) or "").encode("utf-8")) for name in ("key_prefix", "key_suffix"))
-        if total > MAX_KEY_BYTES:
+        candidates = [(self.key_prefix or "") + (self.key_suffix or ""), *self._overlapping_keys()]
+        shortest = min(len(key.encode("utf-8")) for key in candidates)
+        if shortest > MAX_KEY_BYTES:
             field = "key_suffix" if self.key_suffix else "key_prefix"
-            raise UserError(f"prefix and suffix together are {total} bytes; S3 keys are at most {MAX_KEY_BYTES} bytes, "
+            raise UserError(f"a key that this filter matches is at least {shortest} bytes; S3 keys are at most {MAX_KEY_BYTES} bytes, "
                             "so the filter can never match", field=field)
+        # Each overlap of prefix and suffix adds a whole key to the pattern, so a self-similar pair
+        # can outgrow the quota. Bound: the longest bucket name and both detail types.
+        pattern = s3_object_created_pattern("b" * MAX_BUCKET_NAME, self, detail_types=(OBJECT_CREATED, OBJECT_RESTORE_COMPLETED))
+        size = api_length(json.dumps(pattern, separators=(",", ":"), ensure_ascii=False))
+        if size > MAX_EVENT_PATTERN:
+            field = "key_suffix" if self.key_suffix else "key_prefix" if self.key_prefix else "key_wildcard"
+            overlaps = len(self._overlapping_keys())
+            raise UserError(f"the rule's event pattern could be {size} characters (the key filter lists {overlaps} keys in which prefix and "
+                            f"suffix overlap); EventBridge allows {MAX_EVENT_PATTERN} by default: use a prefix and suffix that overlap "
+                            "in fewer ways", field=field)
 
-    def key_filters(self) -> list[dict] | None:
+    def _overlapping_keys(self) -> list[str]:
+        """The keys shorter than prefix + suffix that start with the prefix and end with the suffix,
+        shortest first: prefix + suffix[k:] wherever the suffix's first k characters are the
+        prefix's last k ("test/aaa/complete.txt" with ".txt": the key "test/aaa/complete.txt")."""
+        prefix, suffix = self.key_prefix, self.key_suffix
+        if prefix is None or suffix is None:
+            return []
+        return [prefix + suffix[k:] for k in range(min(len(prefix), len(suffix)), 0, -1) if prefix.endswith(suffix[:k])]
+
+    def key_filters(self) -> list | None:
         """The EventBridge filter list for `detail.object.key`, or None for every key."""
         if self.key_wildcard is not None:
             return [{"wildcard": self.key_wildcard}]
         if self.key_prefix is not None and self.key_suffix is not None:
-            return [{"wildcard": f"{wildcard_escape(self.key_prefix)}*{wildcard_escape(self.key_suffix)}"}]
+            # `<prefix>*<suffix>` needs at least len(prefix) + len(suffix) characters, so the keys in
+            # which the two overlap are added as exact strings: items of one array are OR'ed, and an
+            # exact string is matched literally (only a `wildcard` value escapes `*` and `\`).
+            # Alternatives longer than S3 allows could never match and are left out.
+            filters: list = []
+            if len((self.key_prefix + self.key_suffix).encode("utf-8")) <= MAX_KEY_BYTES:
+                filters.append({"wildcard": f"{wildcard_escape(self.key_prefix)}*{wildcard_escape(self.key_suffix)}"})
+            filters += [key for key in self._overlapping_keys() if len(key.encode("utf-8")) <= MAX_KEY_BYTES]
+            return filters
         if self.key_prefix is not None:
             return [{"prefix": self.key_prefix}]
         if self.key_suffix is not None:
@@ -115,8 +169,15 @@ class Placeholder:
         self.name = name
 
 
-def json_input_transformer(body, paths: dict[str, str]) -> events.InputTransformer:
+def api_length(text: str) -> int:
+    """A string's length as AWS APIs count it: UTF-16 code units (the same as the character count
+    unless the text has characters beyond U+FFFF, each of which counts 2; never fewer)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def json_input_transformer(body, paths: dict[str, str], *, field: str | None = None) -> events.InputTransformer:
     """An InputTransformer whose InputTemplate is `body` as JSON, each Placeholder written bare.
+    `field` names the option a too-long InputTemplate should be blamed on.
 
     A bare placeholder is replaced by the value as JSON (a string value arrives quoted and
     escaped: "Simple JSON" example in eb-transform-target-input.html), whereas inside quotes
@@ -149,13 +210,39 @@ def json_input_transformer(body, paths: dict[str, str]) -> events.InputTransform
             raise UserError(f"static text contains {placeholder}, which EventBridge would replace with event data; remove the angle brackets")
     for quoted_marker, placeholder in markers.items():
         text = text.replace(quoted_marker, placeholder)
+    length = api_length(text)
+    if length > MAX_INPUT_TEMPLATE:
+        raise UserError(f"the rule target's InputTransformer InputTemplate would be {length} characters; EventBridge allows at most "
+                        f"{MAX_INPUT_TEMPLATE} (shorten it by {length - MAX_INPUT_TEMPLATE})", field=field)
     return events.InputTransformer(InputPathsMap=dict(paths), InputTemplate=text)
 
 
 def container_override_transformer(options, environment_paths: dict[str, str]) -> events.InputTransformer:
     """An ECS target's InputTransformer: the RunTask `overrides` for `options.container_name`, with
     static command/environment from the options and each environment variable in
-    `environment_paths` (name → JSON path in the event) set from the event."""
+    `environment_paths` (name → JSON path in the event) set from the event.
+
+    Refused at render time when the InputTemplate is too long for EventBridge, or when the
+    overrides it produces for the longest values the event can carry (WORST_CASE_VALUE_CHARS)
+    could exceed RunTask's limit: such a target would fail (to the dead-letter queue) for some keys."""
+    unbounded = [path for path in environment_paths.values() if path not in WORST_CASE_VALUE_CHARS]
+    if unbounded:
+        raise ValueError(f"no worst-case length known for {unbounded[0]}; add it to WORST_CASE_VALUE_CHARS")
     extra = [{"name": name, "value": Placeholder(name)} for name in environment_paths]
     override = options.container_override(extra_environment=extra)
-    return json_input_transformer({"containerOverrides": [override]}, dict(environment_paths))
+    # Blame the option that takes the most room: it is the one worth shortening.
+    room = {"command": len(json.dumps(list(options.command))) if options.command else 0,
+            "environment": len(json.dumps(options.environment)) if options.environment else 0}
+    field = max(room, key=room.get)
+    transformer = json_input_transformer({"containerOverrides": [override]}, dict(environment_paths), field=field)
+    template = transformer.InputTemplate
+    worst = api_length(template)
+    for name, path in environment_paths.items():
+        worst += template.count(f"<{name}>") * (WORST_CASE_VALUE_CHARS[path] - len(f"<{name}>"))
+    if worst > MAX_RUN_TASK_OVERRIDES:
+        values = ", ".join(f"<{name}> {WORST_CASE_VALUE_TEXT[path]} ({WORST_CASE_VALUE_CHARS[path]} characters as JSON)"
+                           for name, path in environment_paths.items())
+        raise UserError(f"the RunTask overrides could be {worst} characters with the longest event values ({values}); ECS RunTask "
+                        f"allows at most {MAX_RUN_TASK_OVERRIDES} (shorten command or environment by {worst - MAX_RUN_TASK_OVERRIDES})",
+                        field=field)
+    return transformer

@@ -305,7 +305,10 @@ def event_rules(template: dict) -> list[tuple[str, dict]]:
                     arn = {"Ref": logical_id} if resource["Type"].endswith("StateMachine") else {"Fn::GetAtt": [logical_id, "Arn"]}
                     target = {"Id": sam.get("Target", {}).get("Id", f"{logical_id}{event_name}Target"), "Arn": arn}
                     target.update({k: sam[k] for k in ("Input", "InputPath", "InputTransformer") if k in sam})
-                    rules.append((f"{logical_id}{event_name}", {"EventPattern": sam["Pattern"], "Targets": [target]}))
+                    rule = {"EventPattern": sam["Pattern"], "Targets": [target]}
+                    if "State" in sam or "Enabled" in sam:  # SAM turns Enabled into the rule's State
+                        rule["State"] = sam["State"] if "State" in sam else ("ENABLED" if sam["Enabled"] else "DISABLED")
+                    rules.append((f"{logical_id}{event_name}", rule))
     return rules
 
 
@@ -395,6 +398,9 @@ def evaluate(template: dict, event: dict, resolver: Resolver, *, rule_name_prefi
             results.append(RuleResult(logical_id, False, path, f"pattern wants {json.dumps(wanted, ensure_ascii=False)}, event has {seen}"))
             continue
         result = RuleResult(logical_id, True)
+        # The verdict stays "matches" (the pattern does), but a disabled rule delivers nothing.
+        if resolver.resolve(props.get("State", "ENABLED")) == "DISABLED":
+            result.notes.append(f"rule {logical_id} is DISABLED: EventBridge would not deliver this event")
         rule_name = props.get("Name") or f"<name CloudFormation gives {rule_name_prefix}-{logical_id}>"
         predefined = {
             "aws.events.rule-name": rule_name,

@@ -3,6 +3,7 @@ pattern engine), the ECS target and its InputTransformer (checked with awkward k
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
@@ -10,6 +11,7 @@ import pytest
 
 from conftest import REFERENCE_EVENTS
 from generator.errors import UserError
+from generator.event_rules import MAX_INPUT_TEMPLATE, MAX_RUN_TASK_OVERRIDES, S3KeyFilter, json_input_transformer, s3_object_created_pattern
 from generator.lint import lint_text
 from generator.test_event import apply_input_transformer, pattern_matches
 from helpers import NETWORK_PARAMETERS, manifest_text, one_resource, policy_statements, render_text, resources_of_type
@@ -266,3 +268,126 @@ def test_rendered_templates_lint_clean(tmp_path, options):
     parameters = 'BucketName = "b"\nSubnets = "subnet-0a1b2c3d"\nSecurityGroups = "sg-0123456789abcdef0"' if "import_from" in options else BUCKET_PARAMETERS
     stack = render(tmp_path, options, parameters.replace('"b"', '"bucket-b"'))
     assert lint_text(stack.files["job/template.yaml"], "job/template.yaml") == []
+
+
+# --- key_prefix with key_suffix: one wildcard, plus the keys in which the two overlap ---------------
+
+def key_pattern(prefix: str, suffix: str) -> dict:
+    return s3_object_created_pattern("example-bucket", S3KeyFilter(key_prefix=prefix, key_suffix=suffix))
+
+
+def key_matches(pattern: dict, key: str) -> bool:
+    return pattern_matches(pattern, reference_event(bucket="example-bucket", key=key))
+
+
+def test_a_suffix_overlapping_the_prefix_still_matches_the_key_that_is_both(tmp_path):
+    template = render(tmp_path, 'container_name = "app"\nkey_prefix = "test/aaa/complete.txt"\nkey_suffix = ".txt"').template
+    pattern = rule_pattern(template)
+    # "<prefix>*<suffix>" needs 25 characters or more; the 21-character key that starts with the
+    # prefix and ends with the suffix is an exact alternative in the same (OR'ed) array.
+    assert pattern["detail"]["object"] == {"key": [{"wildcard": "test/aaa/complete.txt*.txt"}, "test/aaa/complete.txt"]}
+    for key in ["test/aaa/complete.txt", "test/aaa/complete.txt.txt", "test/aaa/complete.txt/2024/06/a.txt"]:
+        assert key_matches(pattern, key), key
+    for key in ["test/aaa/complete.tx", "test/aaa/complete.txtx", "test/aaa/complete.txt.gz", "Test/aaa/complete.txt",
+                "test/aaa/complete.TXT", "x/test/aaa/complete.txt", "test/aab/complete.txt"]:
+        assert not key_matches(pattern, key), key
+    assert lint_text(render(tmp_path, 'container_name = "app"\nkey_prefix = "test/aaa/complete.txt"\nkey_suffix = ".txt"')
+                     .files["job/template.yaml"], "job/template.yaml") == []
+
+
+def test_every_overlap_is_listed_and_literal_stars_are_escaped_only_inside_the_wildcard():
+    pattern = key_pattern("x/a*a*", "a*a*.csv")
+    assert pattern["detail"]["object"]["key"] == [{"wildcard": "x/a\\*a\\**a\\*a\\*.csv"}, "x/a*a*.csv", "x/a*a*a*.csv"]
+    for key in ["x/a*a*.csv", "x/a*a*a*.csv", "x/a*a*a*a*.csv", "x/a*a*/2024/a*a*.csv"]:
+        assert key_matches(pattern, key), key
+    for key in ["x/a*a.csv", "x/aXaX.csv", "x/aXaXa*a*.csv", "x/a*a*a.csv", "x/a*a*.cs", "x/a*a*a*.csv.gz"]:
+        assert not key_matches(pattern, key), key
+
+
+def test_prefix_and_suffix_without_overlap_stay_one_wildcard():
+    pattern = key_pattern("raw/", ".csv")
+    assert pattern["detail"]["object"]["key"] == [{"wildcard": "raw/*.csv"}]
+    assert key_matches(pattern, "raw/.csv") and key_matches(pattern, "raw/2024/sales.csv")
+    for key in ["raw.csv", "raw/.cs", "raw/sales.csv.gz", "Raw/sales.csv", "other/raw/sales.csv"]:
+        assert not key_matches(pattern, key), key
+
+
+@pytest.mark.parametrize("prefix, suffix", [("a*", "*a"), ("a\\", "\\a"), ("aa", "aa"), ("a", "a*a"), ("a*a", "a"), ("*a*", "a*")])
+def test_prefix_and_suffix_match_exactly_the_keys_that_start_and_end_with_them(prefix, suffix):
+    """Every key of up to 6 characters over an alphabet with the wildcard's special characters."""
+    pattern = key_pattern(prefix, suffix)
+    keys = [""] + ["".join(chars) for length in range(1, 7) for chars in itertools.product("a*\\", repeat=length)]
+    wrong = [key for key in keys if key_matches(pattern, key) != (key.startswith(prefix) and key.endswith(suffix))]
+    assert wrong == []
+
+
+def test_an_overlap_can_make_a_pair_that_is_too_long_together_fit_in_a_key():
+    prefix, suffix = "x" * 1000 + "abcdefghijklmnopqrst", "abcdefghijklmnopqrst.csv"  # 1020 + 24 bytes
+    pattern = key_pattern(prefix, suffix)
+    # The wildcard would need 1044 bytes, more than any S3 key, so only the overlap is listed.
+    assert pattern["detail"]["object"]["key"] == [prefix + ".csv"]
+    assert len((prefix + ".csv").encode()) == 1024 and key_matches(pattern, prefix + ".csv")
+    assert not key_matches(pattern, prefix + "x.csv")
+
+
+def test_a_pair_that_overlaps_in_too_many_ways_would_outgrow_the_event_pattern_quota(tmp_path):
+    with pytest.raises(UserError) as raised:
+        render(tmp_path, f'container_name = "app"\nkey_prefix = "{"p" * 100}"\nkey_suffix = "{"p" * 100}"')
+    assert (raised.value.stack, raised.value.field) == ("job", "options.key_suffix")
+    assert "event pattern could be" in raised.value.message and "2048" in raised.value.message
+
+
+# --- size limits: InputTemplate (EventBridge) and RunTask overrides (ECS), both 8192 characters ------
+
+LONGEST_BUCKET = "b" * 63
+WORST_KEY = "\x01" * 1024  # S3 allows control characters; each is 6 characters as JSON (\u0001)
+
+
+def worst_case_overrides_length(template: dict) -> int:
+    """The RunTask overrides for the longest bucket name and the key that takes the most JSON."""
+    transformer = target_of(template)["InputTransformer"]
+    text, _ = apply_input_transformer(transformer["InputPathsMap"], transformer["InputTemplate"],
+                                      reference_event(bucket=LONGEST_BUCKET, key=WORST_KEY))
+    json.loads(text)
+    return len(text)
+
+
+def command_option(length: int) -> str:
+    return f'container_name = "app"\ncommand = ["{"x" * length}"]'
+
+
+def test_overrides_that_fit_for_every_key_render_up_to_the_limit_and_one_more_character_is_refused(tmp_path):
+    base = worst_case_overrides_length(render(tmp_path, command_option(1)).template)
+    assert len(json.dumps(WORST_KEY)) == 6 * 1024 + 2
+    longest = 1 + MAX_RUN_TASK_OVERRIDES - base
+    template = render(tmp_path, command_option(longest)).template
+    assert worst_case_overrides_length(template) == MAX_RUN_TASK_OVERRIDES
+    with pytest.raises(UserError) as raised:
+        render(tmp_path, command_option(longest + 1))
+    assert (raised.value.stack, raised.value.field) == ("job", "options.command")
+    assert raised.value.message.startswith(f"the RunTask overrides could be {MAX_RUN_TASK_OVERRIDES + 1} characters")
+    assert "ECS RunTask allows at most 8192 (shorten command or environment by 1)" in raised.value.message
+    assert "\n" not in str(raised.value)
+
+
+def test_the_overrides_error_names_the_option_that_takes_the_room(tmp_path):
+    with pytest.raises(UserError) as raised:
+        render(tmp_path, f'container_name = "app"\ncommand = ["run"]\nenvironment = {{ BIG = "{"v" * 2500}" }}')
+    assert raised.value.field == "options.environment" and "RunTask overrides" in raised.value.message
+
+
+def test_an_input_template_over_8192_characters_is_refused(tmp_path):
+    with pytest.raises(UserError) as raised:
+        render(tmp_path, command_option(MAX_INPUT_TEMPLATE))
+    assert (raised.value.stack, raised.value.field) == ("job", "options.command")
+    assert "InputTemplate would be" in raised.value.message and "EventBridge allows at most 8192" in raised.value.message
+
+
+def test_the_input_template_limit_applies_to_every_transformer_and_counts_utf16_units():
+    frame = len(json.dumps({"input": ""}, separators=(",", ":")))
+    text = json_input_transformer({"input": "x" * (MAX_INPUT_TEMPLATE - frame)}, {}).InputTemplate
+    assert len(text) == MAX_INPUT_TEMPLATE
+    with pytest.raises(UserError, match="InputTemplate would be 8193 characters"):
+        json_input_transformer({"input": "x" * (MAX_INPUT_TEMPLATE - frame + 1)}, {})
+    with pytest.raises(UserError, match="InputTemplate would be 8193 characters"):  # one emoji is two UTF-16 units
+        json_input_transformer({"input": "x" * (MAX_INPUT_TEMPLATE - frame - 1) + "\U0001F600"}, {})

@@ -215,3 +215,51 @@ def test_first_mismatch_follows_pattern_order_and_handles_or():
 def test_unsupported_json_path_is_bad_input():
     with pytest.raises(UserError, match="wildcards"):
         apply_input_transformer({"x": "$.detail.*"}, "<x>", EC2_EVENT)
+
+
+# --- a disabled rule: the pattern matches, but EventBridge delivers nothing ----------------------
+
+DISABLED_NOTE = "rule ObjectCreatedRule is DISABLED: EventBridge would not deliver this event"
+
+
+def test_a_disabled_rule_still_matches_but_says_it_would_not_deliver(project, run_cli):
+    manifest = project / "stacks.toml"
+    text = manifest.read_text()
+    manifest.write_text(text.replace("[stacks.csv-ingest.options]\n", "[stacks.csv-ingest.options]\nenabled = false\n", 1))
+    result = run_cli("test-event", "csv-ingest", str(s3_event(project)), cwd=project)
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == "csv-ingest (dev): rule ObjectCreatedRule matches"
+    assert result.out.splitlines()[-1] == f"note: {DISABLED_NOTE}"
+    report = json.loads(run_cli("test-event", "csv-ingest", str(s3_event(project)), "--json", cwd=project).out)
+    assert report["matched"] is True and report["notes"] == [DISABLED_NOTE]
+
+
+def test_an_enabled_rule_has_no_such_note(project, run_cli):
+    report = json.loads(run_cli("test-event", "csv-ingest", str(s3_event(project)), "--json", cwd=project).out)
+    assert report["matched"] is True and report["notes"] == []
+
+
+@pytest.mark.parametrize("state, noted", [
+    ({"State": "DISABLED"}, True),
+    ({"State": "ENABLED"}, False),
+    ({}, False),
+    ({"State": {"Fn::If": ["Off", "DISABLED", "ENABLED"]}}, True),  # resolved against the environment
+])
+def test_rule_state_is_read_from_the_rule(state, noted):
+    template = {"Conditions": {"Off": {"Fn::Equals": [{"Ref": "Mode"}, "off"]}}, "Resources": {
+        "Handler": {"Type": "AWS::Lambda::Function", "Properties": {}},
+        "Rule": {"Type": "AWS::Events::Rule", "Properties": {"EventPattern": ECR_PATTERN, **state, "Targets": [
+            {"Id": "Redeploy", "Arn": {"Fn::GetAtt": ["Handler", "Arn"]}}]}},
+    }}
+    (result,) = evaluate(template, ECR_EVENT, Resolver(template, {"Mode": "off"}, PSEUDO), rule_name_prefix="s-dev")
+    assert result.matched
+    assert (result.notes == ["rule Rule is DISABLED: EventBridge would not deliver this event"]) is noted
+
+
+@pytest.mark.parametrize("properties, noted", [({"Enabled": False}, True), ({"State": "DISABLED"}, True), ({"Enabled": True}, False)])
+def test_sam_event_source_state_follows_what_sam_generates(properties, noted):
+    template = {"Resources": {"Handler": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {
+        "Replicated": {"Type": "EventBridgeRule", "Properties": {"Pattern": ECR_PATTERN, **properties}}}}}}}
+    (result,) = evaluate(template, ECR_EVENT, Resolver(template, {}, PSEUDO), rule_name_prefix="s-dev")
+    assert result.matched
+    assert ("rule HandlerReplicated is DISABLED: EventBridge would not deliver this event" in result.notes) is noted
