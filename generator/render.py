@@ -97,7 +97,10 @@ def _non_default_options(spec: StackSpec) -> dict:
 
 
 def render_stack(spec: StackSpec, *, manifest_name: str) -> RenderedStack:
-    rendered = spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description))
+    try:
+        rendered = spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description))
+    except UserError as error:
+        raise error.within(stack=spec.name) from None  # a blueprint's error names the field; this names the stack
     template = rendered.template
     template.set_version("2010-09-09")
     template.set_description(description(spec, note=template.description))  # a blueprint may set a note
