@@ -40,7 +40,7 @@ def line_of(text: str, needle: str) -> int:
 
 
 def test_every_policy_rule_is_loaded_with_the_cfn_lint_rules_and_has_fixtures():
-    assert POLICY_RULE_IDS == ["E9001", "E9002", "E9003", "E9004", "E9005", "E9006", "W9007"]
+    assert POLICY_RULE_IDS == ["E9001", "E9002", "E9003", "E9004", "E9005", "E9006", "E9008", "W9007"]
     engine = lint._engine()
     assert set(POLICY_RULE_IDS) <= set(engine.all_rules)
     assert "E3002" in engine.all_rules and "E3002" in engine.cfn_rules  # cfn-lint's own rules, same run
@@ -408,3 +408,220 @@ def test_finding_format():
     finding = Finding("templates_out/a/template.yaml", 12, 7, "E9003", "error", "Role: too wide")
     assert str(finding) == "templates_out/a/template.yaml:12:7: E9003 Role: too wide"
     assert re.fullmatch(r"[^:]+:\d+:\d+: [EW]\d{4} .+", str(finding))
+
+
+# --- key policies, NotAction/NotResource, ARNs as wide as "*", public principals ----------
+
+from generator.lint_rules._policy import as_text, is_wildcard_resource, principal_is_this_account  # noqa: E402
+
+
+def test_arns_as_wide_as_star():
+    sub = lambda text: {"Fn::Sub": text}  # noqa: E731
+    wide = [
+        "*",
+        "arn:aws:s3:::*",
+        "arn:aws:s3:::*/*",
+        sub("arn:${AWS::Partition}:sqs:*:*:*"),
+        sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:*"),  # every queue of the account
+        sub("arn:${AWS::Partition}:kms:*:*:key/*"),  # every key, any region and account
+        "arn:aws:iam::*:role/*",  # IAM has no region: the account alone is "*"
+        sub("*"),
+        sub(["arn:${Partition}:sqs:*:*:${Queue}", {"Partition": {"Ref": "AWS::Partition"}, "Queue": "*"}]),
+        {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::*"]]},
+    ]
+    scoped = [
+        sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}:*"),
+        sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${Cluster}/*"),
+        sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/ecs/x:*"),
+        sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LogGroup}:log-stream:*"),
+        sub("arn:${AWS::Partition}:s3:::bucket/*"),
+        sub("arn:${AWS::Partition}:s3:::sample-bucket-*/test/aaa/*"),
+        sub("arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"),  # one account: not every account
+        "arn:aws:s3:::${aws:username}/*",  # an IAM policy variable is not a wildcard
+        sub(["${Bucket}/*", {"Bucket": {"Fn::GetAtt": ["Bucket", "Arn"]}}]),
+        sub(["arn:aws:sqs:*:*:${Queue}", {"Queue": {"Fn::ImportValue": "queue-name"}}]),  # cannot be read: not judged
+        {"Ref": "QueueArn"},
+        {"Fn::GetAtt": ["Queue", "Arn"]},
+        {"Fn::ImportValue": "queue-arn"},
+        {"Fn::Join": ["", ["arn:aws:s3:::", {"Fn::ImportValue": "bucket"}, "/*"]]},
+        "arn:aws:s3:::",
+        "",
+        None,
+    ]
+    assert [value for value in wide if not is_wildcard_resource(value)] == []
+    assert [value for value in scoped if is_wildcard_resource(value)] == []
+
+
+def test_intrinsics_read_as_text():
+    assert as_text({"Ref": "AWS::AccountId"}) == "${AWS::AccountId}"
+    assert as_text({"Fn::GetAtt": ["Role", "Arn"]}) == as_text({"Fn::GetAtt": "Role.Arn"}) == "${Role.Arn}"
+    assert as_text({"Fn::Sub": ["a-${X}-${!Y}", {"X": {"Ref": "P"}}]}) == "a-${P}-${!Y}"
+    assert as_text({"Fn::Sub": ["a-${X}", {"X": {"Fn::ImportValue": "x"}}]}) == "a-${?}"
+    assert as_text({"Fn::Join": [":", ["a", {"Ref": "B"}]]}) == "a:${B}"
+    assert as_text({"Fn::ImportValue": "x"}) is None and as_text({"Fn::If": ["C", "a", "b"]}) is None
+
+
+def test_the_account_itself_as_a_principal():
+    root = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
+    this_account = [
+        {"AWS": {"Fn::Sub": root}},
+        {"AWS": [{"Fn::Sub": root}]},
+        {"AWS": {"Ref": "AWS::AccountId"}},
+        {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]}},
+        {"AWS": {"Fn::Sub": ["arn:${AWS::Partition}:iam::${Account}:root", {"Account": {"Ref": "AWS::AccountId"}}]}},
+    ]
+    not_this_account = [
+        {"AWS": "arn:aws:iam::123456789012:root"},  # a literal account is not known to be this one
+        {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/admin"}},
+        {"AWS": [{"Fn::Sub": root}, {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/admin"}]},
+        {"AWS": {"Fn::Sub": root}, "Service": "events.amazonaws.com"},
+        {"AWS": "*"},
+        {"AWS": []},
+        "*",
+    ]
+    assert all(principal_is_this_account({"Principal": principal}) for principal in this_account)
+    assert not any(principal_is_this_account({"Principal": principal}) for principal in not_this_account)
+    assert not principal_is_this_account({"NotPrincipal": this_account[0]})
+
+
+KEY_POLICY = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  AlertTopicKey:
+    Type: AWS::KMS::Key
+    Properties:
+      EnableKeyRotation: true
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: AccountAdministersKey
+            Effect: Allow
+            Principal:
+              AWS:
+                - !Sub arn:${AWS::Partition}:iam::${AWS::AccountId}:root
+            Action:
+              - kms:*
+            Resource:
+              - '*'
+          - Sid: AlertPublishersEncrypt
+            Effect: Allow
+            Principal:
+              Service:
+                - events.amazonaws.com
+                - cloudwatch.amazonaws.com
+            Action:
+              - kms:Decrypt
+              - kms:GenerateDataKey
+            Resource:
+              - '*'
+            Condition:
+              StringEquals:
+                aws:SourceAccount: !Sub ${AWS::AccountId}
+"""
+
+
+def test_generated_alert_key_policy_is_clean_and_scanned():
+    """The alert topic key's policy as the alerts render it: AWS's default account statement plus
+    the two publishing services; change who gets kms:* and it is reported."""
+    assert lint_text(KEY_POLICY) == []
+    to_a_role = KEY_POLICY.replace(":root", ":role/admin")
+    assert [(f.rule, f.line) for f in lint_text(to_a_role)] == [("E9001", line_of(to_a_role, "- kms:*"))]
+    # a literal account id may be another account
+    literal = KEY_POLICY.replace("!Sub arn:${AWS::Partition}:iam::${AWS::AccountId}:root", "arn:aws:iam::123456789012:root")
+    assert [f.rule for f in lint_text(literal)] == ["E9001"]
+    # Resource "*" in a key policy is the key: no E9003 even for actions with resource-level permissions
+    services_admin = KEY_POLICY.replace("- kms:GenerateDataKey", "- kms:ScheduleKeyDeletion")
+    assert lint_text(services_admin) == []
+
+
+def test_key_policy_given_as_a_json_string_is_scanned():
+    text = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      EnableKeyRotation: true
+      KeyPolicy: '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]}'
+"""
+    findings = lint_text(text)
+    assert sorted(f.rule for f in findings) == ["E9001", "E9008"]
+
+
+def test_allow_with_not_action_or_not_resource_is_judged_like_a_wildcard():
+    text = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Policy:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            NotAction: s3:*
+            Resource: "*"
+          - Effect: Allow
+            NotAction:
+              - iam:*
+              - s3:*
+            NotResource: !Sub arn:${AWS::Partition}:s3:::input-${AWS::AccountId}/*
+          - Effect: Deny
+            NotAction: s3:GetObject
+            NotResource: !Sub arn:${AWS::Partition}:s3:::input-${AWS::AccountId}/*
+"""
+    findings = lint_text(text)
+    first = line_of(text, "NotAction: s3:*")
+    second = line_of(text, "- iam:*") - 1
+    second_not_resource = second + 3
+    assert text.splitlines()[second_not_resource - 1].strip().startswith("NotResource:")
+    assert sorted((f.rule, f.line) for f in findings) == sorted([
+        ("E9001", first),  # every action but s3
+        ("E9002", first - 1),  # ... which includes iam:PassRole, without an iam:PassedToService condition
+        ("E9003", first + 1),  # ... on every resource
+        ("E9001", second),  # every action but IAM and S3 (iam:* excludes PassRole: no E9002)
+        ("E9003", second_not_resource),  # ... on every resource but one; the Deny statement is fine
+    ])
+    not_resource = next(f for f in findings if (f.rule, f.line) == ("E9003", second_not_resource))
+    assert "NotResource" in not_resource.message and "every action but those in NotAction" in not_resource.message
+
+
+def test_not_action_that_leaves_pass_role_in_needs_the_condition():
+    text = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Policy:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            NotAction: s3:*
+            Resource: !Sub arn:${AWS::Partition}:iam::${AWS::AccountId}:role/job-task-role
+            Condition:
+              StringEquals:
+                iam:PassedToService: ecs-tasks.amazonaws.com
+"""
+    assert [f.rule for f in lint_text(text)] == ["E9001"]  # NotAction is still reported; PassRole is conditioned
+
+
+def test_public_principal_with_a_condition_is_allowed():
+    text = (FIXTURES / "e9008_bad.yaml").read_text()
+    conditioned = text.replace(
+        "            Action: sts:AssumeRole\n",
+        "            Action: sts:AssumeRole\n            Condition:\n              StringEquals:\n"
+        "                aws:PrincipalOrgID: o-abcdef1234\n",
+    )
+    expected = marked_lines(FIXTURES / "e9008_bad.yaml", "E9008") - {("E9008", line_of(text, 'AWS: "*"') - 1)}
+    assert {(f.rule, f.line) for f in lint_text(conditioned)} == expected
+    assert len(expected) == 3
+
+
+def test_key_policy_in_a_sam_template_is_linted_once():
+    """Policy rules run on the translated SAM template: a key policy there is judged, and each finding reported once."""
+    text = SAM_FUNCTION + KEY_POLICY.split("Resources:\n", 1)[1].replace(
+        "                - !Sub arn:${AWS::Partition}:iam::${AWS::AccountId}:root", "                - '*'"
+    )
+    findings = lint_text(text)
+    assert sorted(f.rule for f in findings) == ["E9001", "E9008"]

@@ -1,13 +1,15 @@
 """Shared helpers for the policy rules: finding IAM policy statements and reading values.
 
 Values in a template may be intrinsic functions (dicts such as ``{"Fn::Sub": ...}``);
-every helper here accepts them without crashing and never mistakes one for ``"*"``.
+every helper here accepts them without crashing and never mistakes one for ``"*"``
+(a ``*`` written in an ``Fn::Sub`` or ``Fn::Join`` string is a literal ``*``, and counts).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+import re
+from typing import Any, Iterator, NamedTuple
 
 # Where each resource type keeps its policy documents ("*" = every item of a list).
 POLICY_DOCUMENT_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -24,7 +26,14 @@ POLICY_DOCUMENT_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
     "AWS::SNS::TopicPolicy": (("PolicyDocument",),),
     "AWS::SNS::TopicInlinePolicy": (("PolicyDocument",),),
     "AWS::S3::BucketPolicy": (("PolicyDocument",),),
+    "AWS::KMS::Key": (("KeyPolicy",),),
+    "AWS::KMS::ReplicaKey": (("KeyPolicy",),),
 }
+
+# A key policy governs one KMS key only: its Resource is always that key ("*" means "this KMS
+# key"), so resource wildcards do not apply to it.
+# https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html
+KEY_POLICY_TYPES = frozenset({"AWS::KMS::Key", "AWS::KMS::ReplicaKey"})
 
 Path = list[str | int]
 
@@ -84,8 +93,15 @@ def _documents(value: Any, keys: tuple[str, ...], path: Path) -> Iterator[tuple[
             yield from _documents(node[keys[0]], keys[1:], [*node_path, keys[0]])
 
 
-def policy_statements(cfn: Any) -> Iterator[tuple[str, dict[str, Any], Path]]:
-    """(logical id, statement, path to the statement) for every statement of every policy document."""
+class PolicyStatement(NamedTuple):
+    name: str  # logical id of the resource holding the policy
+    statement: dict[str, Any]
+    path: Path  # to the statement
+    resource_type: str  # of that resource ("AWS::KMS::Key": a key policy, see KEY_POLICY_TYPES)
+
+
+def policy_statements(cfn: Any) -> Iterator[PolicyStatement]:
+    """Every statement of every policy document, with where it is."""
     for name, properties, path in resources(cfn, list(POLICY_DOCUMENT_PATHS)):
         resource_type = cfn.template["Resources"][name]["Type"]
         for keys in POLICY_DOCUMENT_PATHS[resource_type]:
@@ -101,7 +117,7 @@ def policy_statements(cfn: Any) -> Iterator[tuple[str, dict[str, Any], Path]]:
                 for item, item_path in items:
                     for statement, statement_path in branches(item, item_path):
                         if isinstance(statement, dict):
-                            yield name, statement, statement_path
+                            yield PolicyStatement(name, statement, statement_path, resource_type)
 
 
 def is_allow(statement: dict[str, Any]) -> bool:
@@ -114,3 +130,143 @@ def actions(statement: dict[str, Any]) -> list[Any]:
     if "Action" not in statement:
         return []
     return [action for action in as_list(statement["Action"]) if not is_no_value(action)]
+
+
+def not_actions(statement: dict[str, Any]) -> list[Any] | None:
+    """The NotAction entries, or None when the statement has no NotAction.
+
+    An Allow statement with NotAction grants every action (of every service) except those listed.
+    """
+    if "NotAction" not in statement or is_no_value(statement["NotAction"]):
+        return None
+    return [action for action in as_list(statement["NotAction"]) if not is_no_value(action)]
+
+
+def has_not_resource(statement: dict[str, Any]) -> bool:
+    """The statement uses NotResource: with Allow, every resource except those listed."""
+    return "NotResource" in statement and not is_no_value(statement["NotResource"])
+
+
+def has_condition(statement: dict[str, Any]) -> bool:
+    """A non-empty Condition (an intrinsic counts: it cannot be resolved here)."""
+    condition = statement.get("Condition")
+    return condition is not None and not is_no_value(condition) and condition != {}
+
+
+# --- reading strings built by intrinsic functions ---------------------------------------
+
+# ${Name} in an Fn::Sub string; ${!Name} is a literal "${Name}", left alone.
+_SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]*)\}")
+# Anything written ${...} in the text as_text returns: a parameter, a pseudo parameter, an
+# attribute, or an IAM policy variable (${aws:username}); never a wildcard.
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
+_UNKNOWN = "${?}"  # a value that cannot be read here
+
+
+def as_text(value: Any) -> str | None:
+    """A string value as text, intrinsic functions written as Fn::Sub would write them.
+
+    ``"x"`` -> ``"x"``; ``{"Ref": "P"}`` -> ``"${P}"``; ``{"Fn::GetAtt": ["R", "A"]}`` -> ``"${R.A}"``;
+    ``Fn::Sub`` -> its string (variables given in its map put in); ``Fn::Join`` -> the joined parts.
+    None for anything else (``Fn::ImportValue``, ``Fn::If``...), which cannot be read here.
+    """
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    (function, args), = value.items()
+    if function == "Ref" and isinstance(args, str):
+        return f"${{{args}}}"
+    if function == "Fn::GetAtt":
+        if isinstance(args, list) and len(args) == 2 and all(isinstance(arg, str) for arg in args):
+            return f"${{{args[0]}.{args[1]}}}"
+        return f"${{{args}}}" if isinstance(args, str) else None
+    if function == "Fn::Sub":
+        if isinstance(args, str):
+            return args
+        if isinstance(args, list) and len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], dict):
+            variables = args[1]
+
+            def put_in(found: re.Match[str]) -> str:
+                if found.group(1) not in variables:
+                    return found.group(0)
+                text = as_text(variables[found.group(1)])
+                return _UNKNOWN if text is None else text
+
+            return _SUB_VARIABLE.sub(put_in, args[0])
+        return None
+    if function == "Fn::Join":
+        if isinstance(args, list) and len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], list):
+            parts = [as_text(part) for part in args[1]]
+            return None if any(part is None for part in parts) else args[0].join(parts)  # type: ignore[arg-type]
+        return None
+    return None
+
+
+# --- resources: when is an ARN as wide as "*" --------------------------------------------
+#
+# A Resource value counts as "*" when it is "*" itself, or an ARN
+# (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE, RESOURCE being everything after the 5th colon) that
+#   1. has a RESOURCE made of wildcards only: "*", "*/*", "*:*"
+#      (arn:aws:s3:::*, arn:${AWS::Partition}:sqs:*:*:*, arn:...:sqs:${AWS::Region}:${AWS::AccountId}:*), or
+#   2. has REGION and ACCOUNT each "*" or empty (a global service has no region; not both empty) and a
+#      RESOURCE whose parts after its resource type are all wildcards: every resource of that type in
+#      every account (arn:${AWS::Partition}:kms:*:*:key/*, arn:aws:iam::*:role/*).
+# A part is a wildcard when it is made of "*" only. A ${...} placeholder (parameter, pseudo parameter,
+# attribute, IAM policy variable) is never a wildcard, and a value that cannot be read (a Ref to a
+# parameter, Fn::ImportValue) is not judged. So these stay scoped: task-definition/family:*,
+# task/${Cluster}/*, log-group:/ecs/x:*, arn:...:s3:::bucket/*, arn:...:s3:::sample-bucket-*/prefix/*.
+
+
+def _is_wildcard(part: str) -> bool:
+    return bool(part) and set(part) == {"*"}
+
+
+def is_wildcard_resource(value: Any) -> bool:
+    """The Resource entry covers every resource of a service: "*" or an ARN that wide (rules above)."""
+    text = as_text(value)
+    if text is None:
+        return False
+    masked = _PLACEHOLDER.sub("\0", text)  # one character that has no colon and is not "*"
+    if _is_wildcard(masked):
+        return True
+    fields = masked.split(":", 5)
+    if len(fields) != 6 or fields[0] != "arn":
+        return False
+    region, account, resource = fields[3], fields[4], fields[5]
+    parts = re.split(r"[/:]", resource)
+    if all(_is_wildcard(part) for part in parts):
+        return True
+    any_account = all(field == "" or _is_wildcard(field) for field in (region, account)) and bool(region or account)
+    return any_account and len(parts) > 1 and all(_is_wildcard(part) for part in parts[1:])
+
+
+# --- principals --------------------------------------------------------------------------
+
+# This account as a principal: its root ARN (any partition) or the bare account id, which IAM
+# reads as the same. A literal account id is not known to be this account, so it does not count.
+_THIS_ACCOUNT = re.compile(r"arn:(\$\{AWS::Partition\}|aws|aws-cn|aws-us-gov):iam::\$\{AWS::AccountId\}:root|\$\{AWS::AccountId\}")
+
+
+def principal_is_this_account(statement: dict[str, Any]) -> bool:
+    """Principal is only ``{"AWS": <this account's root ARN or id>}`` (one or a list).
+
+    That principal is the account, not its root user: in a key policy it lets the account's IAM
+    policies grant access to the key (AWS's default key policy statement).
+    https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
+    """
+    principal = statement.get("Principal")
+    if "NotPrincipal" in statement or not isinstance(principal, dict) or set(principal) != {"AWS"}:
+        return False
+    accounts = as_list(principal["AWS"])
+    return bool(accounts) and all(
+        (text := as_text(account)) is not None and _THIS_ACCOUNT.fullmatch(text) for account in accounts
+    )
+
+
+def principal_is_everyone(statement: dict[str, Any]) -> bool:
+    """Principal ``"*"`` or ``{"AWS": "*"}`` (alone or in a list): every AWS account, and anonymous callers."""
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    return isinstance(principal, dict) and "*" in as_list(principal.get("AWS"))
