@@ -86,11 +86,15 @@ class TaskRoleStatement:
                 raise UserError(f"{action!r} is not allowed; name actions like s3:GetObject (no service:* wildcards)", field="actions")
         for resource in self.resources:
             _check_arn_text(resource, field="resources")
-        if "*" in self.resources:
+        from generator.lint_rules._policy import is_wildcard_resource  # the lint rule's own test, so render and lint agree
+
+        wide = [resource for resource in self.resources if is_wildcard_resource(resource)]
+        if wide:
             from generator.lint_rules.iam_wildcard_resource import is_star_only_action
 
             if not all(is_star_only_action(action) for action in self.actions):
-                raise UserError('Resource "*" is only allowed for actions without resource-level permissions; name the ARNs', field="resources")
+                raise UserError(f'{wide[0]!r} covers every resource of the service (like "*"), which is only allowed for actions '
+                                "without resource-level permissions; name the ARNs", field="resources")
 
 
 @dataclass(frozen=True, kw_only=True)

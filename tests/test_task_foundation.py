@@ -155,6 +155,8 @@ def test_exports_are_named_after_the_stack_for_import_from(tmp_path):
     ('environment = { DB = "x" }\nsecrets = { DB = "ssm:/db" }', "secrets", "both in environment and in secrets"),
     ('task_role_statements = [{ actions = ["s3:*"], resources = ["arn:aws:s3:::b/*"] }]', "task_role_statements[0].actions", "no service:* wildcards"),
     ('task_role_statements = [{ actions = ["s3:GetObject"], resources = ["*"] }]', "task_role_statements[0].resources", "name the ARNs"),
+    ('task_role_statements = [{ actions = ["s3:GetObject"], resources = ["arn:aws:s3:::*"] }]', "task_role_statements[0].resources",
+     "'arn:aws:s3:::*' covers every resource of the service"),
 ])
 def test_invalid_options(tmp_path, options, field, words):
     with pytest.raises(UserError) as raised:
