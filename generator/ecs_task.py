@@ -66,6 +66,16 @@ class RunTaskOptions:
         import_from, the foundation stack deployed for the same environment."""
         return {FOUNDATION_STACK.name: f"{self.import_from}-{environment}"} if self.import_from else {}
 
+    def resolved_parameters(self, values: dict[str, str], *, region: str | None) -> dict[str, str]:
+        """An environment's parameter values from stacks.toml as samconfig.toml gets them: a
+        TaskFamily given as a task-definition ARN becomes its family name (see task_family_name).
+        Not when TaskFamily is imported (no such parameter) or is the name of an SSM parameter."""
+        family = values.get(P.TASK_FAMILY.name)
+        if family is None or self.import_from or P.TASK_FAMILY.name in self.ssm_parameters:
+            return values
+        cluster_arn = None if P.CLUSTER_ARN.name in self.ssm_parameters else values.get(P.CLUSTER_ARN.name)
+        return {**values, P.TASK_FAMILY.name: P.task_family_name(family, region=region, cluster_arn=cluster_arn)}
+
     def container_override(self, extra_environment: list[dict] = ()) -> dict:
         """The containerOverrides entry for this container (RunTask's TaskOverride shape)."""
         override: dict = {"name": self.container_name}

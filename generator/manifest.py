@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from generator.ecs_task import FOUNDATION_STACK
 from generator.errors import UserError
 from generator.options import build_dataclass, did_you_mean, unknown_key_error
 from generator.registry import BLUEPRINTS
@@ -17,6 +18,7 @@ ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 STACK_KEYS = ("blueprint", "description", "options", "environments")
 ENVIRONMENT_KEYS = ("region", "tags", "parameters", "confirm_changeset")
+FOUNDATION_BLUEPRINT = "task_foundation"  # the blueprint `import_from` may name in this manifest
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,48 @@ def load_manifest(path: Path) -> dict[str, StackSpec]:
     stacks = data.get("stacks", {})
     if not isinstance(stacks, dict) or not stacks:
         raise UserError(f"{path}: no [stacks.<name>] tables")
-    return {name: _load_stack(name, table) for name, table in stacks.items()}
+    specs = {name: _load_stack(name, table) for name, table in stacks.items()}
+    for spec in specs.values():
+        _check_import_from(spec, specs)
+    return specs
+
+
+def _check_import_from(spec: StackSpec, specs: dict[str, StackSpec]) -> None:
+    """`import_from` naming a stack of this manifest: that stack is a task_foundation deployed in each
+    environment that imports from it (`<import_from>-<env>`, in the same Region: exports are per
+    Region), or the deploy fails with "No export named …". A name that is not in the manifest is
+    a foundation deployed from elsewhere, which only the deploy can check."""
+    name = getattr(spec.options, "import_from", None)
+    foundation = specs.get(name) if name else None
+    if foundation is None:
+        return
+    field = "options.import_from"
+    if foundation.blueprint != FOUNDATION_BLUEPRINT:
+        ours = sorted(s.name for s in specs.values() if s.blueprint == FOUNDATION_BLUEPRINT)
+        raise UserError(
+            f"{name!r} is a {foundation.blueprint} stack, which does not export the cluster, family and roles; "
+            f"allowed: a {FOUNDATION_BLUEPRINT} stack ({', '.join(ours) if ours else 'none in this manifest'}) "
+            "or a stack deployed from outside this manifest",
+            stack=spec.name, field=field,
+        )
+    for env in spec.environments.values():
+        if FOUNDATION_STACK.name in env.parameters:
+            continue  # the environment names its foundation stack itself
+        if env.name not in foundation.environments:
+            raise UserError(
+                f"{FOUNDATION_BLUEPRINT} stack {name!r} has no environment {env.name!r} (it has: {', '.join(foundation.environments)}), "
+                f"so there is no {name}-{env.name} to import from; allowed: environments that {name!r} has, "
+                f"or environments.{env.name}.parameters.{FOUNDATION_STACK.name} naming the foundation stack",
+                stack=spec.name, field=field,
+            )
+        foundation_region = foundation.environments[env.name].region
+        if env.region and foundation_region and env.region != foundation_region:
+            raise UserError(
+                f"{env.region!r} differs from {foundation_region!r}, the region of {name}-{env.name} ({field} = {name!r}), and "
+                f"Fn::ImportValue only finds exports of its own Region; allowed: {foundation_region}, "
+                f"or set environments.{env.name}.parameters.{FOUNDATION_STACK.name}",
+                stack=spec.name, field=f"environments.{env.name}.region",
+            )
 
 
 def _load_stack(name: str, table: dict) -> StackSpec:
@@ -99,11 +142,11 @@ def _parse_stack(name: str, table) -> StackSpec:
     environments_table = table.get("environments", {})
     if not isinstance(environments_table, dict) or not environments_table:
         raise UserError("at least one [stacks.<name>.environments.<env>] table is needed", field="environments")
-    environments = {env: _parse_environment(env, value) for env, value in environments_table.items()}
+    environments = {env: _parse_environment(env, value, options) for env, value in environments_table.items()}
     return StackSpec(name, blueprint, module, description, options, environments)
 
 
-def _parse_environment(name: str, table) -> Environment:
+def _parse_environment(name: str, table, options) -> Environment:
     field = f"environments.{name}"
     if not ENVIRONMENT_NAME.match(name):
         raise UserError("environment name must be lowercase letters and digits, starting with a letter", field=field)
@@ -125,6 +168,12 @@ def _parse_environment(name: str, table) -> Environment:
     parameters = {}
     for key, value in table.get("parameters", {}).items():
         parameters[key] = _parameter_value(value, f"{field}.parameters.{key}")
+    resolve = getattr(options, "resolved_parameters", None)  # e.g. a TaskFamily ARN → the family name
+    if resolve:
+        try:
+            parameters = resolve(parameters, region=region)
+        except UserError as error:
+            raise error.within(field_prefix=f"{field}.parameters") from None
     confirm = table.get("confirm_changeset", True)
     if not isinstance(confirm, bool):
         raise UserError("expected true or false", field=f"{field}.confirm_changeset")

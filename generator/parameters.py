@@ -19,6 +19,14 @@ ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"
 CLUSTER_ARN_PATTERN = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$"
 # A family name only: `family:3` would pin a revision, and the point is that the latest ACTIVE one runs.
 TASK_FAMILY_PATTERN = r"^[A-Za-z0-9_-]{1,255}$"
+# stacks.toml may also give TaskFamily as an unversioned task-definition ARN; `task_family_name`
+# turns it into the family name before it is written to samconfig.toml.
+TASK_DEFINITION_ARN = re.compile(r"arn:aws[a-z-]*:ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):task-definition/(?P<family>.*)")
+_CLUSTER_ARN = re.compile(r"arn:aws[a-z-]*:ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):cluster/[A-Za-z0-9_-]{1,255}")
+TASK_FAMILY_ALLOWED = (
+    "a task definition family name, or its ARN without :revision "
+    "(arn:<partition>:ecs:<region>:<account>:task-definition/<family>), so that the latest ACTIVE revision runs"
+)
 
 # What each AWS-specific list type accepts, for render-time checks (CloudFormation checks at deploy).
 _LIST_ITEM_PATTERNS = {
@@ -79,6 +87,49 @@ TASK_ROLE_ARN = ParameterSpec(
     r"^(arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512})?$",
     "empty, or an IAM role ARN: arn:aws:iam::<account>:role/<name>", default="",
 )
+
+
+def task_family_name(value: str, *, region: str | None, cluster_arn: str | None) -> str:
+    """The family a TaskFamily value from stacks.toml names: a family name as it is, an unversioned
+    task-definition ARN as its family, once its Region (and account) are those the task runs in.
+
+    Why the ARN is resolved here rather than accepted by the template's parameter: the templates
+    build `task-definition/<family>` (and `<family>:*` for IAM) in their own partition, Region and
+    account, because a rule, schedule or state machine can only run a task in its own Region, with
+    a task definition of the cluster's account. An ARN there says nothing more than the family, so
+    writing the family to samconfig.toml keeps every template (and its one TaskFamily parameter)
+    unchanged, where accepting ARNs in the template would need a Condition and Fn::Split in each,
+    and could not tell a wrong Region before the deploy."""
+    if not value.startswith("arn:"):
+        return value  # a name: the parameter's own AllowedPattern checks it (check_parameter_values)
+    match = TASK_DEFINITION_ARN.fullmatch(value)
+    if match is None:
+        raise UserError(f"{value!r} is not a task-definition ARN; allowed: {TASK_FAMILY_ALLOWED}", field=TASK_FAMILY.name)
+    family = match["family"]
+    if not re.fullmatch(TASK_FAMILY_PATTERN, family):
+        revision = re.fullmatch(r"[A-Za-z0-9_-]+:(\d+)", family)
+        problem = f"it pins revision {revision[1]}" if revision else f"{family!r} is not a family name (letters, digits, - and _)"
+        raise UserError(f"{value!r} is not valid: {problem}; allowed: {TASK_FAMILY_ALLOWED}", field=TASK_FAMILY.name)
+    cluster = _CLUSTER_ARN.fullmatch(cluster_arn or "")  # a malformed one is reported by its own check
+    if region is not None:
+        expected_region, source = region, "the environment's region"
+    elif cluster is not None:
+        expected_region, source = cluster["region"], "ClusterArn's Region"
+    else:
+        expected_region = None  # deployed to sam's default Region: nothing to compare with
+    if expected_region is not None and match["region"] != expected_region:
+        raise UserError(
+            f"{value!r} is in Region {match['region']}, but the stack runs tasks in its own Region, {expected_region} ({source}); "
+            f"allowed: a family name, or a task-definition ARN in {expected_region}",
+            field=TASK_FAMILY.name,
+        )
+    if cluster is not None and match["account"] != cluster["account"]:
+        raise UserError(
+            f"{value!r} is in account {match['account']}, but the task runs with a task definition of the cluster's account "
+            f"({cluster['account']}, from ClusterArn); allowed: a family name, or a task-definition ARN in account {cluster['account']}",
+            field=TASK_FAMILY.name,
+        )
+    return family
 
 
 def check_parameter_values(template_parameters: dict[str, dict], values: dict[str, str], *, stack: str, environment: str) -> None:

@@ -44,9 +44,45 @@ def test_time_zone_stack_deploys(rendered_examples, moto_endpoint):
     del template["Outputs"]["ScheduleArn"]
     stack = create_stack(moto_endpoint, section["region"], section["stack_name"], json.dumps(template), overrides, section["capabilities"].split())
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
-    ids = physical_ids(moto_endpoint, section["region"], section["stack_name"])
+    region = section["region"]
+    ids = physical_ids(moto_endpoint, region, section["stack_name"])
     # What can be read back is the role the schedule uses and its dead-letter queue.
     assert "RunTaskRole" in ids and "DeadLetterQueue" in ids
-    sqs = client("sqs", moto_endpoint, section["region"])
+    sqs = client("sqs", moto_endpoint, region)
     attributes = sqs.get_queue_attributes(QueueUrl=ids["DeadLetterQueue"], AttributeNames=["All"])["Attributes"]
     assert attributes["SqsManagedSseEnabled"] == "true"
+
+    # The role as created, with the parameters resolved: only EventBridge Scheduler of this account
+    # may assume it; it may run this family in this cluster, pass the task's two roles to ECS only,
+    # and send failed invocations to this stack's queue only.
+    account = client("sts", moto_endpoint, region).get_caller_identity()["Account"]
+    role = client("iam", moto_endpoint, region).get_role(RoleName=ids["RunTaskRole"])["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [{
+        "Effect": "Allow",
+        "Principal": {"Service": ["scheduler.amazonaws.com"]},
+        "Action": ["sts:AssumeRole"],
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+    }]
+    family_arn = f"arn:aws:ecs:{region}:{account}:task-definition/{overrides['TaskFamily']}"
+    assert inline_policy(moto_endpoint, region, ids["RunTaskRole"])["Statement"] == [
+        {
+            "Sid": "RunTaskFamilyInCluster",
+            "Effect": "Allow",
+            "Action": ["ecs:RunTask"],
+            "Resource": [family_arn, f"{family_arn}:*"],
+            "Condition": {"ArnEquals": {"ecs:cluster": overrides["ClusterArn"]}},
+        },
+        {
+            "Sid": "PassTaskRoles",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": [overrides["ExecutionRoleArn"], overrides["TaskRoleArn"]],
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        },
+        {
+            "Sid": "SendToDeadLetterQueue",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [attributes["QueueArn"]],
+        },
+    ]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
+import tomllib
 
-from helpers import manifest_text, one_resource, policy_statements, render_text, resources_of_type
+import pytest
+
+from helpers import NETWORK_PARAMETERS, manifest_text, one_resource, policy_statements, render_text, resources_of_type
 
 FAMILY_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}"}
 FAMILY_REVISIONS_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}:*"}
@@ -159,3 +163,67 @@ def test_description_and_metadata_name_blueprint_and_options(tmp_path):
     assert "schedule=cron(20 2 * * ? *)" in template["Description"]
     assert template["Metadata"]["Generator"]["Blueprint"] == "scheduled_task"
     assert template["Metadata"]["Generator"]["Options"]["retry_attempts"] == 185
+
+
+FAMILY_ARN_PREFIX = "arn:aws:ecs:us-east-1:123456789012:task-definition"
+
+
+def render_cli(tmp_path, run_cli, task_family: str, *, region: str | None = "us-east-1", ssm: bool = False):
+    """`render` with TaskFamily = task_family into tmp_path; (result, samconfig's overrides for job-dev)."""
+    options = 'schedule = "rate(1 day)"\ncontainer_name = "app"' + ('\nssm_parameters = ["TaskFamily"]' if ssm else "")
+    parameters = NETWORK_PARAMETERS.replace('TaskFamily = "job"', f'TaskFamily = "{task_family}"')
+    text = manifest_text("job", "scheduled_task", options, parameters)
+    if region is None:
+        text = text.replace('region = "us-east-1"\n', "")
+    (tmp_path / "stacks.toml").write_text(text)
+    result = run_cli("render", "--manifest", "stacks.toml", "--out", "out", "--samconfig", "samconfig.toml", cwd=tmp_path)
+    if result.code != 0:
+        return result, None
+    section = tomllib.loads((tmp_path / "samconfig.toml").read_text())["job-dev"]["deploy"]["parameters"]
+    return result, dict(pair.split("=", 1) for pair in shlex.split(section["parameter_overrides"]))
+
+
+@pytest.mark.parametrize("region", ["us-east-1", None])
+def test_task_family_given_as_an_unversioned_arn_is_written_as_the_family(tmp_path, run_cli, region):
+    # Without a region, the ARN is checked against ClusterArn's Region (us-east-1 in NETWORK_PARAMETERS).
+    result, overrides = render_cli(tmp_path, run_cli, f"{FAMILY_ARN_PREFIX}/nightly-report", region=region)
+    assert result.code == 0, result.err
+    assert overrides["TaskFamily"] == "nightly-report"
+    # Everything rendered is what the family name gives: the templates do not change.
+    named = tmp_path / "named"
+    named.mkdir()
+    assert render_cli(named, run_cli, "nightly-report", region=region)[0].code == 0
+    for rel in ("out/job/template.yaml", "out/job/README.md", "samconfig.toml"):
+        assert (tmp_path / rel).read_text() == (named / rel).read_text(), rel
+
+
+def test_task_family_from_ssm_is_an_ssm_parameter_name_left_as_it_is(tmp_path, run_cli):
+    result, overrides = render_cli(tmp_path, run_cli, "/batch/task-family", ssm=True)
+    assert result.code == 0, result.err
+    assert overrides["TaskFamily"] == "/batch/task-family"
+
+
+@pytest.mark.parametrize("value, words", [
+    (f"{FAMILY_ARN_PREFIX}/nightly-report:3",
+     "is not valid: it pins revision 3; allowed: a task definition family name, or its ARN without :revision "
+     "(arn:<partition>:ecs:<region>:<account>:task-definition/<family>)"),
+    ("arn:aws:ecs:eu-west-1:123456789012:task-definition/nightly-report",
+     "is in Region eu-west-1, but the stack runs tasks in its own Region, us-east-1 (the environment's region); "
+     "allowed: a family name, or a task-definition ARN in us-east-1"),
+    ("arn:aws:ecs:us-east-1:210987654321:task-definition/nightly-report",
+     "is in account 210987654321, but the task runs with a task definition of the cluster's account (123456789012, from ClusterArn)"),
+    ("arn:aws:ecs:us-east-1:123456789012:cluster/nightly-report", "is not a task-definition ARN"),
+    (f"{FAMILY_ARN_PREFIX}/nightly report", "'nightly report' is not a family name"),
+])
+def test_task_family_arn_that_cannot_run_here_is_a_one_line_error(tmp_path, run_cli, value, words):
+    result, _ = render_cli(tmp_path, run_cli, value)
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert result.err.startswith(f"error: stack job: environments.dev.parameters.TaskFamily: {value!r} "), result.err
+    assert words in result.err
+    assert not (tmp_path / "samconfig.toml").exists() and not (tmp_path / "out").exists()
+
+
+def test_task_family_arn_in_another_region_than_the_cluster_is_refused_without_an_environment_region(tmp_path, run_cli):
+    result, _ = render_cli(tmp_path, run_cli, "arn:aws:ecs:us-west-2:123456789012:task-definition/job", region=None)
+    assert result.code == 2
+    assert "is in Region us-west-2, but the stack runs tasks in its own Region, us-east-1 (ClusterArn's Region)" in result.err
