@@ -217,6 +217,13 @@ def json_input_transformer(body, paths: dict[str, str], *, field: str | None = N
     return events.InputTransformer(InputPathsMap=dict(paths), InputTemplate=text)
 
 
+def largest_override_option(options) -> str:
+    """The option that takes the most room in RunTask overrides: the one worth shortening."""
+    room = {"command": len(json.dumps(list(options.command))) if options.command else 0,
+            "environment": len(json.dumps(options.environment)) if options.environment else 0}
+    return max(room, key=room.get)
+
+
 def container_override_transformer(options, environment_paths: dict[str, str]) -> events.InputTransformer:
     """An ECS target's InputTransformer: the RunTask `overrides` for `options.container_name`, with
     static command/environment from the options and each environment variable in
@@ -230,10 +237,7 @@ def container_override_transformer(options, environment_paths: dict[str, str]) -
         raise ValueError(f"no worst-case length known for {unbounded[0]}; add it to WORST_CASE_VALUE_CHARS")
     extra = [{"name": name, "value": Placeholder(name)} for name in environment_paths]
     override = options.container_override(extra_environment=extra)
-    # Blame the option that takes the most room: it is the one worth shortening.
-    room = {"command": len(json.dumps(list(options.command))) if options.command else 0,
-            "environment": len(json.dumps(options.environment)) if options.environment else 0}
-    field = max(room, key=room.get)
+    field = largest_override_option(options)
     transformer = json_input_transformer({"containerOverrides": [override]}, dict(environment_paths), field=field)
     template = transformer.InputTemplate
     worst = api_length(template)

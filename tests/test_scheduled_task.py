@@ -227,3 +227,17 @@ def test_task_family_arn_in_another_region_than_the_cluster_is_refused_without_a
     result, _ = render_cli(tmp_path, run_cli, "arn:aws:ecs:us-west-2:123456789012:task-definition/job", region=None)
     assert result.code == 2
     assert "is in Region us-west-2, but the stack runs tasks in its own Region, us-east-1 (ClusterArn's Region)" in result.err
+
+
+def test_static_overrides_longer_than_run_task_allows_are_a_render_error(tmp_path):
+    from generator.errors import UserError
+
+    def options(length: int) -> str:
+        return f'schedule = "rate(1 hour)"\ncontainer_name = "app"\ncommand = ["{"x" * length}"]'
+
+    # {"containerOverrides":[{"name":"app","command":["x…"]}]} is 54 characters around the argument
+    render_text(tmp_path, manifest_text("job", "scheduled_task", options(8192 - 54)))
+    with pytest.raises(UserError) as error:
+        render_text(tmp_path, manifest_text("job", "scheduled_task", options(8192 - 53)))
+    assert error.value.stack == "job" and error.value.field.endswith("command")
+    assert "the RunTask overrides would be 8193 characters; ECS RunTask allows at most 8192 (shorten command or environment by 1)" in str(error.value)
