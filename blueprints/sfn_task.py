@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from troposphere import GetAtt, Output, Parameter, Ref, Sub, Template
 from troposphere import events, scheduler, stepfunctions
@@ -30,6 +31,7 @@ STATE_MACHINE, STATE_MACHINE_ROLE, LOG_GROUP = "StateMachine", "StateMachineRole
 START_ROLE, SCHEDULE_RULE, SCHEDULE, S3_RULE, BUCKET_NAME = "StartExecutionRole", "ScheduleRule", "Schedule", "ObjectCreatedRule", "BucketName"
 LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what state machine logging allows in a name
+MAX_STATE_MACHINE_NAME = 80  # Step Functions: a state machine name is 1-80 characters
 MAX_SECONDS = 31_536_000  # a Standard workflow runs at most one year
 PLACEHOLDER_START = "${"
 BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
@@ -56,13 +58,17 @@ class S3Trigger(S3KeyFilter):
 @dataclass(frozen=True, kw_only=True)
 class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
     """name: default none, the state machine is named after the CloudFormation stack (`<stack>-<env>`)
-    and the ASL file after the stack; set, the state machine is `<CloudFormation stack>-<name>`. wait: default true (ecs:runTask.sync, the
-    execution fails when the task fails); false only starts the task. input_overrides: default
+    and the ASL file after the stack; set (letters, digits, - and _), the state machine is
+    `<stack>-<env>-<name>`, at most 80 characters in every environment. wait: default true
+    (ecs:runTask.sync, the execution fails when the task fails); false only starts the task. input_overrides: default
     false; true lets the execution input set `command` and `environment.<NAME>` for the names in
     `environment`, each falling back to the option. timeout_seconds: default none, no limit (the
     task is stopped and the execution fails with States.Timeout). ecs_retry_attempts /
     ecs_retry_interval_seconds / ecs_retry_backoff_rate: default 3 / 10 / 2, for throttling and
-    capacity errors. task_failure_retry_attempts: default 0, a failed task is not run again.
+    capacity errors (the backoff rate is a number from 1.0, e.g. 1.5). task_failure_retry_attempts:
+    default 0, a failed task is not run again; n re-runs it up to n times after any error but a
+    timeout (States.TaskFailed in a retrier matches every error except States.Timeout, so permanent
+    ones such as ECS.AccessDeniedException are retried too, not only a non-zero exit).
     log_level: ALL, ERROR (default), FATAL or OFF. log_execution_data: default false.
     log_retention_days: default 30. tracing: default false (X-Ray). schedule (+ timezone) or s3:
     default none, started only through the API; retry_attempts, max_event_age_seconds and
@@ -74,7 +80,7 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
     timeout_seconds: int | None = None
     ecs_retry_attempts: int = 3
     ecs_retry_interval_seconds: int = 10
-    ecs_retry_backoff_rate: int = 2
+    ecs_retry_backoff_rate: Any = 2  # a number: generator.options has no float type, so checked below
     task_failure_retry_attempts: int = 0
     log_level: str = "ERROR"
     log_execution_data: bool = False
@@ -102,7 +108,15 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
         _in_range(self.timeout_seconds, 1, MAX_SECONDS, "timeout_seconds")
         _in_range(self.ecs_retry_attempts, 0, 99_999_999, "ecs_retry_attempts")
         _in_range(self.ecs_retry_interval_seconds, 1, 99_999_999, "ecs_retry_interval_seconds")
-        _in_range(self.ecs_retry_backoff_rate, 1, 100, "ecs_retry_backoff_rate")
+        rate = self.ecs_retry_backoff_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+            raise UserError(f"expected a number, got {rate!r}", field="ecs_retry_backoff_rate")
+        _in_range(rate, 1.0, 100, "ecs_retry_backoff_rate")  # ASL: BackoffRate >= 1.0
+        if isinstance(rate, float):
+            # The options are recorded in the template's Metadata, where cfn-lint (E4002) allows no
+            # fractional number: a whole rate is kept as an integer, another as its decimal text
+            # ("1.5"); `backoff_rate` is the number the definition gets.
+            object.__setattr__(self, "ecs_retry_backoff_rate", int(rate) if rate.is_integer() else repr(rate))
         _in_range(self.task_failure_retry_attempts, 0, 99_999_999, "task_failure_retry_attempts")
         if self.log_level not in LOG_LEVELS:
             raise UserError(f"{self.log_level!r} is not a log level; allowed: {', '.join(LOG_LEVELS)}", field="log_level")
@@ -122,10 +136,42 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
                 if name in self.environment:
                     raise UserError(f"{name!r} is also in environment; the event's value would be overridden", field="s3")
 
+    @property
+    def backoff_rate(self) -> int | float:
+        """ecs_retry_backoff_rate as the number the definition's retriers take."""
+        rate = self.ecs_retry_backoff_rate
+        return float(rate) if isinstance(rate, str) else rate
 
-def _in_range(value: int | None, low: int, high: int, field: str) -> None:
-    if value is not None and not low <= value <= high:
+
+def _in_range(value: int | float | None, low: int | float, high: int, field: str) -> None:
+    if value is not None and not low <= value <= high:  # (NaN is never in range)
         raise UserError(f"{value} is out of range; allowed: {low} to {high}", field=field)
+
+
+def check_state_machine_names(stack_name: str, environments, name: str | None) -> None:
+    """Every environment's state machine name, `${AWS::StackName}-<name>` with the stack name
+    samconfig gives it (`<stack>-<env>`), fits Step Functions' 80 characters, else UserError.
+
+    Without `name` it always fits: the manifest allows a stack name of 63 characters and an
+    environment name of 16. `environments`: the environment names; None when the StackContext does
+    not carry them (it names no environment today: templates are environment-agnostic), and then
+    only the shortest possible environment name (one character) is checked, which catches a name
+    that fits no environment but not one that is too long only for a longer environment name.
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html
+    """
+    if name is None:
+        return
+    for environment in environments if environments is not None else [None]:
+        stack_name_for_env = f"{stack_name}-{environment or 'e'}"
+        full_name = f"{stack_name_for_env}-{name}"
+        if len(full_name) > MAX_STATE_MACHINE_NAME:
+            room = MAX_STATE_MACHINE_NAME - len(stack_name_for_env) - 1
+            where = f"in environment {environment}: {full_name!r}" if environment else \
+                f"with even a one-letter environment: {stack_name}-<env>-{name}"
+            allowed = f"at most {room} characters for name here" if room > 0 else "no name: omit it (the stack name is too long)"
+            raise UserError(f"the state machine name <stack>-<env>-<name> would be {len(full_name)} characters {where}; "
+                            f"Step Functions allows at most {MAX_STATE_MACHINE_NAME}; allowed: {allowed}",
+                            stack=stack_name, field="options.name")
 
 
 def definition(options: Options, stack: StackContext) -> dict:
@@ -140,7 +186,7 @@ def definition(options: Options, stack: StackContext) -> dict:
         input_command=options.input_overrides, input_environment=input_environment, wait=options.wait,
         platform_version=options.platform_version, assign_public_ip=options.assign_public_ip,
         timeout_seconds=options.timeout_seconds,
-        retry=asl.ecs_job_retry(interval_seconds=options.ecs_retry_interval_seconds, backoff_rate=options.ecs_retry_backoff_rate,
+        retry=asl.ecs_job_retry(interval_seconds=options.ecs_retry_interval_seconds, backoff_rate=options.backoff_rate,
                                 attempts=options.ecs_retry_attempts, task_failure_attempts=options.task_failure_retry_attempts),
     )
 
@@ -152,7 +198,11 @@ def build(options: Options, stack: StackContext) -> Rendered:
     name = options.name or stack.name
     document = definition(options, stack)
     substitutions = asl.ecs_job_substitutions(task)
-    asl.check_substitutions(document, substitutions)
+    try:
+        asl.check_substitutions(document, substitutions)
+    except UserError as error:
+        raise error.within(stack=stack.name) from None
+    check_state_machine_names(stack.name, getattr(stack, "environments", None), options.name)
     definition_path = f"statemachine/{name}.asl.json"
 
     role = template.add_resource(iam.service_role(STATE_MACHINE_ROLE, service="states.amazonaws.com", policy_name="run-ecs-task",
@@ -226,6 +276,10 @@ def _summary(options: Options) -> str:
 def _notes(options: Options) -> list[str]:
     notes = [f"A failed execution reports error `{asl.JOB_FAILED_ERROR}`; its cause is JSON with the original `Error` "
              "(e.g. `States.TaskFailed` for a non-zero exit, `States.Timeout`) and its `Cause` (ECS's description of the task)."]
+    if options.task_failure_retry_attempts:
+        notes.append(f"The task is run again up to {options.task_failure_retry_attempts} time(s) after any error but a timeout: "
+                     "`States.TaskFailed` in a retrier matches every error except `States.Timeout`, so permanent ones "
+                     "(e.g. `ECS.AccessDeniedException`) are retried too. The job must be safe to run again.")
     if options.input_overrides:
         names = ", ".join(sorted(options.environment)) or "none"
         notes.append('Execution input such as `{"command": ["..."], "environment": {"NAME": "value"}}` overrides the command and the '

@@ -33,8 +33,12 @@ from generator.scanners import LOG_GROUP_SERVICE_ENCRYPTION, checkov_skips
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 RUN_TASK_ARN = "arn:${Partition}:states:::ecs:runTask"
 RUN_TASK_SYNC_ARN = RUN_TASK_ARN + ".sync"
-# `.sync` and `.waitForTaskToken` are integration patterns of the same RunTask API.
+# `.sync` and `.waitForTaskToken` are integration patterns of the same RunTask API, the only ECS
+# API Step Functions' optimized integration offers.
+# https://docs.aws.amazon.com/step-functions/latest/dg/connect-ecs.html
+ECS_INTEGRATIONS = ("runTask", "runTask.sync", "runTask.waitForTaskToken")
 RUN_TASK_RESOURCE = re.compile(r"^arn:[^:]+:states:::ecs:runTask(\.sync|\.waitForTaskToken)?$")
+ECS_RESOURCE = re.compile(r"^arn:[^:]+:states:::ecs:(?P<integration>.*)$")  # any optimized ECS integration, valid or not
 
 
 # --- states -----------------------------------------------------------------------------
@@ -195,9 +199,18 @@ def add_log_group(template: Template, logical_id: str, *, level: str, retention_
 ECS_TRANSIENT_ERRORS = ("ECS.AmazonECSException", "ECS.ServerException", "AmazonECS.Unknown")
 
 
-def ecs_job_retry(*, interval_seconds: int, backoff_rate: int, attempts: int, task_failure_attempts: int) -> list[dict]:
-    """Retry transient start failures; States.TaskFailed (the task ran and failed) only when asked,
-    since re-running a job that may have done half its work is the user's call."""
+def ecs_job_retry(*, interval_seconds: int, backoff_rate: int | float, attempts: int, task_failure_attempts: int) -> list[dict]:
+    """Retry transient start failures; any other failure only when asked (`task_failure_attempts`),
+    since re-running a job that may have done half its work is the user's call.
+
+    No error name means "the container exited non-zero" alone: `.sync` reports that as
+    States.TaskFailed, and States.TaskFailed in a retrier is a wildcard for every error name but
+    States.Timeout. So that retrier also re-runs permanent failures (ECS.AccessDeniedException,
+    ECS.InvalidParameterException, ECS.ClusterNotFoundException...); only a timeout is never
+    retried. Retriers are tried in order and an exhausted one does not fall through to the next,
+    so transient errors stay with the first.
+    https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
+    """
     retry = [retrier(list(ECS_TRANSIENT_ERRORS), interval_seconds=interval_seconds, max_attempts=attempts, backoff_rate=backoff_rate)]
     if task_failure_attempts:
         retry.append(retrier(["States.TaskFailed"], interval_seconds=interval_seconds, max_attempts=task_failure_attempts,

@@ -17,7 +17,13 @@ the API parameters of a Task state (`"LaunchType": "FARGATEX"` passes). For each
 - E9603: checks the `Parameters` of each `arn:<partition>:states:::ecs:runTask*` Task state
   against the ECS `RunTask` input shape in botocore's service model (member names in Step
   Functions' PascalCase, types, enums, required members); a key ending in `.$` is a JsonPath or
-  intrinsic evaluated at run time, so only its name is checked.
+  intrinsic evaluated at run time, so only its name is checked;
+- E9604: checks that an `arn:<partition>:states:::ecs:*` Task resource is one of the ECS
+  integrations (`runTask`, `runTask.sync`, `runTask.waitForTaskToken`): E3601 passes
+  `ecs:runTask.synk`, and E9603 would then never look at its Parameters;
+- E9605: range-checks every retrier (Task, Parallel and Map states, branches included): E3601's
+  schema allows a `BackoffRate` of 0.5, and fractional or zero `IntervalSeconds`, and does not know
+  `MaxDelaySeconds` or `JitterStrategy`.
 
 Findings point into the definition file (line and column) when it is a file.
 """
@@ -45,6 +51,7 @@ PSEUDO_PARAMETER_SAMPLES = {
 }
 LINT_ROLE_ARN = "arn:aws:iam::123456789012:role/asl-lint"
 RULE_UNREADABLE, RULE_SUBSTITUTIONS, RULE_TRANSITIONS, RULE_ECS_PARAMETERS = "E9600", "E9601", "E9602", "E9603"
+RULE_ECS_RESOURCE, RULE_RETRY = "E9604", "E9605"
 
 NodePath = list  # keys and list indexes from the definition's root to a node
 
@@ -155,8 +162,10 @@ def _state_machine_findings(template_path: Path, logical_id: str, properties: di
         findings.append(finding("E3601", node_path, message))
     for node_path, message in _transition_problems(resolved, []):
         findings.append(finding(RULE_TRANSITIONS, node_path, message))
-    for node_path, message in _ecs_task_problems(resolved, []):
-        findings.append(finding(RULE_ECS_PARAMETERS, node_path, message))
+    for rule, node_path, message in _ecs_task_problems(resolved, []):
+        findings.append(finding(rule, node_path, message))
+    for node_path, message in _retry_problems(resolved, []):
+        findings.append(finding(RULE_RETRY, node_path, message))
     return sorted(findings, key=lambda f: (f.path, f.line, f.column, f.rule, f.message))
 
 
@@ -310,7 +319,8 @@ def _pascal(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def _ecs_task_problems(machine: Any, machine_path: NodePath) -> Iterator[tuple[NodePath, str]]:
+def _states_with_paths(machine: Any, machine_path: NodePath) -> Iterator[tuple[str, dict, NodePath]]:
+    """Every state of a state machine, and of its Parallel branches and Map processors, with its path."""
     states = machine.get("States") if isinstance(machine, dict) else None
     if not isinstance(states, dict):
         return
@@ -318,16 +328,73 @@ def _ecs_task_problems(machine: Any, machine_path: NodePath) -> Iterator[tuple[N
         if not isinstance(state, dict):
             continue
         state_path = [*machine_path, "States", name]
-        resource = state.get("Resource")
-        if state.get("Type") == "Task" and isinstance(resource, str) and asl.RUN_TASK_RESOURCE.match(resource):
-            if "Parameters" not in state:
-                yield state_path, "an ecs:runTask state needs Parameters (TaskDefinition is required)"
-            else:
-                yield from _check_value(state["Parameters"], _run_task_input_shape(), [*state_path, "Parameters"], "Parameters")
+        yield name, state, state_path
         for index, branch in enumerate(state.get("Branches") or []):
-            yield from _ecs_task_problems(branch, [*state_path, "Branches", index])
+            yield from _states_with_paths(branch, [*state_path, "Branches", index])
         for key in ("ItemProcessor", "Iterator"):
-            yield from _ecs_task_problems(state.get(key), [*state_path, key])
+            yield from _states_with_paths(state.get(key), [*state_path, key])
+
+
+def _ecs_task_problems(machine: Any, machine_path: NodePath) -> Iterator[tuple[str, NodePath, str]]:
+    """(rule, path, message): E9604 for an ECS resource that is no ECS integration, E9603 for the
+    Parameters of a RunTask state."""
+    for name, state, state_path in _states_with_paths(machine, machine_path):
+        resource = state.get("Resource")
+        if state.get("Type") != "Task" or not isinstance(resource, str):
+            continue
+        ecs = asl.ECS_RESOURCE.match(resource)
+        if ecs and ecs.group("integration") not in asl.ECS_INTEGRATIONS:
+            integration = ecs.group("integration")
+            yield RULE_ECS_RESOURCE, [*state_path, "Resource"], (
+                f"state {name!r}: Resource {resource!r}: ecs:{integration} is not a Step Functions ECS integration"
+                f"{did_you_mean(integration, asl.ECS_INTEGRATIONS)}; allowed: "
+                + ", ".join(f"arn:<partition>:states:::ecs:{allowed}" for allowed in asl.ECS_INTEGRATIONS))
+        elif asl.RUN_TASK_RESOURCE.match(resource):
+            if "Parameters" not in state:
+                yield RULE_ECS_PARAMETERS, state_path, "an ecs:runTask state needs Parameters (TaskDefinition is required)"
+            else:
+                for node_path, message in _check_value(state["Parameters"], _run_task_input_shape(), [*state_path, "Parameters"], "Parameters"):
+                    yield RULE_ECS_PARAMETERS, node_path, message
+
+
+# --- E9605: retriers ----------------------------------------------------------------------------
+
+# What the Amazon States Language allows in a retrier, beyond the types E3601 checks: IntervalSeconds
+# a positive integer (at most 99999999), MaxAttempts a non-negative integer (at most 99999999),
+# BackoffRate a number >= 1.0, MaxDelaySeconds a positive integer below 31622401, JitterStrategy
+# FULL or NONE. https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
+RETRIER_WHOLE_NUMBERS = {"IntervalSeconds": (1, 99_999_999), "MaxAttempts": (0, 99_999_999), "MaxDelaySeconds": (1, 31_622_400)}
+MIN_BACKOFF_RATE = 1.0
+JITTER_STRATEGIES = ("FULL", "NONE")
+
+
+def _retry_problems(machine: Any, machine_path: NodePath) -> Iterator[tuple[NodePath, str]]:
+    for name, state, state_path in _states_with_paths(machine, machine_path):
+        retry = state.get("Retry")
+        for index, retrier in enumerate(retry if isinstance(retry, list) else []):
+            if isinstance(retrier, dict):
+                for key, message in _retrier_problems(retrier):
+                    yield [*state_path, "Retry", index, key], f"state {name!r}: Retry[{index}].{key} {message}"
+
+
+def _retrier_problems(retrier: dict) -> Iterator[tuple[str, str]]:
+    for key, (low, high) in RETRIER_WHOLE_NUMBERS.items():
+        if key in retrier:
+            value = retrier[key]
+            if isinstance(value, bool) or not isinstance(value, int):
+                yield key, f"must be a whole number, not {json.dumps(value)}; allowed: {low} to {high}"
+            elif not low <= value <= high:
+                yield key, f"is {value}; allowed: {low} to {high}"
+    if "BackoffRate" in retrier:
+        value = retrier["BackoffRate"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            yield "BackoffRate", f"must be a number, not {json.dumps(value)}; allowed: {MIN_BACKOFF_RATE} or more"
+        elif not value >= MIN_BACKOFF_RATE:
+            yield "BackoffRate", f"is {value}; allowed: {MIN_BACKOFF_RATE} or more (the interval may not shrink)"
+    if "JitterStrategy" in retrier and retrier["JitterStrategy"] not in JITTER_STRATEGIES:
+        value = retrier["JitterStrategy"]
+        hint = did_you_mean(value, JITTER_STRATEGIES) if isinstance(value, str) else ""
+        yield "JitterStrategy", f"is {json.dumps(value)}{hint}; allowed: {', '.join(JITTER_STRATEGIES)}"
 
 
 def _check_value(value: Any, shape: Any, node_path: NodePath, label: str) -> Iterator[tuple[NodePath, str]]:

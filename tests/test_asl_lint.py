@@ -167,3 +167,110 @@ def test_an_inline_sam_definition_is_checked_too(tmp_path):
         }}},
     }))
     assert {f.rule for f in asl_findings(template)} == {"E3601", "E9603"}
+
+
+# --- E9604: the ECS integration named by a Task's Resource ------------------------------------------
+
+
+def test_an_ecs_resource_that_is_no_ecs_integration_is_caught_at_its_line(rendered):
+    edit_definition(rendered, lambda d: d["States"]["Run ECS task"].update(Resource="arn:${Partition}:states:::ecs:runTask.synk"))
+    (finding,) = asl_findings(rendered)
+    assert (finding.rule, finding.path, finding.line) == ("E9604", str(asl_path(rendered)), line_of(asl_path(rendered), '"Resource"'))
+    assert finding.message == (
+        "StateMachine: state 'Run ECS task': Resource 'arn:aws:states:::ecs:runTask.synk': ecs:runTask.synk is not a "
+        "Step Functions ECS integration (did you mean 'runTask.sync'?); allowed: arn:<partition>:states:::ecs:runTask, "
+        "arn:<partition>:states:::ecs:runTask.sync, arn:<partition>:states:::ecs:runTask.waitForTaskToken")
+
+
+@pytest.mark.parametrize("resource, rules", [
+    ("stopTask", {"E9604"}),
+    ("runTask.sync:2", {"E9604"}),
+    ("runTask.sync", set()),
+    ("runTask.waitForTaskToken", set()),
+])
+def test_only_the_three_run_task_integrations_are_ecs_resources(rendered, resource, rules):
+    edit_definition(rendered, lambda d: d["States"]["Run ECS task"].update(Resource="arn:${Partition}:states:::ecs:" + resource))
+    assert {f.rule for f in asl_findings(rendered)} == rules
+
+
+# --- E9605: retriers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("BackoffRate", 0.5, "Retry[0].BackoffRate is 0.5; allowed: 1.0 or more (the interval may not shrink)"),
+    ("BackoffRate", "2", 'Retry[0].BackoffRate must be a number, not "2"; allowed: 1.0 or more'),
+    ("IntervalSeconds", 0, "Retry[0].IntervalSeconds is 0; allowed: 1 to 99999999"),
+    ("IntervalSeconds", 1.5, "Retry[0].IntervalSeconds must be a whole number, not 1.5; allowed: 1 to 99999999"),
+    ("MaxAttempts", 2.5, "Retry[0].MaxAttempts must be a whole number, not 2.5; allowed: 0 to 99999999"),
+    ("MaxAttempts", 100_000_000, "Retry[0].MaxAttempts is 100000000; allowed: 0 to 99999999"),
+    ("MaxDelaySeconds", 0, "Retry[0].MaxDelaySeconds is 0; allowed: 1 to 31622400"),
+    ("JitterStrategy", "FUL", "Retry[0].JitterStrategy is \"FUL\" (did you mean 'FULL'?); allowed: FULL, NONE"),
+])
+def test_retrier_fields_are_range_checked_at_their_line(rendered, field, value, message):
+    """cfn-lint's E3601 schema lets all of these pass (BackoffRate minimum 0, any number of seconds,
+    no MaxDelaySeconds or JitterStrategy)."""
+    edit_definition(rendered, lambda d: d["States"]["Run ECS task"]["Retry"][0].update({field: value}))
+    (finding,) = asl_findings(rendered)
+    assert (finding.rule, finding.path, finding.line) == ("E9605", str(asl_path(rendered)), line_of(asl_path(rendered), f'"{field}"'))
+    assert finding.message == f"StateMachine: state 'Run ECS task': {message}"
+
+
+def test_a_negative_retry_count_is_caught_by_cfn_lint_and_e9605(rendered):
+    edit_definition(rendered, lambda d: d["States"]["Run ECS task"]["Retry"][0].update(MaxAttempts=-1))
+    line = line_of(asl_path(rendered), '"MaxAttempts"')
+    assert [(f.rule, f.line) for f in asl_findings(rendered)] == [("E3601", line), ("E9605", line)]
+
+
+@pytest.mark.parametrize("change", [
+    {"BackoffRate": 1.0}, {"BackoffRate": 1.5}, {"BackoffRate": 1}, {"IntervalSeconds": 1}, {"MaxAttempts": 0},
+    {"MaxDelaySeconds": 60}, {"JitterStrategy": "NONE"},
+])
+def test_retrier_values_the_language_allows_pass(rendered, change):
+    edit_definition(rendered, lambda d: d["States"]["Run ECS task"]["Retry"][0].update(change))
+    assert asl_findings(rendered) == []
+
+
+def test_resources_and_retriers_inside_parallel_branches_are_checked(tmp_path):
+    template = tmp_path / "template.yaml"
+    task = {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.synk", "Parameters": {"TaskDefinition": "job"},
+            "Retry": [{"ErrorEquals": ["States.ALL"], "BackoffRate": 0.5}], "End": True}
+    template.write_text(json.dumps({
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Resources": {"Machine": {"Type": "AWS::Serverless::StateMachine", "Properties": {
+            "Role": "arn:aws:iam::123456789012:role/x",
+            "Definition": {"StartAt": "Both", "States": {"Both": {
+                "Type": "Parallel", "Branches": [{"StartAt": "Run", "States": {"Run": task}}], "End": True}}},
+        }}},
+    }))
+    assert sorted((f.rule, f.message.split(": ", 2)[1]) for f in asl_findings(template)) == [
+        ("E9604", "state 'Run'"), ("E9605", "state 'Run'")]
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+NEXTT, LAUNCH_TYPE = '"Nextt"', '"LaunchType"'
+
+
+def test_generator_lint_command_exits_1_naming_the_definition_files_lines_and_rules(project, run_cli):
+    """`python -m generator lint` on a render of the example manifest whose .asl.json was broken
+    by hand (a "Nextt" typo, LaunchType FARGATEX): exit 1, each finding at the file's line."""
+    paths = ["--manifest", str(project / "stacks.toml"), "--out", str(project / "templates_out"),
+             "--samconfig", str(project / "samconfig.toml")]
+    assert run_cli("render", *paths, cwd=project).code == 0
+    template = project / "templates_out" / "stock-trader-task" / "template.yaml"
+    definition = template.parent / "statemachine" / "stock-trader-task.asl.json"
+    assert definition_files(template) == [definition]
+    assert run_cli("lint", "stock-trader-task", *paths, cwd=project).code == 0
+
+    document = json.loads(definition.read_text())
+    break_definition(document)
+    definition.write_text(json.dumps(document, indent=2) + "\n")
+    result = run_cli("lint", "stock-trader-task", *paths, cwd=project)
+    assert result.code == 1
+    lines = result.out.splitlines()
+    nextt = f"{definition}:{line_of(definition, NEXTT)}:"
+    launch_type = f"{definition}:{line_of(definition, LAUNCH_TYPE)}:"
+    assert any(line.startswith(nextt) and " E3601 " in line and "'Nextt' was unexpected" in line for line in lines), result.out
+    assert any(line.startswith(launch_type) and " E9603 " in line and "'FARGATEX' is not allowed" in line for line in lines), result.out
+    assert "lint:" in result.err and "finding(s)" in result.err

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from blueprints import sfn_task
 from conftest import REFERENCE_EVENTS
 from generator import asl
 from generator.errors import UserError
@@ -253,6 +254,24 @@ task_failure_retry_attempts = 2''')
         {**TRANSIENT_RETRY, "IntervalSeconds": 30, "MaxAttempts": 5, "BackoffRate": 3},
         {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 30, "MaxAttempts": 2, "BackoffRate": 3, "JitterStrategy": "FULL"},
     ]
+    # States.TaskFailed in a retrier matches every error but States.Timeout: the stack's README says so.
+    assert "after any error but a timeout" in stack.files["job/README.md"]
+    assert "ECS.AccessDeniedException" in stack.files["job/README.md"]
+
+
+def test_backoff_rate_may_be_any_number_from_one(tmp_path):
+    """ASL's BackoffRate is a number >= 1.0: 1.5 is a gentler backoff than any whole number allows."""
+    stack = render(tmp_path, SEED + "\necs_retry_backoff_rate = 1.5\ntask_failure_retry_attempts = 1")
+    assert [retrier["BackoffRate"] for retrier in definition_of(stack)["States"]["Run ECS task"]["Retry"]] == [1.5, 1.5]
+    # cfn-lint (E4002) allows no fractional number in the template's Metadata, where the options are recorded.
+    assert stack.template["Metadata"]["Generator"]["Options"]["ecs_retry_backoff_rate"] == "1.5"
+    assert "ecs_retry_backoff_rate=1.5" in stack.template["Description"]
+    # A whole number stays one (the examples' files do not change), written 2 or 2.0.
+    for written in ("1", "2.0"):
+        stack = render(tmp_path, SEED + f"\necs_retry_backoff_rate = {written}")
+        (rate,) = {retrier["BackoffRate"] for retrier in definition_of(stack)["States"]["Run ECS task"]["Retry"]}
+        recorded = stack.template["Metadata"]["Generator"]["Options"]["ecs_retry_backoff_rate"]
+        assert (type(rate), rate, type(recorded), recorded) == (int, int(float(written)), int, int(float(written)))
 
 
 def test_logging_off_creates_no_log_group_and_grants_no_log_delivery(tmp_path):
@@ -388,9 +407,14 @@ def test_s3_trigger_matches_the_bucket_and_key_and_passes_them_to_the_container(
     ('log_level = "DEBUG"', "log_level", "ALL, ERROR, FATAL, OFF"),
     ('log_retention_days = 31', "log_retention_days", "retention"),
     ('name = "has space"', "name", "letters, digits"),
+    ('name = "a.b"', "name", "letters, digits"),
     ('wait = false\ntask_failure_retry_attempts = 1', "task_failure_retry_attempts", "wait = true"),
     ('timeout_seconds = 0', "timeout_seconds", "1 to 31536000"),
-    ('ecs_retry_backoff_rate = 0', "ecs_retry_backoff_rate", "1 to 100"),
+    ('ecs_retry_backoff_rate = 0', "ecs_retry_backoff_rate", "1.0 to 100"),
+    ('ecs_retry_backoff_rate = 0.5', "ecs_retry_backoff_rate", "0.5 is out of range; allowed: 1.0 to 100"),
+    ('ecs_retry_backoff_rate = nan', "ecs_retry_backoff_rate", "allowed: 1.0 to 100"),
+    ('ecs_retry_backoff_rate = "2"', "ecs_retry_backoff_rate", "expected a number, got '2'"),
+    ('ecs_retry_backoff_rate = true', "ecs_retry_backoff_rate", "expected a number"),
     ('schedule = "cron(0 2 * * *)"', "schedule", "6"),
     ('environment = { S3_BUCKET = "x" }\ns3 = { key_prefix = "a/" }', "s3", "also in environment"),
     ('s3 = { bucket_env_var = "SAME", key_env_var = "SAME" }', "s3.key_env_var", "must differ"),
@@ -400,6 +424,56 @@ def test_options_are_validated_with_the_field_and_what_is_allowed(tmp_path, opti
         render(tmp_path, 'container_name = "app"\n' + options)
     assert raised.value.field == f"options.{field}"
     assert message in raised.value.message
+
+
+def test_a_placeholder_and_substitution_that_disagree_fail_the_render_naming_the_stack(tmp_path, monkeypatch):
+    """The render-time check in build(): a definition placeholder without its substitution (and a
+    substitution no placeholder uses) is a one-line error naming the stack and the ${...}."""
+    built = asl.ecs_job_substitutions
+
+    def disagreeing(task):
+        substitutions = dict(built(task))
+        del substitutions["ClusterArn"]
+        return {**substitutions, "Unused": "x"}
+
+    monkeypatch.setattr(asl, "ecs_job_substitutions", disagreeing)
+    with pytest.raises(UserError) as raised:
+        render(tmp_path, SEED)
+    assert raised.value.stack == "job"
+    assert "no DefinitionSubstitutions entry for ${ClusterArn}" in raised.value.message
+    assert "entries no placeholder uses: Unused" in raised.value.message
+    assert str(raised.value).startswith("stack job: definition: state machine definition: ")
+    assert "\n" not in str(raised.value)
+
+
+def test_a_name_too_long_for_step_functions_fails_the_render(tmp_path):
+    """`${AWS::StackName}-<name>` with the stack name samconfig gives (`<stack>-<env>`) must fit in
+    Step Functions' 80 characters."""
+    stack_name = "s" * 60
+    text = manifest_text(stack_name, "sfn_task", SEED + f'\nname = "{"n" * 20}"')
+    with pytest.raises(UserError) as raised:
+        render_text(tmp_path, text)
+    assert raised.value.stack == stack_name and raised.value.field == "options.name"
+    # 60 + "-" + at least one letter of environment + "-" + 20 = 83
+    assert "would be 83 characters with even a one-letter environment" in raised.value.message
+    assert "allowed: at most 17 characters for name here" in raised.value.message
+    assert "\n" not in str(raised.value)
+    # 17 fits the shortest environment name...
+    render_text(tmp_path, manifest_text(stack_name, "sfn_task", SEED + f'\nname = "{"n" * 17}"'))
+    # ...and without a name the state machine is `<stack>-<env>`: at most 63 + 1 + 16 characters.
+    render_text(tmp_path, manifest_text("s" * 63, "sfn_task", SEED))
+
+
+def test_every_environments_state_machine_name_is_checked_when_the_environments_are_known():
+    """check_state_machine_names checks each environment's own name (what build() does once the
+    StackContext carries the environment names; today it names none, so build() checks the shortest)."""
+    sfn_task.check_state_machine_names("s" * 60, ["dev", "prod"], "n" * 14)  # 60+1+4+1+14 = 80
+    with pytest.raises(UserError) as raised:
+        sfn_task.check_state_machine_names("s" * 60, ["dev", "production"], "n" * 14)
+    assert raised.value.field == "options.name"
+    assert f"would be 86 characters in environment production: '{'s' * 60}-production-{'n' * 14}'" in raised.value.message
+    assert "allowed: at most 8 characters for name here" in raised.value.message
+    sfn_task.check_state_machine_names("s" * 63, ["a" * 16], None)  # no name: the stack name alone, at most 80
 
 
 def test_a_placeholder_without_substitution_or_an_unused_substitution_is_a_render_error():
@@ -416,6 +490,7 @@ def test_a_placeholder_without_substitution_or_an_unused_substitution_is_a_rende
     SEED + '\ntracing = true\nlog_level = "ALL"\nschedule = "rate(1 hour)"',
     SEED + '\nschedule = "cron(0 2 * * ? *)"\ntimezone = "Europe/Paris"\ndead_letter_queue = false',
     SEED + '\ns3 = { key_wildcard = "in/*.csv" }',
+    SEED + '\necs_retry_backoff_rate = 1.5\ntask_failure_retry_attempts = 1\nname = "trader"',
 ])
 def test_rendered_templates_lint_clean(tmp_path, options):
     stack = render(tmp_path, options, NETWORK_PARAMETERS + ('BucketName = "example-bucket"\n' if "s3 =" in options else ""))
