@@ -153,10 +153,9 @@ def check_state_machine_names(stack_name: str, environments, name: str | None) -
     samconfig gives it (`<stack>-<env>`), fits Step Functions' 80 characters, else UserError.
 
     Without `name` it always fits: the manifest allows a stack name of 63 characters and an
-    environment name of 16. `environments`: the environment names; None when the StackContext does
-    not carry them (it names no environment today: templates are environment-agnostic), and then
-    only the shortest possible environment name (one character) is checked, which catches a name
-    that fits no environment but not one that is too long only for a longer environment name.
+    environment name of 16. `environments`: the environment names; None when unknown (a
+    StackContext built without them, as in unit tests), and then only the shortest possible
+    environment name (one character) is checked.
     https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html
     """
     if name is None:
@@ -202,7 +201,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
         asl.check_substitutions(document, substitutions)
     except UserError as error:
         raise error.within(stack=stack.name) from None
-    check_state_machine_names(stack.name, getattr(stack, "environments", None), options.name)
+    check_state_machine_names(stack.name, stack.environments or None, options.name)
     definition_path = f"statemachine/{name}.asl.json"
 
     role = template.add_resource(iam.service_role(STATE_MACHINE_ROLE, service="states.amazonaws.com", policy_name="run-ecs-task",

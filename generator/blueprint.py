@@ -9,11 +9,14 @@ from troposphere import Template
 
 @dataclass(frozen=True)
 class StackContext:
-    """What a blueprint may know about the stack it builds (nothing environment-specific)."""
+    """What a blueprint may know about the stack it builds. The template is the same for every
+    environment; `environments` only lets a blueprint check limits that depend on the names
+    (e.g. a resource name built from ${AWS::StackName}, which is <name>-<environment>)."""
 
     name: str
     blueprint: str
     description: str
+    environments: tuple[str, ...] = ()
 
 
 @dataclass

@@ -98,7 +98,8 @@ def _non_default_options(spec: StackSpec) -> dict:
 
 def render_stack(spec: StackSpec, *, manifest_name: str) -> RenderedStack:
     try:
-        rendered = spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description))
+        rendered = spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description,
+                                                                    tuple(spec.environments)))
     except UserError as error:
         raise error.within(stack=spec.name) from None  # a blueprint's error names the field; this names the stack
     template = rendered.template

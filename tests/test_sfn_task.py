@@ -454,19 +454,17 @@ def test_a_name_too_long_for_step_functions_fails_the_render(tmp_path):
     with pytest.raises(UserError) as raised:
         render_text(tmp_path, text)
     assert raised.value.stack == stack_name and raised.value.field == "options.name"
-    # 60 + "-" + at least one letter of environment + "-" + 20 = 83
-    assert "would be 83 characters with even a one-letter environment" in raised.value.message
-    assert "allowed: at most 17 characters for name here" in raised.value.message
+    # the test manifest's one environment is dev: 60 + "-dev" + "-" + 20 = 85
+    assert f"would be 85 characters in environment dev: '{stack_name}-dev-{'n' * 20}'" in raised.value.message
+    assert "allowed: at most 15 characters for name here" in raised.value.message
     assert "\n" not in str(raised.value)
-    # 17 fits the shortest environment name...
-    render_text(tmp_path, manifest_text(stack_name, "sfn_task", SEED + f'\nname = "{"n" * 17}"'))
+    # 15 fits dev...
+    render_text(tmp_path, manifest_text(stack_name, "sfn_task", SEED + f'\nname = "{"n" * 15}"'))
     # ...and without a name the state machine is `<stack>-<env>`: at most 63 + 1 + 16 characters.
     render_text(tmp_path, manifest_text("s" * 63, "sfn_task", SEED))
 
 
-def test_every_environments_state_machine_name_is_checked_when_the_environments_are_known():
-    """check_state_machine_names checks each environment's own name (what build() does once the
-    StackContext carries the environment names; today it names none, so build() checks the shortest)."""
+def test_every_environments_state_machine_name_is_checked():
     sfn_task.check_state_machine_names("s" * 60, ["dev", "prod"], "n" * 14)  # 60+1+4+1+14 = 80
     with pytest.raises(UserError) as raised:
         sfn_task.check_state_machine_names("s" * 60, ["dev", "production"], "n" * 14)
@@ -474,6 +472,10 @@ def test_every_environments_state_machine_name_is_checked_when_the_environments_
     assert f"would be 86 characters in environment production: '{'s' * 60}-production-{'n' * 14}'" in raised.value.message
     assert "allowed: at most 8 characters for name here" in raised.value.message
     sfn_task.check_state_machine_names("s" * 63, ["a" * 16], None)  # no name: the stack name alone, at most 80
+    # environments unknown (a StackContext built without them): the shortest possible name is checked
+    with pytest.raises(UserError) as raised:
+        sfn_task.check_state_machine_names("s" * 60, None, "n" * 20)
+    assert "would be 83 characters with even a one-letter environment" in raised.value.message
 
 
 def test_a_placeholder_without_substitution_or_an_unused_substitution_is_a_render_error():
