@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from troposphere import GetAtt, Output, Ref, Template
-from troposphere import events, scheduler
+from troposphere import events
 
 from generator import iam
 from generator.alerts import AlertOptions, add_alerts
@@ -17,12 +17,11 @@ from generator.blueprint import Rendered, StackContext
 from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.ecs_task import RunTaskOptions, task_ref
 from generator.schedules import validate_schedule_expression, validate_timezone
-from generator.targets import ecs_rule_target, ecs_schedule_target, invoke_statements
+from generator.targets import add_schedule, ecs_rule_target, ecs_schedule_target, invoke_statements
 
 DESCRIPTION = "Run an ECS Fargate task on a cron/rate schedule (EventBridge Scheduler with a time zone, else a UTC rule)"
 
 SCHEDULE_RULE = "ScheduleRule"
-SCHEDULE = "Schedule"
 RUN_TASK_ROLE = "RunTaskRole"
 
 
@@ -49,26 +48,19 @@ def build(options: Options, stack: StackContext) -> Rendered:
     task = task_ref(template, options)
     dead_letter_queue = add_dead_letter_queue(template) if options.dead_letter_queue else None
     state = "ENABLED" if options.enabled else "DISABLED"
-    rule = None
+    rule = schedule_group = None
 
     if options.timezone:
         role = template.add_resource(iam.service_role(
             RUN_TASK_ROLE, service="scheduler.amazonaws.com", policy_name="run-task",
             statements=invoke_statements(task, dead_letter_queue=dead_letter_queue),
         ))
-        schedule = template.add_resource(scheduler.Schedule(
-            SCHEDULE,
-            Description=f"{stack.name}: {options.schedule} in {options.timezone}",
-            ScheduleExpression=options.schedule,
-            ScheduleExpressionTimezone=options.timezone,
-            FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
-            State=state,
-            Target=ecs_schedule_target(
-                task, options, options, role=role, dead_letter_queue=dead_letter_queue,
-                input_text=options.static_input(),
-            ),
-        ))
-        template.add_output(Output("ScheduleArn", Description="The EventBridge Scheduler schedule", Value=GetAtt(schedule, "Arn")))
+        _, schedule_group = add_schedule(
+            template, description=f"{stack.name}: {options.schedule} in {options.timezone}", expression=options.schedule,
+            timezone=options.timezone, enabled=options.enabled,
+            target=ecs_schedule_target(task, options, options, role=role, dead_letter_queue=dead_letter_queue,
+                                       input_text=options.static_input()),
+        )
     else:
         role = template.add_resource(iam.service_role(
             RUN_TASK_ROLE, service="events.amazonaws.com", policy_name="run-task",
@@ -90,7 +82,8 @@ def build(options: Options, stack: StackContext) -> Rendered:
 
     if dead_letter_queue is not None:
         template.add_output(Output("DeadLetterQueueUrl", Description="Failed task starts land here", Value=Ref(dead_letter_queue)))
-    add_alerts(template, task, options, stack_name=stack.name, rule=rule, dead_letter_queue=dead_letter_queue)
+    add_alerts(template, task, options, stack_name=stack.name, rule=rule, schedule_group=schedule_group,
+               dead_letter_queue=dead_letter_queue)
     return Rendered(template, summary=_summary(options))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from troposphere import GetAtt, Output, Parameter, Ref, Sub, Template
-from troposphere import events, scheduler, stepfunctions
+from troposphere import events, stepfunctions
 
 from generator import asl, iam
 from generator.alerts import AlertOptions, add_alerts
@@ -23,12 +23,12 @@ from generator.errors import UserError
 from generator.event_rules import BUCKET_NAME_PATH, OBJECT_KEY_PATH, Placeholder, S3KeyFilter, json_input_transformer, s3_object_created_pattern
 from generator.log_groups import validate_retention_days
 from generator.schedules import validate_schedule_expression, validate_timezone
-from generator.targets import start_execution_statements, state_machine_rule_target, state_machine_schedule_target
+from generator.targets import add_schedule, start_execution_statements, state_machine_rule_target, state_machine_schedule_target
 
 DESCRIPTION = "Run an ECS Fargate task from a Step Functions state machine (SAM, ecs:runTask.sync: the execution fails when the task fails), optionally on a schedule or S3 upload"
 
 STATE_MACHINE, STATE_MACHINE_ROLE, LOG_GROUP = "StateMachine", "StateMachineRole", "StateMachineLogGroup"
-START_ROLE, SCHEDULE_RULE, SCHEDULE, S3_RULE, BUCKET_NAME = "StartExecutionRole", "ScheduleRule", "Schedule", "ObjectCreatedRule", "BucketName"
+START_ROLE, SCHEDULE_RULE, S3_RULE, BUCKET_NAME = "StartExecutionRole", "ScheduleRule", "ObjectCreatedRule", "BucketName"
 LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what state machine logging allows in a name
 MAX_STATE_MACHINE_NAME = 80  # Step Functions: a state machine name is 1-80 characters
@@ -219,16 +219,17 @@ def build(options: Options, stack: StackContext) -> Rendered:
         DefinitionUri=definition_path, DefinitionSubstitutions=substitutions, Role=GetAtt(role, "Arn"), **extra,
     ))
     template.add_output(Output("StateMachineArn", Description="Start an execution of this state machine to run the task", Value=Ref(machine)))
-    rule, dead_letter_queue = _add_trigger(template, options, stack, Ref(machine))
-    add_alerts(template, task, options, stack_name=stack.name, rule=rule, dead_letter_queue=dead_letter_queue, state_machine_arn=Ref(machine))
+    rule, schedule_group, dead_letter_queue = _add_trigger(template, options, stack, Ref(machine))
+    add_alerts(template, task, options, stack_name=stack.name, rule=rule, schedule_group=schedule_group,
+               dead_letter_queue=dead_letter_queue, state_machine_arn=Ref(machine))
     return Rendered(template, files={definition_path: asl.dump_json(document)}, summary=_summary(options), notes=_notes(options))
 
 
 def _add_trigger(template: Template, options: Options, stack: StackContext, machine_arn) -> tuple:
-    """The trigger's rule (None for a Scheduler schedule) and dead-letter queue, when there is a trigger."""
+    """The trigger's rule or (with a time zone) Scheduler schedule group, and dead-letter queue, when there is a trigger."""
     if options.schedule is None and options.s3 is None:
-        return None, None
-    rule = None
+        return None, None, None
+    rule = schedule_group = None
     dead_letter_queue = add_dead_letter_queue(template) if options.dead_letter_queue else None
     # Scheduler sends to the dead-letter queue with the schedule's role; a rule, by the queue policy.
     role = template.add_resource(iam.service_role(
@@ -236,11 +237,9 @@ def _add_trigger(template: Template, options: Options, stack: StackContext, mach
         statements=start_execution_statements(machine_arn, dead_letter_queue=dead_letter_queue if options.timezone else None)))
     target = {"role": role, "dead_letter_queue": dead_letter_queue}
     if options.timezone:
-        schedule = template.add_resource(scheduler.Schedule(
-            SCHEDULE, Description=f"{stack.name}: {options.schedule} in {options.timezone}", ScheduleExpression=options.schedule,
-            ScheduleExpressionTimezone=options.timezone, FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"), State="ENABLED",
-            Target=state_machine_schedule_target(machine_arn, options, input_text="{}", **target)))
-        template.add_output(Output("ScheduleArn", Description="The EventBridge Scheduler schedule", Value=GetAtt(schedule, "Arn")))
+        _, schedule_group = add_schedule(
+            template, description=f"{stack.name}: {options.schedule} in {options.timezone}", expression=options.schedule,
+            timezone=options.timezone, enabled=True, target=state_machine_schedule_target(machine_arn, options, input_text="{}", **target))
     elif options.schedule:
         rule = template.add_resource(events.Rule(
             SCHEDULE_RULE, Description=f"{stack.name}: {options.schedule} (UTC)", ScheduleExpression=options.schedule, State="ENABLED",
@@ -262,7 +261,7 @@ def _add_trigger(template: Template, options: Options, stack: StackContext, mach
         template.add_output(Output("RuleArn", Description="The EventBridge rule that starts executions", Value=GetAtt(rule, "Arn")))
     if dead_letter_queue is not None:
         template.add_output(Output("DeadLetterQueueUrl", Description="Executions that could not be started land here", Value=Ref(dead_letter_queue)))
-    return rule, dead_letter_queue
+    return rule, schedule_group, dead_letter_queue
 
 
 def _summary(options: Options) -> str:

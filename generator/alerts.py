@@ -38,6 +38,7 @@ DEAD_LETTER_QUEUE_ALARM = "DeadLetterQueueAlarm"
 FAILED_INVOCATIONS_ALARM = "FailedInvocationsAlarm"
 EXECUTIONS_FAILED_ALARM = "ExecutionsFailedAlarm"
 FUNCTION_ERRORS_ALARM = "FunctionErrorsAlarm"
+SCHEDULE_DROPPED_ALARM = "ScheduleDroppedAlarm"
 EVENTS_SERVICE = "events.amazonaws.com"
 CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"
 SNS_TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
@@ -89,11 +90,12 @@ ALERT_MESSAGE = events.InputTransformer(
 
 
 def add_alerts(template: Template, task: TaskRef | None, options: AlertOptions, *, stack_name: str,
-               rule=None, dead_letter_queue=None, state_machine_arn=None, function_name=None) -> object | None:
+               rule=None, schedule_group=None, dead_letter_queue=None, state_machine_arn=None, function_name=None) -> object | None:
     """Add the alert rule and alarms; return the topic ARN expression (None when alerts are off).
 
     task: the ECS task whose failed runs the alert rule hears; None for a stack that starts no task.
-    rule (FailedInvocations), dead_letter_queue (its depth), state_machine_arn (ExecutionsFailed) and
+    rule (FailedInvocations), schedule_group (the Scheduler's InvocationDroppedCount, its counterpart
+    for a schedule), dead_letter_queue (its depth), state_machine_arn (ExecutionsFailed) and
     function_name (a Lambda function's Errors): each given one gets an alarm.
     """
     if options.alerts == "off":
@@ -109,6 +111,11 @@ def add_alerts(template: Template, task: TaskRef | None, options: AlertOptions, 
     if rule is not None:
         watched.append((FAILED_INVOCATIONS_ALARM, f"EventBridge could not {target}",
                         "AWS/Events", "FailedInvocations", "Sum", "RuleName", Ref(rule)))
+    if schedule_group is not None:
+        # Dropped: Scheduler gave up after its retries (sent to the dead-letter queue, if there is
+        # one, which alarms too; without one the run is lost). Published per schedule group only.
+        watched.append((SCHEDULE_DROPPED_ALARM, f"EventBridge Scheduler could not {target}",
+                        "AWS/Scheduler", "InvocationDroppedCount", "Sum", "ScheduleGroup", Ref(schedule_group)))
     if state_machine_arn is not None:
         # A failed execution (the task failed, timed out or never started) ends in the Fail state.
         watched.append((EXECUTIONS_FAILED_ALARM, "a state machine execution failed",

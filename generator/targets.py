@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from awacs.aws import Allow, Statement
 import awacs.states
-from troposphere import GetAtt
+from troposphere import GetAtt, Output, Ref, Template
 from troposphere import events, scheduler
 
 from generator import iam
@@ -17,6 +17,8 @@ from generator.delivery import DeliveryOptions
 from generator.ecs_task import RunTaskOptions, TaskRef
 
 RUN_TASK_TARGET_ID = "RunTask"
+SCHEDULE = "Schedule"
+SCHEDULE_GROUP = "ScheduleGroup"
 
 
 def invoke_statements(task: TaskRef, *, dead_letter_queue=None) -> list:
@@ -61,6 +63,26 @@ def rule_target(
     if dead_letter_queue is not None:
         properties["DeadLetterConfig"] = events.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn"))
     return events.Target(**properties)
+
+
+def add_schedule(template: Template, *, description: str, expression: str, timezone: str, enabled: bool,
+                 target: scheduler.Target) -> tuple[scheduler.Schedule, scheduler.ScheduleGroup]:
+    """An EventBridge Scheduler schedule, in a schedule group of its own: Scheduler publishes its
+    metrics (dropped invocations among them) per group only, so a group per stack is what lets an
+    alarm watch this schedule and nothing else. The group's name is CloudFormation's to choose."""
+    group = template.add_resource(scheduler.ScheduleGroup(SCHEDULE_GROUP))
+    schedule = template.add_resource(scheduler.Schedule(
+        SCHEDULE,
+        Description=description,
+        GroupName=Ref(group),
+        ScheduleExpression=expression,
+        ScheduleExpressionTimezone=timezone,
+        FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
+        State="ENABLED" if enabled else "DISABLED",
+        Target=target,
+    ))
+    template.add_output(Output("ScheduleArn", Description="The EventBridge Scheduler schedule", Value=GetAtt(schedule, "Arn")))
+    return schedule, group
 
 
 def schedule_target(arn, delivery: DeliveryOptions, *, role, dead_letter_queue=None, input_text: str, **extra) -> scheduler.Target:

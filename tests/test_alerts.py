@@ -138,9 +138,25 @@ def test_alarms_watch_the_dead_letter_queue_and_failed_invocations(tmp_path):
     assert failed["Dimensions"] == [{"Name": "RuleName", "Value": {"Ref": "ScheduleRule"}}]
 
 
-def test_scheduler_stacks_alarm_on_the_dead_letter_queue_only(tmp_path):
+def test_scheduler_stacks_alarm_on_dropped_invocations_of_their_own_schedule_group(tmp_path):
     resources = render(tmp_path, 'timezone = "Europe/Paris"')["Resources"]
     assert "DeadLetterQueueAlarm" in resources and "FailedInvocationsAlarm" not in resources
+    # Scheduler's metrics exist per schedule group: the stack's schedule has a group of its own
+    assert resources["ScheduleGroup"] == {"Type": "AWS::Scheduler::ScheduleGroup"}
+    assert resources["Schedule"]["Properties"]["GroupName"] == {"Ref": "ScheduleGroup"}
+    dropped = resources["ScheduleDroppedAlarm"]["Properties"]
+    assert (dropped["Namespace"], dropped["MetricName"], dropped["Statistic"], dropped["Threshold"], dropped["ComparisonOperator"]) == (
+        "AWS/Scheduler", "InvocationDroppedCount", "Sum", 0, "GreaterThanThreshold")
+    assert dropped["Dimensions"] == [{"Name": "ScheduleGroup", "Value": {"Ref": "ScheduleGroup"}}]
+    assert dropped["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    assert "EventBridge Scheduler could not start the task" in dropped["AlarmDescription"]
+
+
+def test_a_scheduled_state_machine_in_a_time_zone_alarms_on_dropped_invocations(tmp_path):
+    text = manifest_text("flow", "sfn_task", 'container_name = "app"\nschedule = "cron(0 2 * * ? *)"\ntimezone = "Asia/Tokyo"', PARAMETERS)
+    resources = render_text(tmp_path, text)["flow"].template["Resources"]
+    assert resources["Schedule"]["Properties"]["GroupName"] == {"Ref": "ScheduleGroup"}
+    assert resources["ScheduleDroppedAlarm"]["Properties"]["Dimensions"] == [{"Name": "ScheduleGroup", "Value": {"Ref": "ScheduleGroup"}}]
 
 
 def test_existing_topic_from_a_parameter(tmp_path):
