@@ -77,3 +77,92 @@ def sam_translate(template: dict, region: str, parameter_values: dict) -> dict:
                                     get_managed_policy_map=lambda: {})
     finally:
         translator.metrics.publish()  # to its no-op publisher; unpublished metrics warn at exit
+
+
+# --- added for tests/test_deploy_every_env.py ------------------------------------------------------
+
+# Resource types moto 5.2.5's CloudFormation does not model (moto.scheduler has no CloudFormation
+# model): it creates nothing for them, and an output that reads one (`!GetAtt Schedule.Arn`) makes
+# the stack fail.
+MOTO_UNMODELLED_TYPES = frozenset({"AWS::Scheduler::Schedule", "AWS::Scheduler::ScheduleGroup"})
+
+
+def _referenced_resources(value) -> set[str]:
+    """The logical ids a template value refers to through Ref, Fn::GetAtt or a Fn::Sub ${…}."""
+    import re
+
+    if isinstance(value, list):
+        return set().union(*map(_referenced_resources, value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    found = set()
+    for key, argument in value.items():
+        if key == "Ref" and isinstance(argument, str):
+            found.add(argument)
+        elif key == "Fn::GetAtt":
+            found.add(argument.split(".", 1)[0] if isinstance(argument, str) else argument[0])
+        elif key == "Fn::Sub":
+            text, variables = (argument, {}) if isinstance(argument, str) else argument
+            found |= {name.split(".", 1)[0] for name in re.findall(r"\$\{([^!}][^}]*)\}", text)} - set(variables)
+            found |= _referenced_resources(variables)
+        else:
+            found |= _referenced_resources(argument)
+    return found
+
+
+def without_unmodelled_outputs(template: dict) -> tuple[dict, list[str]]:
+    """The template without the outputs that read a resource of a type moto does not model
+    (MOTO_UNMODELLED_TYPES), and the names of the outputs left out."""
+    import copy
+
+    unmodelled = {name for name, resource in template["Resources"].items() if resource["Type"] in MOTO_UNMODELLED_TYPES}
+    result = copy.deepcopy(template)
+    dropped = [name for name, output in template.get("Outputs", {}).items() if _referenced_resources(output) & unmodelled]
+    for name in dropped:
+        del result["Outputs"][name]
+    return result, dropped
+
+
+def reported_parameters(endpoint: str, region: str, stack_name: str, template: dict) -> dict[str, str]:
+    """The stack's parameter values as moto reports them, a List<…> value (which moto reports as
+    the Python repr of the list it split the value into) joined back with commas as it was given."""
+    stack = client("cloudformation", endpoint, region).describe_stacks(StackName=stack_name)["Stacks"][0]
+    values = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+    for name, definition in template.get("Parameters", {}).items():
+        kind = definition["Type"]
+        if name in values and (kind.startswith("List<") or kind == "CommaDelimitedList") and values[name].startswith("["):
+            values[name] = ",".join(ast.literal_eval(values[name]))
+    return values
+
+
+def moto_server_process(port: int):
+    """A context manager: a moto server in its own process on 127.0.0.1:port, yielding its endpoint.
+    Its state is its own: moto servers started in this process (ThreadedMotoServer) share this
+    process's backends, and moto keeps S3 bucket names global across accounts."""
+    import contextlib
+    import subprocess
+    import sys
+    import urllib.request
+
+    @contextlib.contextmanager
+    def server():
+        process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        endpoint = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                if process.poll() is not None:
+                    raise AssertionError(f"the moto server on port {port} exited with status {process.returncode}")
+                try:
+                    urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=1).read()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                raise AssertionError(f"the moto server on port {port} did not answer")
+            yield endpoint
+        finally:
+            process.kill()  # its state is thrown away: no need to wait for a clean shutdown
+            process.wait()
+
+    return server()
