@@ -65,6 +65,16 @@ def run_process(args: list[str], cwd: Path, env: dict | None = None) -> tuple[fl
     return elapsed, usage.ru_maxrss / 1024, output
 
 
+def cpu_reference() -> float:
+    """Seconds for a fixed pure-Python loop (best of five): how fast this machine was during this
+    run, to compare runs on a machine whose speed varies (a shared VM)."""
+    def spin() -> float:
+        start = time.perf_counter()
+        sum(range(10_000_000))
+        return time.perf_counter() - start
+    return min(spin() for _ in range(5))
+
+
 def best_of(repeat: int, function):
     return min(function() for _ in range(repeat))
 
@@ -232,6 +242,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         # Children keep lint results and the compiled README template here, not in the user's cache.
         os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "xdg")
+        reference_before = cpu_reference()
         example = measure_example(Path(tmp))
         rows = [measure_processes(size, Path(tmp)) for size in sizes]
         rows = [measure_in_process(row, Path(tmp)) for row in rows]
@@ -245,11 +256,14 @@ def main() -> int:
     results = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "generator_version": __version__,
+        "cpu_reference_s": {"before": round(reference_before, 4), "after": round(cpu_reference(), 4)},
         "example_manifest": example,
         "rows": rows,
         "fits": fits,
     }
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"CPU reference (sum(range(10**7)), best of 5): {results['cpu_reference_s']['before']:.3f} s before, "
+          f"{results['cpu_reference_s']['after']:.3f} s after")
     print(f"example manifest ({example['stacks']} stacks), cold render: {example['render_cold_s']:.3f} s "
           f"({example['render_cold_empty_cache_s']:.3f} s with an empty user cache)")
     print()

@@ -70,18 +70,15 @@ def overrides_text(values: dict[str, str]) -> str:
     return " ".join(f"{key}={quote_override(value)}" for key, value in values.items())
 
 
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_TOML_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
 def _toml_string(value: str) -> str:
-    escaped = []
-    for char in value:
-        if char in '"\\':
-            escaped.append("\\" + char)
-        elif char in "\b\t\n\f\r":
-            escaped.append({"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            escaped.append(f"\\u{ord(char):04x}")
-        else:
-            escaped.append(char)
-    return '"' + "".join(escaped) + '"'
+    """A TOML basic string. Most values need no escape: those are returned after one regex search."""
+    if not _TOML_NEEDS_ESCAPE.search(value):
+        return '"' + value + '"'
+    return '"' + _TOML_NEEDS_ESCAPE.sub(lambda m: _TOML_ESCAPES.get(m.group(), f"\\u{ord(m.group()):04x}"), value) + '"'
 
 
 def _toml_value(value) -> str:
