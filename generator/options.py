@@ -32,7 +32,7 @@ def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         return " or ".join(_type_name(arg) for arg in typing.get_args(tp) if arg is not type(None))
-    if origin is list:
+    if origin in (list, tuple):  # options hold lists as tuples (frozen dataclasses)
         return f"a list of {_type_name(typing.get_args(tp)[0])}s"
     if origin is dict:
         return f"a table of {_type_name(typing.get_args(tp)[1])}s"

@@ -135,6 +135,10 @@ BAD_INPUTS = {
         ('retry_attempts = 3', 'retry_attempts = "3"'),
         "stack artisan-logger: options.retry_attempts: expected an integer, got '3'",
     ),
+    "a string where a list goes": (
+        ('command = ["python", "report.py", "--day", "yesterday"]', 'command = "python report.py"'),
+        "stack nightly-report: options.command: expected a list of strings, got 'python report.py'",
+    ),
     "retry out of range": (
         ('retry_attempts = 3', 'retry_attempts = 186'),
         "stack artisan-logger: options.retry_attempts: 186 is out of range; allowed: 0 to 185",
