@@ -88,15 +88,12 @@ class RunTaskOptions:
 
     def static_input(self) -> str:
         """The target Input: RunTask overrides as compact JSON (EventBridge passes it as `overrides`)."""
-        from generator.event_rules import MAX_RUN_TASK_OVERRIDES, api_length, largest_override_option
+        from generator.event_rules import api_length, check_run_task_overrides
 
         override = self.container_override()
         body = {"containerOverrides": [override]} if len(override) > 1 else {}
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-        if api_length(text) > MAX_RUN_TASK_OVERRIDES:
-            raise UserError(f"the RunTask overrides would be {api_length(text)} characters; ECS RunTask allows at most "
-                            f"{MAX_RUN_TASK_OVERRIDES} (shorten command or environment by {api_length(text) - MAX_RUN_TASK_OVERRIDES})",
-                            field=largest_override_option(self))
+        check_run_task_overrides(api_length(text), self)
         return text
 
 

@@ -224,6 +224,16 @@ def largest_override_option(options) -> str:
     return max(room, key=room.get)
 
 
+def check_run_task_overrides(length: int, options, *, worst_values: str | None = None) -> None:
+    """RunTask overrides of `length` characters (at most, with the event values described by
+    `worst_values`) fit ECS's limit, else a UserError blaming the option worth shortening."""
+    if length <= MAX_RUN_TASK_OVERRIDES:
+        return
+    size = f"could be {length} characters with the longest event values ({worst_values})" if worst_values else f"would be {length} characters"
+    raise UserError(f"the RunTask overrides {size}; ECS RunTask allows at most {MAX_RUN_TASK_OVERRIDES} "
+                    f"(shorten command or environment by {length - MAX_RUN_TASK_OVERRIDES})", field=largest_override_option(options))
+
+
 def container_override_transformer(options, environment_paths: dict[str, str]) -> events.InputTransformer:
     """An ECS target's InputTransformer: the RunTask `overrides` for `options.container_name`, with
     static command/environment from the options and each environment variable in
@@ -243,10 +253,7 @@ def container_override_transformer(options, environment_paths: dict[str, str]) -
     worst = api_length(template)
     for name, path in environment_paths.items():
         worst += template.count(f"<{name}>") * (WORST_CASE_VALUE_CHARS[path] - len(f"<{name}>"))
-    if worst > MAX_RUN_TASK_OVERRIDES:
-        values = ", ".join(f"<{name}> {WORST_CASE_VALUE_TEXT[path]} ({WORST_CASE_VALUE_CHARS[path]} characters as JSON)"
-                           for name, path in environment_paths.items())
-        raise UserError(f"the RunTask overrides could be {worst} characters with the longest event values ({values}); ECS RunTask "
-                        f"allows at most {MAX_RUN_TASK_OVERRIDES} (shorten command or environment by {worst - MAX_RUN_TASK_OVERRIDES})",
-                        field=field)
+    check_run_task_overrides(worst, options, worst_values=", ".join(
+        f"<{name}> {WORST_CASE_VALUE_TEXT[path]} ({WORST_CASE_VALUE_CHARS[path]} characters as JSON)"
+        for name, path in environment_paths.items()))
     return transformer

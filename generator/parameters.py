@@ -21,8 +21,9 @@ CLUSTER_ARN_PATTERN = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9
 TASK_FAMILY_PATTERN = r"^[A-Za-z0-9_-]{1,255}$"
 # stacks.toml may also give TaskFamily as an unversioned task-definition ARN; `task_family_name`
 # turns it into the family name before it is written to samconfig.toml.
-TASK_DEFINITION_ARN = re.compile(r"arn:aws[a-z-]*:ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):task-definition/(?P<family>.*)")
-_CLUSTER_ARN = re.compile(r"arn:aws[a-z-]*:ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):cluster/[A-Za-z0-9_-]{1,255}")
+_ECS_ARN = r"arn:aws[a-z-]*:ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+TASK_DEFINITION_ARN = re.compile(_ECS_ARN + r"task-definition/(?P<family>.*)")
+_CLUSTER_ARN = re.compile(_ECS_ARN + r"cluster/[A-Za-z0-9_-]{1,255}")
 TASK_FAMILY_ALLOWED = (
     "a task definition family name, or its ARN without :revision "
     "(arn:<partition>:ecs:<region>:<account>:task-definition/<family>), so that the latest ACTIVE revision runs"

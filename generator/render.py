@@ -19,7 +19,7 @@ from generator.manifest import StackSpec
 from generator.options import did_you_mean, option_summary
 from generator.parameters import check_parameter_values
 from generator.readme import stack_readme
-from generator.samconfig import DeploySection, generated_sections, update_samconfig
+from generator.samconfig import DeploySection, generated_sections, parse_samconfig, update_samconfig
 from generator.yaml_emit import dump_yaml
 
 TEMPLATE_FILE = "template.yaml"
@@ -198,9 +198,10 @@ def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: 
     stacks = [render_stack(spec, manifest_name=manifest_path.name) for spec in selected]
     sections = [s for stack in stacks for s in deploy_sections(stack, out_dir=out_dir, samconfig_path=samconfig_path)]
     existing = _read_text(samconfig_path)
+    document = parse_samconfig(existing, str(samconfig_path)) if existing else None  # parsed once, read twice
     config_envs = {spec.config_env(env) for spec in specs.values() for env in spec.environments}
     stale_config_envs = []
-    for config_env, values in generated_sections(existing, path=str(samconfig_path)).items():
+    for config_env, values in generated_sections(existing, path=str(samconfig_path), document=document).items():
         # A section is attributed to an output folder by its template_file, so the sections of
         # another manifest rendered into another folder (sharing this samconfig) are never touched.
         folder = _section_stack(values, out_dir, samconfig_path)
@@ -208,7 +209,7 @@ def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: 
             stale_config_envs.append(config_env)
     return RenderPlan(
         out_dir, stacks, samconfig_path,
-        update_samconfig(existing, sections, remove=stale_config_envs, path=str(samconfig_path)),
+        update_samconfig(existing, sections, remove=stale_config_envs, path=str(samconfig_path), document=document),
         stale_stacks=() if only else _stale_stack_folders(out_dir, specs),
         stale_config_envs=tuple(stale_config_envs),
     )

@@ -93,19 +93,20 @@ def _section_text(section: DeploySection) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _parse(text: str, path: str) -> dict:
+def parse_samconfig(text: str, path: str) -> dict:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: cannot be parsed as TOML ({error}); fix or remove it, it is never overwritten blindly") from None
 
 
-def generated_sections(existing: str | None, *, path: str = "samconfig.toml") -> dict[str, dict]:
+def generated_sections(existing: str | None, *, path: str = "samconfig.toml", document: dict | None = None) -> dict[str, dict]:
     """The `[<config_env>.deploy.parameters]` sections whose header carries the generator's mark:
-    config_env → the section's values."""
+    config_env → the section's values. `document`: `existing` already parsed (parse_samconfig)."""
     if not existing:
         return {}
-    document = _parse(existing, path)
+    if document is None:
+        document = parse_samconfig(existing, path)
     owned = {}
     for header in _TABLE_HEADER.finditer(existing):
         if _MARK_PREFIX not in (header.group(2) or ""):
@@ -123,6 +124,9 @@ def generated_sections(existing: str | None, *, path: str = "samconfig.toml") ->
 
 def _table_keys(header: str) -> list[str]:
     """The key path of a table header as TOML reads it (quoted and spaced parts included)."""
+    bare = _header_key(header)  # what the generator writes: no TOML parse needed
+    if bare is not None:
+        return bare.split(".")
     keys, table = [], tomllib.loads(f"[{header}]\n")
     while table:
         (key, table), = table.items()
@@ -131,12 +135,13 @@ def _table_keys(header: str) -> list[str]:
 
 
 def update_samconfig(existing: str | None, sections: list[DeploySection], *, remove: tuple[str, ...] | list[str] = (),
-                     path: str = "samconfig.toml") -> str:
+                     path: str = "samconfig.toml", document: dict | None = None) -> str:
     """The file with `sections` written (replaced in place or appended) and the owned sections of the
-    config envs in `remove` dropped; everything else as it was."""
+    config envs in `remove` dropped; everything else as it was. `document`: `existing` already
+    parsed (parse_samconfig), so a caller that read it too does not parse it twice."""
     if not existing:
         return f"version = {SAM_CONFIG_VERSION}\n\n" + "\n".join(_section_text(s) for s in sections)
-    before = _parse(existing, path)
+    before = document if document is not None else parse_samconfig(existing, path)
     for edit in (_edit_text, _edit_with_tomlkit):
         text = edit(existing, sections, remove)
         if text is not None and _verified(before, text, sections, remove):
