@@ -8,7 +8,7 @@ warm). Then synthetic manifests of N stacks, made by repeating the example stack
   plan, in process       the same without writing: what the file system does not account for
   check, unchanged       `python -m generator check` on the rendered output, lint cache warm
   to_yaml baseline       troposphere Template.to_yaml() on the same templates (serialisation only)
-  lint, cold / cached    generator.lint.lint_paths over the rendered templates, empty cache then warm
+  lint, cold / cached    generator.checks.engine.lint_paths over the rendered templates, empty cache then warm
 and fits fixed cost + per-stack slope. Results go to bench/results.json and a table on stdout.
 
 Usage: python bench/bench_render.py [--sizes 1,10,50,200,500] [--lint-max 200]
@@ -124,8 +124,8 @@ def measure_example(work: Path) -> dict:
 
 
 def measure_in_process(result: dict, work: Path) -> dict:
-    from generator.manifest import load_manifest
-    from generator.render import plan, write
+    from generator.core.manifest import load_manifest
+    from generator.core.render import plan, write
 
     size = result["stacks"]
     folder = work / f"n{size}"
@@ -153,7 +153,7 @@ def measure_in_process(result: dict, work: Path) -> dict:
     def baseline():
         # The same templates as render builds them, serialised by troposphere (cfn-flip): the
         # reference the render path is measured against.
-        from generator.blueprint import StackContext
+        from generator.core.contract import StackContext
         templates = [spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description)).template
                      for spec in specs.values()]
         start = time.perf_counter()
@@ -171,9 +171,9 @@ def measure_lint(result: dict, work: Path) -> dict:
     """Lint and check, after every render is measured: cfn-lint's modules and caches make this
     process's heap many times larger, and a larger heap slows the garbage collector in whatever
     is timed next."""
-    from generator.lint import lint_paths
-    from generator.manifest import load_manifest
-    from generator.render import TEMPLATE_FILE
+    from generator.checks.engine import lint_paths
+    from generator.core.manifest import load_manifest
+    from generator.core.render import TEMPLATE_FILE
 
     size = result["stacks"]
     folder = work / f"n{size}"

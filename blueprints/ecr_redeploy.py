@@ -18,17 +18,17 @@ from awacs.aws import Allow, Statement
 from troposphere import GetAtt, Output, Ref, Template
 from troposphere import awslambda, events, logs, serverless
 
-from generator import iam
-from generator.aws import arn
-from generator import scanners
-from generator.alerts import AlertOptions, add_alerts
-from generator.scanners import checkov_skips
-from generator.targets import rule_target
-from generator.blueprint import Rendered, StackContext
-from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
-from generator.errors import UserError
-from generator.log_groups import validate_retention_days
-from generator.options import did_you_mean
+from generator.aws import iam
+from generator.aws.arns import arn
+from generator.aws import checkov_skips as skip_reasons
+from generator.aws.alerts import AlertOptions, add_alerts
+from generator.aws.checkov_skips import checkov_skips
+from generator.aws.targets import rule_target
+from generator.core.contract import Rendered, StackContext
+from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
+from generator.core.errors import UserError
+from generator.aws.log_groups import validate_retention_days
+from generator.core.options import did_you_mean
 
 DESCRIPTION = "Redeploy ECS services (force new deployment) when an image is replicated or pushed to ECR (SAM Lambda)"
 
@@ -171,7 +171,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
     template.set_transform("AWS::Serverless-2016-10-31")
     dead_letter_queue = add_dead_letter_queue(template) if options.dead_letter_queue else None
     log_group = template.add_resource(logs.LogGroup(REDEPLOY_LOG_GROUP, RetentionInDays=options.log_retention_days,
-                                                    Metadata=checkov_skips(scanners.LOG_GROUP_SERVICE_ENCRYPTION)))
+                                                    Metadata=checkov_skips(skip_reasons.LOG_GROUP_SERVICE_ENCRYPTION)))
     role = template.add_resource(iam.service_role(
         REDEPLOY_FUNCTION_ROLE, service="lambda.amazonaws.com", policy_name="redeploy",
         statements=function_statements(options, log_group, dead_letter_queue),
@@ -182,8 +182,8 @@ def build(options: Options, stack: StackContext) -> Rendered:
             OnFailure=serverless.OnFailure(Type="SQS", Destination=GetAtt(dead_letter_queue, "Arn")))
     function = template.add_resource(serverless.Function(
         REDEPLOY_FUNCTION,
-        Metadata=checkov_skips(scanners.LAMBDA_NOT_IN_VPC, scanners.LAMBDA_FAILURE_DESTINATION,
-                               scanners.LAMBDA_NO_RESERVED_CONCURRENCY, scanners.LAMBDA_ENVIRONMENT_NOT_SECRET),
+        Metadata=checkov_skips(skip_reasons.LAMBDA_NOT_IN_VPC, skip_reasons.LAMBDA_FAILURE_DESTINATION,
+                               skip_reasons.LAMBDA_NO_RESERVED_CONCURRENCY, skip_reasons.LAMBDA_ENVIRONMENT_NOT_SECRET),
         Description=f"{stack.name}: force a new deployment of the mapped ECS services",
         CodeUri=f"{CODE_DIR}/",
         Handler="app.handler",
@@ -224,7 +224,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
     add_alerts(template, None, options, stack_name=stack.name, rule=rule, dead_letter_queue=dead_letter_queue,
                function_name=Ref(function))
     # The handler ships inside the generator package (one source of truth) and is copied beside the template.
-    handler = (resources.files("generator") / CODE_DIR / "app.py").read_text(encoding="utf-8")
+    handler = (resources.files("generator.aws") / CODE_DIR / "app.py").read_text(encoding="utf-8")
     return Rendered(template, files={f"{CODE_DIR}/app.py": handler}, summary=summary(options), notes=notes(options))
 
 

@@ -22,19 +22,20 @@ from awacs.aws import Action, Bool, Condition, Deny, Policy, Principal, Statemen
 from troposphere import GetAtt, Output, Parameter, Ref, Template
 from troposphere import events, s3
 
-from generator import iam, scanners
-from generator.scanners import checkov_skips
-from generator.alerts import AlertOptions, add_alerts
-from generator.aws import sub
-from generator.blueprint import Rendered, StackContext
-from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
-from generator.ecs_task import ENV_NAME, RunTaskOptions, task_ref
-from generator.errors import UserError
-from generator.event_rules import (
+from generator.aws import iam
+from generator.aws import checkov_skips as skip_reasons
+from generator.aws.checkov_skips import checkov_skips
+from generator.aws.alerts import AlertOptions, add_alerts
+from generator.aws.arns import sub
+from generator.core.contract import Rendered, StackContext
+from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
+from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, task_ref
+from generator.core.errors import UserError
+from generator.aws.event_rules import (
     BUCKET_NAME_PATH, OBJECT_CREATED, OBJECT_KEY_PATH, OBJECT_RESTORE_COMPLETED, S3KeyFilter,
     container_override_transformer, s3_object_created_pattern,
 )
-from generator.targets import ecs_rule_target, invoke_statements
+from generator.aws.targets import ecs_rule_target, invoke_statements
 
 DESCRIPTION = "Run an ECS Fargate task for each S3 object created (native S3 → EventBridge events, key prefix/suffix/wildcard filter)"
 
@@ -102,11 +103,11 @@ def _bucket(template: Template, options: Options) -> s3.Bucket:
     else:
         rule = s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))
     extra = {}
-    skips = [scanners.BUCKET_ACCESS_LOGS]
+    skips = [skip_reasons.BUCKET_ACCESS_LOGS]
     if options.bucket_versioning:
         extra["VersioningConfiguration"] = s3.VersioningConfiguration(Status="Enabled")
     else:
-        skips.append(scanners.BUCKET_VERSIONING_OFF)
+        skips.append(skip_reasons.BUCKET_VERSIONING_OFF)
     bucket = template.add_resource(s3.Bucket(
         BUCKET,
         # Data outlives the stack: deleting or replacing the stack never deletes the objects.

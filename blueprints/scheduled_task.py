@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from troposphere import GetAtt, Output, Ref, Template
 from troposphere import events
 
-from generator import iam
-from generator.alerts import AlertOptions, add_alerts
-from generator.blueprint import Rendered, StackContext
-from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
-from generator.ecs_task import RunTaskOptions, task_ref
-from generator.schedules import validate_schedule_expression, validate_timezone
-from generator.targets import add_schedule, ecs_rule_target, ecs_schedule_target, invoke_statements
+from generator.aws import iam
+from generator.aws.alerts import AlertOptions, add_alerts
+from generator.core.contract import Rendered, StackContext
+from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
+from generator.aws.ecs_task import RunTaskOptions, task_ref
+from generator.aws.schedules import validate_schedule_expression, validate_timezone
+from generator.aws.targets import add_schedule, ecs_rule_target, ecs_schedule_target, invoke_statements
 
 DESCRIPTION = "Run an ECS Fargate task on a cron/rate schedule (EventBridge Scheduler with a time zone, else a UTC rule)"
 

@@ -1,7 +1,7 @@
 """Step Functions → ECS task: a SAM state machine runs a Fargate task with `ecs:runTask.sync` and
 its execution fails when the task fails; optionally started by a schedule or by S3 objects.
 
-The ASL is data (generator.asl) written beside the template as statemachine/<name>.asl.json
+The ASL is data (generator.aws.step_functions) written beside the template as statemachine/<name>.asl.json
 (DefinitionUri); what differs per environment reaches it through DefinitionSubstitutions.
 """
 
@@ -14,16 +14,17 @@ from typing import Any
 from troposphere import GetAtt, Output, Parameter, Ref, Sub, Template
 from troposphere import events, stepfunctions
 
-from generator import asl, iam
-from generator.alerts import AlertOptions, add_alerts
-from generator.blueprint import Rendered, StackContext
-from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
-from generator.ecs_task import ENV_NAME, RunTaskOptions, task_ref
-from generator.errors import UserError
-from generator.event_rules import BUCKET_NAME_PATH, OBJECT_KEY_PATH, Placeholder, S3KeyFilter, json_input_transformer, s3_object_created_pattern
-from generator.log_groups import validate_retention_days
-from generator.schedules import validate_schedule_expression, validate_timezone
-from generator.targets import add_schedule, start_execution_statements, state_machine_rule_target, state_machine_schedule_target
+from generator.aws import step_functions as asl
+from generator.aws import iam
+from generator.aws.alerts import AlertOptions, add_alerts
+from generator.core.contract import Rendered, StackContext
+from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
+from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, task_ref
+from generator.core.errors import UserError
+from generator.aws.event_rules import BUCKET_NAME_PATH, OBJECT_KEY_PATH, Placeholder, S3KeyFilter, json_input_transformer, s3_object_created_pattern
+from generator.aws.log_groups import validate_retention_days
+from generator.aws.schedules import validate_schedule_expression, validate_timezone
+from generator.aws.targets import add_schedule, start_execution_statements, state_machine_rule_target, state_machine_schedule_target
 
 DESCRIPTION = "Run an ECS Fargate task from a Step Functions state machine (SAM, ecs:runTask.sync: the execution fails when the task fails), optionally on a schedule or S3 upload"
 
@@ -80,7 +81,7 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
     timeout_seconds: int | None = None
     ecs_retry_attempts: int = 3
     ecs_retry_interval_seconds: int = 10
-    ecs_retry_backoff_rate: Any = 2  # a number: generator.options has no float type, so checked below
+    ecs_retry_backoff_rate: Any = 2  # a number: generator.core.options has no float type, so checked below
     task_failure_retry_attempts: int = 0
     log_level: str = "ERROR"
     log_execution_data: bool = False

@@ -20,16 +20,16 @@ import awacs.ssm
 from troposphere import Export, GetAtt, Output, Parameter, Ref, Sub, Template
 from troposphere import ecs, iam as cfn_iam, logs
 
-from generator import iam
-from generator.aws import arn
-from generator import scanners
-from generator.scanners import checkov_skips
-from generator.blueprint import Rendered, StackContext
-from generator.ecs_task import ENV_NAME
-from generator.errors import UserError
-from generator.log_groups import validate_retention_days
-from generator.fargate import NEEDS_PLATFORM_1_4, validate_task_size
-from generator.parameters import TASK_FAMILY_PATTERN
+from generator.aws import iam
+from generator.aws.arns import arn
+from generator.aws import checkov_skips as skip_reasons
+from generator.aws.checkov_skips import checkov_skips
+from generator.core.contract import Rendered, StackContext
+from generator.aws.ecs_task import ENV_NAME
+from generator.core.errors import UserError
+from generator.aws.log_groups import validate_retention_days
+from generator.aws.fargate import NEEDS_PLATFORM_1_4, validate_task_size
+from generator.aws.parameters import TASK_FAMILY_PATTERN
 
 DESCRIPTION = "ECS cluster, Fargate task definition (image tag from a parameter), log group and roles, exported for import_from"
 
@@ -86,11 +86,11 @@ class TaskRoleStatement:
                 raise UserError(f"{action!r} is not allowed; name actions like s3:GetObject (no service:* wildcards)", field="actions")
         for resource in self.resources:
             _check_arn_text(resource, field="resources")
-        from generator.lint_rules._policy import is_wildcard_resource  # the lint rule's own test, so render and lint agree
+        from generator.checks.rules._policy import is_wildcard_resource  # the lint rule's own test, so render and lint agree
 
         wide = [resource for resource in self.resources if is_wildcard_resource(resource)]
         if wide:
-            from generator.lint_rules.iam_wildcard_resource import is_star_only_action
+            from generator.checks.rules.iam_wildcard_resource import is_star_only_action
 
             if not all(is_star_only_action(action) for action in self.actions):
                 raise UserError(f'{wide[0]!r} covers every resource of the service (like "*"), which is only allowed for actions '
@@ -179,7 +179,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
             ConstraintDescription="an image reference ending in :tag or @sha256:digest")))
 
     log_group = template.add_resource(logs.LogGroup(LOG_GROUP, LogGroupName=Sub("/ecs/${AWS::StackName}"), RetentionInDays=options.log_retention_days,
-                                                    Metadata=checkov_skips(scanners.LOG_GROUP_SERVICE_ENCRYPTION)))
+                                                    Metadata=checkov_skips(skip_reasons.LOG_GROUP_SERVICE_ENCRYPTION)))
     execution_statements = []
     if options.image_repository:
         execution_statements += [
@@ -209,7 +209,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
 
     cluster = template.add_resource(ecs.Cluster(CLUSTER, ClusterSettings=[
         ecs.ClusterSetting(Name="containerInsights", Value="enabled" if options.container_insights else "disabled")],
-        **({} if options.container_insights else {"Metadata": checkov_skips(scanners.CONTAINER_INSIGHTS_OFF)})))
+        **({} if options.container_insights else {"Metadata": checkov_skips(skip_reasons.CONTAINER_INSIGHTS_OFF)})))
     family = options.family or Sub("${AWS::StackName}")
     container = {
         "Name": options.container_name, "Image": image, "Essential": True,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.cli import main
+from generator.commands.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 # Copies of ../shared/reference/events (AWS's documented sample events): CI runs on a bare clone.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from generator.manifest import load_manifest
-from generator.render import RenderedStack, render_stack
+from generator.core.manifest import load_manifest
+from generator.core.render import RenderedStack, render_stack
 
 NETWORK_PARAMETERS = """
 ClusterArn = "arn:aws:ecs:us-east-1:123456789012:cluster/batch"

@@ -8,7 +8,7 @@ import pytest
 from moto.events.models import EventPattern
 
 from conftest import REFERENCE_EVENTS
-from generator.test_event import eventbridge_view
+from generator.review.event_simulator import eventbridge_view
 from helpers import manifest_text, render_text, resources_of_type
 
 CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/example-cluster"
@@ -177,7 +177,7 @@ def test_alerts_off(tmp_path):
 
 
 def test_unknown_alert_mode_is_an_error(tmp_path):
-    from generator.errors import UserError
+    from generator.core.errors import UserError
 
     with pytest.raises(UserError) as error:
         render(tmp_path, 'alerts = "email"')

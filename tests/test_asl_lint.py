@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.asl_lint import asl_findings, definition_files
-from generator.lint import lint_paths
+from generator.checks.asl_lint import asl_findings, definition_files
+from generator.checks.engine import lint_paths
 from helpers import manifest_text, render_text
 
 OPTIONS = '''container_name = "stock-trader"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.render import capabilities
+from generator.core.render import capabilities
 
 
 def template(*resources: tuple[str, dict]) -> dict:

@@ -1,5 +1,5 @@
 """checkov over the rendered templates: zero failed checks, and every skip is one of the reasoned
-exceptions in generator/scanners.py, attached by a blueprint to the resource's Metadata.
+exceptions in generator/skip_reasons.py, attached by a blueprint to the resource's Metadata.
 
 checkov pins older boto3/botocore than moto and cfn-lint want, so CI installs it in its own virtual
 environment and sets CHECKOV; locally the test is skipped without it, in CI (CI=true) it must run.
@@ -12,7 +12,7 @@ import subprocess
 
 
 from conftest import REPO, external_tool
-from generator import scanners
+from generator.aws import checkov_skips as skip_reasons
 
 
 def test_rendered_templates_pass_checkov():
@@ -29,7 +29,7 @@ def test_rendered_templates_pass_checkov():
     failed = [(c["check_id"], c["resource"], c["file_path"]) for c in report["results"]["failed_checks"]]
     assert failed == []
     reasons = {check: reason for check, reason in
-               (value for value in vars(scanners).values() if isinstance(value, tuple) and len(value) == 2)}
-    assert report["results"]["skipped_checks"], "expected the reasoned skips of generator/scanners.py"
+               (value for value in vars(skip_reasons).values() if isinstance(value, tuple) and len(value) == 2)}
+    assert report["results"]["skipped_checks"], "expected the reasoned skips of generator/skip_reasons.py"
     for skipped in report["results"]["skipped_checks"]:
         assert reasons.get(skipped["check_id"]) == skipped["check_result"]["suppress_comment"], skipped["check_id"]

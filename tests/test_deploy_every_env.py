@@ -46,7 +46,7 @@ import pytest
 from conftest import REPO, _free_port
 from deploy import (client, create_stack, inline_policy, moto_server_process, physical_ids, reported_parameters,
                     sam_translate, samconfig_overrides, without_unmodelled_outputs, yaml_load)
-from generator.samconfig import generated_sections
+from generator.core.samconfig import generated_sections
 from test_deploy_ecr_redeploy import upload_code
 from test_deploy_sfn_task import for_moto, translate_with_definition
 

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import REPO
 from deploy import client, create_stack, physical_ids, samconfig_overrides, yaml_load
-from generator.cli import main
+from generator.commands.cli import main
 
 REGION = "ap-northeast-1"
 

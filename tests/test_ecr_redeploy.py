@@ -13,13 +13,13 @@ import pytest
 from moto.events.models import EventPattern
 
 from conftest import REFERENCE_EVENTS, REPO
-from generator.errors import UserError
-from generator.lint import lint_text
-from generator.render import capabilities
+from generator.core.errors import UserError
+from generator.checks.engine import lint_text
+from generator.core.render import capabilities
 from helpers import manifest_text, one_resource, policy_statements, render_text, resources_of_type
 
 EVENTS = Path(__file__).parent / "events"
-HANDLER = REPO / "generator" / "functions" / "redeploy" / "app.py"
+HANDLER = REPO / "generator" / "aws" / "functions" / "redeploy" / "app.py"
 TESTREPO = '[stacks.r.options.services]\ntestrepo = [{ cluster = "main", service = "api" }]'
 QUEUE_ARN = {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
 LOGS = {

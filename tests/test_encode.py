@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from generator.blueprint import StackContext
-from generator.encode import template_data
-from generator.manifest import load_manifest
+from generator.core.contract import StackContext
+from generator.emit.encode import template_data
+from generator.core.manifest import load_manifest
 
 MANIFESTS = [REPO / "stacks.toml", Path(__file__).parent / "golden" / "stacks.toml"]
 SPECS = [spec for manifest in MANIFESTS for spec in load_manifest(manifest).values()]

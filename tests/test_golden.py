@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.manifest import load_manifest
-from generator.render import plan
+from generator.core.manifest import load_manifest
+from generator.core.render import plan
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -9,10 +9,10 @@ import tomllib
 
 import pytest
 
-from generator.errors import UserError
-from generator.lint import lint_text
-from generator.manifest import load_manifest
-from generator.render import plan
+from generator.core.errors import UserError
+from generator.checks.engine import lint_text
+from generator.core.manifest import load_manifest
+from generator.core.render import plan
 
 FOUNDATION = """
 [stacks.base]

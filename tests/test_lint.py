@@ -13,11 +13,11 @@ from cfnlint.data import AdditionalSpecs
 from cfnlint.helpers import load_resource
 from cfnlint.rules import Rules
 
-import generator.lint as lint
-from generator.lint import Finding, LintEngineError, default_cache_dir, lint_paths, lint_text
-from generator.lint_rules.iam_passrole_condition import grants_pass_role
-from generator.lint_rules.iam_wildcard_action import is_wildcard_action
-from generator.lint_rules.iam_wildcard_resource import RESOURCE_STAR_ONLY_ACTIONS
+import generator.checks.engine as lint
+from generator.checks.engine import Finding, LintEngineError, default_cache_dir, lint_paths, lint_text
+from generator.checks.rules.iam_passrole_condition import grants_pass_role
+from generator.checks.rules.iam_wildcard_action import is_wildcard_action
+from generator.checks.rules.iam_wildcard_resource import RESOURCE_STAR_ONLY_ACTIONS
 
 FIXTURES = Path(__file__).parent / "lint_fixtures"
 POLICY_RULE_IDS = sorted(Rules.create_from_directory(str(lint.RULES_DIR)))
@@ -412,7 +412,7 @@ def test_finding_format():
 
 # --- key policies, NotAction/NotResource, ARNs as wide as "*", public principals ----------
 
-from generator.lint_rules._policy import as_text, is_wildcard_resource, principal_is_this_account  # noqa: E402
+from generator.checks.rules._policy import as_text, is_wildcard_resource, principal_is_this_account  # noqa: E402
 
 
 def test_arns_as_wide_as_star():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.lint import lint_paths, lint_text
+from generator.checks.engine import lint_paths, lint_text
 
 GOLDEN_TEMPLATES = sorted((Path(__file__).parent / "golden" / "out").glob("*/template.yaml"))
 
@@ -19,7 +19,7 @@ def test_every_golden_variant_lints_clean(template):
 
 
 def test_the_golden_variants_cover_every_blueprint():
-    from generator.registry import BLUEPRINTS
+    from generator.core.registry import BLUEPRINTS
 
     found = {match for path in GOLDEN_TEMPLATES
              for match in re.findall(r"generated from blueprint (\w+)", path.read_text(encoding="utf-8"))}

@@ -7,7 +7,8 @@ import datetime as dt
 import jinja2
 import pytest
 
-from generator import describe, readme as readme_module
+from generator.review import describe
+from generator.review import stack_readme as readme_module
 from helpers import manifest_text, render_text
 
 

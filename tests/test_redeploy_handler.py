@@ -21,7 +21,7 @@ from moto import mock_aws
 from conftest import REFERENCE_EVENTS, REPO
 from helpers import manifest_text, render_text
 
-HANDLER = REPO / "generator" / "functions" / "redeploy" / "app.py"
+HANDLER = REPO / "generator" / "aws" / "functions" / "redeploy" / "app.py"
 EVENTS = Path(__file__).parent / "events"
 REGION = "ap-northeast-1"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import snapshot
-from generator import render
-from generator.errors import UserError
-from generator.manifest import load_manifest
+from generator.core import render
+from generator.core.errors import UserError
+from generator.core.manifest import load_manifest
 
 
 def without_tables(text: str, *prefixes: str) -> str:

@@ -10,10 +10,10 @@ import re
 import pytest
 
 from conftest import REFERENCE_EVENTS
-from generator.errors import UserError
-from generator.event_rules import MAX_INPUT_TEMPLATE, MAX_RUN_TASK_OVERRIDES, S3KeyFilter, json_input_transformer, s3_object_created_pattern
-from generator.lint import lint_text
-from generator.test_event import apply_input_transformer, pattern_matches
+from generator.core.errors import UserError
+from generator.aws.event_rules import MAX_INPUT_TEMPLATE, MAX_RUN_TASK_OVERRIDES, S3KeyFilter, json_input_transformer, s3_object_created_pattern
+from generator.checks.engine import lint_text
+from generator.review.event_simulator import apply_input_transformer, pattern_matches
 from helpers import NETWORK_PARAMETERS, manifest_text, one_resource, policy_statements, render_text, resources_of_type
 from test_scheduled_task import PASS_ROLE, RUN_TASK
 

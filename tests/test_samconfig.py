@@ -55,8 +55,8 @@ def test_deploy_section_has_everything_sam_deploy_needs(project, run_cli):
 
 import pytest
 
-from generator.errors import UserError
-from generator.samconfig import DeploySection, _edit_with_tomlkit, update_samconfig
+from generator.core.errors import UserError
+from generator.core.samconfig import DeploySection, _edit_with_tomlkit, update_samconfig
 
 
 def section(env: str, **changes) -> DeploySection:
@@ -146,7 +146,7 @@ def test_a_comment_between_our_keys_is_replaced_with_the_section():
 
 # --- owned sections of removed stacks and environments ------------------------------------------
 
-from generator.samconfig import GENERATED_MARK, generated_sections
+from generator.core.samconfig import GENERATED_MARK, generated_sections
 
 
 def test_generated_sections_are_those_carrying_the_mark():

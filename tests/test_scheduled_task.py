@@ -230,7 +230,7 @@ def test_task_family_arn_in_another_region_than_the_cluster_is_refused_without_a
 
 
 def test_static_overrides_longer_than_run_task_allows_are_a_render_error(tmp_path):
-    from generator.errors import UserError
+    from generator.core.errors import UserError
 
     def options(length: int) -> str:
         return f'schedule = "rate(1 hour)"\ncontainer_name = "app"\ncommand = ["{"x" * length}"]'

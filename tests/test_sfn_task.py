@@ -9,11 +9,11 @@ import pytest
 
 from blueprints import sfn_task
 from conftest import REFERENCE_EVENTS
-from generator import asl
-from generator.errors import UserError
-from generator.lint import lint_text
-from generator.render import capabilities
-from generator.test_event import apply_input_transformer, pattern_matches
+from generator.aws import step_functions as asl
+from generator.core.errors import UserError
+from generator.checks.engine import lint_text
+from generator.core.render import capabilities
+from generator.review.event_simulator import apply_input_transformer, pattern_matches
 from helpers import NETWORK_PARAMETERS, manifest_text, one_resource, policy_statements, render_text, resources_of_type
 from test_scheduled_task import FAMILY_ARN, PASS_ROLE, RUN_TASK, SEND_TO_DLQ
 
@@ -507,7 +507,7 @@ def test_task_scoped_statements_cover_the_task_arns_ecs_reports(tmp_path, event_
     of AWS's ECS guide), resolved for the event's account, Region and cluster."""
     import fnmatch
 
-    from generator.test_event import Resolver
+    from generator.review.event_simulator import Resolver
 
     event = json.loads((REFERENCE_EVENTS / event_file).read_text())
     detail = event["detail"]

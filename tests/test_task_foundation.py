@@ -8,10 +8,10 @@ import re
 import pytest
 
 from blueprints import task_foundation
-from generator.blueprint import StackContext
-from generator.errors import UserError
-from generator.fargate import FARGATE_MEMORY_BY_CPU, valid_pairs
-from generator.lint import lint_text
+from generator.core.contract import StackContext
+from generator.core.errors import UserError
+from generator.aws.fargate import FARGATE_MEMORY_BY_CPU, valid_pairs
+from generator.checks.engine import lint_text
 from helpers import manifest_text, one_resource, policy_statements, render_text
 
 LOG_GROUP_ARNS = [

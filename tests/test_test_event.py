@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from conftest import REFERENCE_EVENTS
-from generator.errors import UserError
-from generator.test_event import Resolver, apply_input_transformer, evaluate, first_mismatch
+from generator.core.errors import UserError
+from generator.review.event_simulator import Resolver, apply_input_transformer, evaluate, first_mismatch
 
 PSEUDO = {"AWS::Region": "eu-west-1", "AWS::Partition": "aws", "AWS::AccountId": "123456789012", "AWS::StackName": "s-dev", "AWS::URLSuffix": "amazonaws.com"}
 
@@ -98,7 +98,7 @@ def test_without_moto_the_command_says_how_to_install_it(project, run_cli, monke
 
 
 def test_help_mentions_the_optional_extra(capsys):
-    from generator.cli import main
+    from generator.commands.cli import main
 
     with pytest.raises(SystemExit):
         main(["test-event", "--help"])

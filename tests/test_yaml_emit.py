@@ -1,4 +1,4 @@
-"""Tests for generator.yaml_emit.dump_yaml.
+"""Tests for generator.emit.yaml_emitter.dump_yaml.
 
 The main oracle is cfn-lint's CloudFormation YAML loader: whatever we emit
 must load back (short tags converted to long form) to exactly the input.
@@ -23,7 +23,7 @@ from troposphere import (
 )
 from troposphere import events, iam, sqs
 
-from generator.yaml_emit import dump_yaml
+from generator.emit.yaml_emitter import dump_yaml
 
 
 def canon(value):

@@ -21,9 +21,9 @@ import awacs.sns
 from troposphere import Equals, GetAtt, Not, Parameter, Ref, Sub, Template
 from troposphere import cloudwatch, events, kms, sns
 
-from generator.aws import arn, sub
-from generator.ecs_task import TaskRef
-from generator.errors import UserError
+from generator.aws.arns import arn, sub
+from generator.aws.ecs_task import TaskRef
+from generator.core.errors import UserError
 
 ALERT_MODES = ("topic", "parameter", "off")
 ALERT_TOPIC = "AlertTopic"

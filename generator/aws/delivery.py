@@ -13,8 +13,8 @@ import awacs.sqs
 from troposphere import GetAtt, Ref, Template
 from troposphere.sqs import Queue, QueuePolicy
 
-from generator.errors import UserError
-from generator.scanners import SQS_MANAGED_ENCRYPTION, checkov_skips
+from generator.core.errors import UserError
+from generator.aws.checkov_skips import SQS_MANAGED_ENCRYPTION, checkov_skips
 
 DEAD_LETTER_QUEUE = "DeadLetterQueue"
 DEAD_LETTER_QUEUE_POLICY = "DeadLetterQueuePolicy"

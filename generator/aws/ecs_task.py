@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 from troposphere import Equals, If, ImportValue, Not, Ref, Select, Split, Sub, Template
 
-from generator import parameters as P
-from generator.aws import arn
-from generator.errors import UserError
-from generator.options import did_you_mean
+from generator.aws import parameters as P
+from generator.aws.arns import arn
+from generator.core.errors import UserError
+from generator.core.options import did_you_mean
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLATFORM_VERSION = re.compile(r"^(LATEST|\d+\.\d+\.\d+)$")
@@ -88,7 +88,7 @@ class RunTaskOptions:
 
     def static_input(self) -> str:
         """The target Input: RunTask overrides as compact JSON (EventBridge passes it as `overrides`)."""
-        from generator.event_rules import api_length, check_run_task_overrides
+        from generator.aws.event_rules import api_length, check_run_task_overrides
 
         override = self.container_override()
         body = {"containerOverrides": [override]} if len(override) > 1 else {}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from troposphere import events
 
-from generator.errors import UserError
+from generator.core.errors import UserError
 
 S3_SOURCE = "aws.s3"
 OBJECT_CREATED = "Object Created"

@@ -8,7 +8,7 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-servic
 
 from __future__ import annotations
 
-from generator.errors import UserError
+from generator.core.errors import UserError
 
 
 def _steps(low: int, high: int, step: int) -> tuple[int, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator.errors import UserError
+from generator.core.errors import UserError
 
 # The only values AWS::Logs::LogGroup RetentionInDays accepts.
 # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from troposphere import Parameter, Template
 
-from generator.errors import UserError
-from generator.options import unknown_key_error
+from generator.core.errors import UserError
+from generator.core.options import unknown_key_error
 
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"
 CLUSTER_ARN_PATTERN = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$"

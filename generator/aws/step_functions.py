@@ -24,11 +24,11 @@ import awacs.xray
 from troposphere import GetAtt, Join, Output, Ref, Sub, Template
 from troposphere import logs, serverless, stepfunctions
 
-from generator import iam
-from generator.aws import arn
-from generator.ecs_task import TaskRef
-from generator.errors import UserError
-from generator.scanners import LOG_GROUP_SERVICE_ENCRYPTION, checkov_skips
+from generator.aws import iam
+from generator.aws.arns import arn
+from generator.aws.ecs_task import TaskRef
+from generator.core.errors import UserError
+from generator.aws.checkov_skips import LOG_GROUP_SERVICE_ENCRYPTION, checkov_skips
 
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 RUN_TASK_ARN = "arn:${Partition}:states:::ecs:runTask"
@@ -322,7 +322,7 @@ def ecs_job_statements(task: TaskRef, *, wait: bool) -> list[Statement]:
 
 def state_machine_statements(*, logging: bool, tracing: bool) -> list[Statement]:
     """Log delivery and X-Ray: neither has resource-level permissions, so both are on "*" (the
-    actions listed in generator/lint_rules/iam_wildcard_resource.py).
+    actions listed in generator/checks/rules/iam_wildcard_resource.py).
     https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html
     https://docs.aws.amazon.com/step-functions/latest/dg/xray-iam.html
     """

@@ -12,9 +12,9 @@ import awacs.states
 from troposphere import GetAtt, Output, Ref, Template
 from troposphere import events, scheduler
 
-from generator import iam
-from generator.delivery import DeliveryOptions
-from generator.ecs_task import RunTaskOptions, TaskRef
+from generator.aws import iam
+from generator.aws.delivery import DeliveryOptions
+from generator.aws.ecs_task import RunTaskOptions, TaskRef
 
 RUN_TASK_TARGET_ID = "RunTask"
 SCHEDULE = "Schedule"

@@ -36,9 +36,10 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from generator import asl
-from generator.lint import Finding
-from generator.options import did_you_mean
+from generator.aws import step_functions as asl
+from generator.checks.cfn_setup import rule_engine
+from generator.checks.findings import Finding
+from generator.core.options import did_you_mean
 
 SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
 # Sample values for substitutions that are pseudo parameters, so the copy cfn-lint sees has the
@@ -56,7 +57,7 @@ RULE_ECS_RESOURCE, RULE_RETRY = "E9604", "E9605"
 NodePath = list  # keys and list indexes from the definition's root to a node
 
 
-# --- the hook for generator.lint ----------------------------------------------------------
+# --- the hook for generator.checks.engine ----------------------------------------------------------
 
 
 _DEFINITION_URI = re.compile(r"""^[ \t]*["']?DefinitionUri["']?[ \t]*:[ \t]*["']?([^"'\s#,{}\[\]]+)["']?[ \t]*,?[ \t]*(?:#.*)?$""", re.MULTILINE)
@@ -235,10 +236,8 @@ def _with_known_substitutions(value: Any, substitutions: dict) -> Any:
 
 
 def _cfn_lint() -> tuple[Any, Any]:
-    """cfn-lint's own rules as generator.lint set them up (once per process: building them costs ~1 s)."""
-    from generator.lint import _engine
-
-    engine = _engine()
+    """cfn-lint's own rules as generator.checks.cfn_setup sets them up (once per process: building them costs ~1 s)."""
+    engine = rule_engine()
     return engine.config, engine.cfn_rules
 
 

@@ -2,7 +2,7 @@
 
 One cfn-lint rule set is built per process (building it is the expensive part, about
 0.9 s) and every template of a batch is run through it. The project's rules live in
-``generator/lint_rules/`` and are loaded with cfn-lint's append-rules mechanism (a
+``generator/checks/rules/`` and are loaded with cfn-lint's append-rules mechanism (a
 rules directory), so ``lint`` is one cfn-lint run.
 
 SAM templates: cfn-lint 1.58 no longer runs aws-sam-translator (it validates
@@ -30,81 +30,20 @@ import os
 import re
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
 import generator
-from generator.errors import CheckFailed
-from generator.user_cache import user_cache_dir
+from generator.core.cache import user_cache_dir
+from generator.checks.cfn_setup import REGIONS, RULES_DIR, Engine, rule_engine as _engine
+from generator.checks.findings import Finding, LintEngineError
 
-RULES_DIR = Path(__file__).resolve().with_name("lint_rules")
-# Region-specific checks (resource types, enum values) run against this Region only;
-# fixed here so the result does not depend on AWS_REGION in the environment.
-REGIONS = ("us-east-1",)
-# Policy rules are mandatory: a template's own Metadata (cfn-lint ignore_checks) cannot
-# switch them off. Exceptions belong in the rules (e.g. E9003's list), where they are reviewed.
-POLICY_RULE_PREFIXES = ("E9", "W9")
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 # Below this many templates one process is faster than starting workers that each set up the rules.
 PARALLEL_THRESHOLD = 8
 CACHE_FORMAT = 2  # 2: each finding stores its file (ASL findings point into the .asl.json)
-
-
-@dataclass(frozen=True)
-class Finding:
-    path: str  # as given
-    line: int
-    column: int
-    rule: str  # e.g. "E3002", "W9003"
-    level: str  # "error" | "warning" | "informational"
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.rule} {self.message}"
-
-
-class LintEngineError(CheckFailed):
-    """cfn-lint cannot lint as asked (e.g. a SAM template without aws-sam-translator installed)."""
-
-
-# --- the engine: one per process --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Engine:
-    config: Any  # cfnlint.config.ConfigMixIn
-    all_rules: Any  # cfnlint.rules.Rules: cfn-lint's rules plus the appended policy rules
-    cfn_rules: Any  # cfn-lint's own rules only
-    policy_rules: Any  # the policy rules only
-
-
-@functools.cache
-def _engine() -> _Engine:
-    from cfnlint.config import ConfigMixIn
-    from cfnlint.rules import Rules
-    from cfnlint.runner import Runner
-
-    # append_rules is read like every option (ConfigMixIn._get_argument_value), although the
-    # ManualArgs type does not list it; it is what `cfn-lint --append-rules DIR` sets.
-    config = ConfigMixIn(
-        [],
-        regions=list(REGIONS),
-        append_rules=[str(RULES_DIR)],
-        mandatory_checks=list(POLICY_RULE_PREFIXES),
-    )
-    # Ignore ~/.cfnlintrc and ./.cfnlintrc: a finding must depend only on the template and this
-    # code (that is what the cache key covers), not on who runs it from where.
-    config.file_args = {}
-    all_rules = Runner(config).rules  # cfn-lint's rules directory + config.append_rules
-    # cfn-lint loads rule files as anonymous modules, so ask the same loader which ids are ours
-    policy_ids = set(Rules.create_from_directory(str(RULES_DIR)))
-    policy = {rule_id: rule for rule_id, rule in all_rules.items() if rule_id in policy_ids}
-    if not policy:
-        raise LintEngineError(f"no policy rules were loaded from {RULES_DIR}")
-    cfn_only = {rule_id: rule for rule_id, rule in all_rules.items() if rule_id not in policy}
-    return _Engine(config, all_rules, Rules(cfn_only), Rules(policy))
 
 
 # --- one template ----------------------------------------------------------------------
@@ -123,7 +62,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _lint_one(path: str, engine: _Engine) -> list[Finding]:
+def _lint_one(path: str, engine: Engine) -> list[Finding]:
     from cfnlint.decode import decode
     from cfnlint.runner.template import run_template_by_file_path
 
@@ -139,7 +78,7 @@ def _lint_one(path: str, engine: _Engine) -> list[Finding]:
             template = decoded
     if template is None:
         return _findings(path, run_template_by_file_path(path, engine.config, engine.all_rules, False))
-    from generator.asl_lint import asl_findings  # imports Finding from here
+    from generator.checks.asl_lint import asl_findings  # imports Finding from here
 
     matches = list(run_template_by_file_path(path, engine.config, engine.cfn_rules, False))
     # cfn-lint never sees a state machine's DefinitionUri file: asl_findings lints it.
@@ -213,7 +152,7 @@ def _copied_from_file(template: dict[str, Any], path: list[Any]) -> bool:
     return False
 
 
-def _lint_sam_translated(path: str, template: dict[str, Any], engine: _Engine) -> list[Any]:
+def _lint_sam_translated(path: str, template: dict[str, Any], engine: Engine) -> list[Any]:
     from cfnlint.match import Match
     from cfnlint.rules.errors import TransformError
     from cfnlint.runner.template import run_template_by_data
@@ -330,14 +269,15 @@ def _engine_fingerprint() -> str:
                  _package_version("botocore"), generator.__version__, ",".join(REGIONS)):
         digest.update(part.encode() + b"\0")
     here = Path(__file__).resolve().parent
-    for source in [Path(__file__).resolve(), here / "asl_lint.py", here / "asl.py", *sorted(RULES_DIR.glob("*.py"))]:
+    for source in [Path(__file__).resolve(), here / "asl_lint.py", here / "cfn_setup.py", here / "findings.py",
+                   here.parent / "aws" / "step_functions.py", *sorted(RULES_DIR.glob("*.py"))]:
         digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
 def _cache_key(path: str) -> str | None:
     """The template's bytes and those of the state machine definitions it points at."""
-    from generator.asl_lint import definition_files
+    from generator.checks.asl_lint import definition_files
 
     try:
         contents = [Path(path).read_bytes()] + [file.read_bytes() for file in definition_files(path) if file.exists()]

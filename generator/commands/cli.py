@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from generator.errors import CheckFailed, UserError
+from generator.commands.startup import defer_import
+from generator.core.errors import CheckFailed, UserError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -93,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # troposphere imports cfn_flip (and PyYAML) only for Template.to_yaml(), which the CLI never calls.
+    defer_import("cfn_flip")
     argv = list(sys.argv[1:] if argv is None else argv)
     # Everything after `--` is for `sam deploy`; argparse's own `--` handling does not reach subcommands.
     passthrough = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -122,15 +125,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _plan(args, only=None):
-    from generator.manifest import load_manifest
-    from generator.render import plan
+    from generator.core.manifest import load_manifest
+    from generator.core.render import plan
 
     specs = load_manifest(args.manifest)
     return plan(specs, only=only, manifest_path=args.manifest, out_dir=args.out, samconfig_path=args.samconfig)
 
 
 def cmd_render(args) -> int:
-    from generator.render import write
+    from generator.core.render import write
 
     render_plan = _plan(args, args.stacks)
     changed = set(write(render_plan))
@@ -147,7 +150,7 @@ def cmd_render(args) -> int:
 
 
 def _lint(paths: list[Path], no_cache: bool) -> int:
-    from generator.lint import default_cache_dir, lint_paths
+    from generator.checks.engine import default_cache_dir, lint_paths
 
     findings = lint_paths(paths, cache_dir=None if no_cache else default_cache_dir())
     for finding in findings:
@@ -159,13 +162,13 @@ def _lint(paths: list[Path], no_cache: bool) -> int:
 
 
 def _template_paths(render_plan) -> list[Path]:
-    from generator.render import TEMPLATE_FILE
+    from generator.core.render import TEMPLATE_FILE
 
     return [render_plan.out_dir / stack.spec.name / TEMPLATE_FILE for stack in render_plan.stacks]
 
 
 def cmd_check(args) -> int:
-    from generator.render import diff
+    from generator.core.render import diff
 
     render_plan = _plan(args)
     stale = diff(render_plan)
@@ -189,14 +192,14 @@ def cmd_lint(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from generator.registry import BLUEPRINTS
+    from generator.core.registry import BLUEPRINTS
 
     print("Blueprints:")
     width = max(map(len, BLUEPRINTS))
     for name, module in BLUEPRINTS.items():
         print(f"  {name:<{width}}  {module.DESCRIPTION}")
     if args.manifest.exists():
-        from generator.manifest import load_manifest
+        from generator.core.manifest import load_manifest
 
         specs = load_manifest(args.manifest)
         print(f"Stacks in {args.manifest}:")
@@ -207,7 +210,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from generator.render import diff, resource_changes
+    from generator.core.render import diff, resource_changes
 
     render_plan = _plan(args, args.stacks)
     for stack in render_plan.stacks:
@@ -222,13 +225,13 @@ def cmd_diff(args) -> int:
 
 
 def cmd_deploy(args) -> int:
-    from generator import deploy
-    from generator.render import diff
+    from generator.commands import deploy
+    from generator.core.render import diff
 
     render_plan = _plan(args, [args.stack])
     spec = render_plan.stacks[0].spec
     if args.env not in spec.environments:
-        from generator.options import did_you_mean
+        from generator.core.options import did_you_mean
 
         raise UserError(f"unknown environment {args.env!r}{did_you_mean(args.env, spec.environments)}; allowed: {', '.join(spec.environments)}",
                         stack=spec.name, field="--env")
@@ -250,7 +253,7 @@ def cmd_deploy(args) -> int:
 def cmd_next_runs(args) -> int:
     import datetime as dt
 
-    from generator import describe
+    from generator.review import describe
 
     render_plan = _plan(args, [args.stack])
     schedules = describe.schedules(render_plan.stacks[0].template)
@@ -265,7 +268,7 @@ def cmd_next_runs(args) -> int:
 
 
 def cmd_test_event(args) -> int:
-    from generator.test_event import run
+    from generator.review.event_simulator import run
 
     return run(args.manifest, args.stack, args.event, environment=args.env, as_json=args.json)
 

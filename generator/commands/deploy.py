@@ -9,7 +9,7 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-from generator.errors import UserError
+from generator.core.errors import UserError
 
 SAM_INSTALL_HINT = (
     "the AWS SAM CLI (`sam`) is not on PATH; install it, ideally in its own virtual environment "

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from generator.ecs_task import FOUNDATION_STACK
-from generator.errors import UserError
-from generator.options import build_dataclass, did_you_mean, unknown_key_error
-from generator.registry import BLUEPRINTS
+from generator.aws.ecs_task import FOUNDATION_STACK
+from generator.core.errors import UserError
+from generator.core.options import build_dataclass, did_you_mean, unknown_key_error
+from generator.core.registry import BLUEPRINTS
 
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")

@@ -13,7 +13,7 @@ import types
 import typing
 from typing import Any, Union
 
-from generator.errors import UserError
+from generator.core.errors import UserError
 
 
 def did_you_mean(word: str, choices) -> str:

@@ -12,15 +12,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.blueprint import StackContext
-from generator.encode import template_data
-from generator.errors import UserError
-from generator.manifest import StackSpec
-from generator.options import did_you_mean, option_summary
-from generator.parameters import check_parameter_values
-from generator.readme import stack_readme
-from generator.samconfig import DeploySection, generated_sections, parse_samconfig, update_samconfig
-from generator.yaml_emit import dump_yaml
+from generator.core.contract import StackContext
+from generator.emit.encode import template_data
+from generator.core.errors import UserError
+from generator.core.manifest import StackSpec
+from generator.core.options import did_you_mean, option_summary
+from generator.aws.parameters import check_parameter_values
+from generator.review.stack_readme import stack_readme
+from generator.core.samconfig import DeploySection, generated_sections, parse_samconfig, update_samconfig
+from generator.emit.yaml_emitter import dump_yaml
 
 TEMPLATE_FILE = "template.yaml"
 README_FILE = "README.md"

@@ -18,7 +18,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 
-from generator.errors import UserError
+from generator.core.errors import UserError
 
 SAM_CONFIG_VERSION = 0.1
 # Comments between a section's keys are edits too: the section is rewritten whole (README says so).

@@ -21,8 +21,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.errors import UserError
-from generator.options import did_you_mean
+from generator.core.errors import UserError
+from generator.core.options import did_you_mean
 
 INSTALL_HINT = "pip install 'ecs-batch-templates[events]'"
 SAM_RULE_EVENT_TYPES = ("EventBridgeRule", "CloudWatchEvent")
@@ -446,8 +446,8 @@ def read_event(path: Path) -> dict:
 
 def run(manifest: Path, stack: str, event_path: Path, *, environment: str | None, as_json: bool) -> int:
     """Print the verdict; return 0 when a rule matches, 1 when none does (bad input raises UserError)."""
-    from generator.manifest import load_manifest
-    from generator.render import render_stack
+    from generator.core.manifest import load_manifest
+    from generator.core.render import render_stack
 
     specs = load_manifest(manifest)
     if stack not in specs:

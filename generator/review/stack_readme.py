@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from generator import describe
-from generator.user_cache import user_cache_dir
+from generator.review import describe
+from generator.core.cache import user_cache_dir
 
 
 @lru_cache(maxsize=1)

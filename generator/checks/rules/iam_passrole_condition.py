@@ -6,7 +6,7 @@ import fnmatch
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from generator.lint_rules._policy import KEY_POLICY_TYPES, actions, is_allow, not_actions, policy_statements
+from generator.checks.rules._policy import KEY_POLICY_TYPES, actions, is_allow, not_actions, policy_statements
 
 # StringEquals/StringLike only: the ...IfExists variants are also true when the key is absent.
 CONDITION_OPERATORS = ("StringEquals", "StringLike")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from generator.lint_rules._policy import (
+from generator.checks.rules._policy import (
     KEY_POLICY_TYPES,
     actions,
     is_allow,

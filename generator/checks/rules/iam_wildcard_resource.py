@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from generator.lint_rules._policy import (
+from generator.checks.rules._policy import (
     KEY_POLICY_TYPES,
     actions,
     as_list,
@@ -79,7 +79,7 @@ class IamWildcardResource(CloudFormationLintRule):
     description = (
         'An Allow statement with Resource "*" (or an ARN as wide, such as arn:aws:s3:::* or '
         "arn:${AWS::Partition}:sqs:*:*:*, or NotResource) may only list actions that AWS allows on \"*\" alone "
-        "(RESOURCE_STAR_ONLY_ACTIONS in generator/lint_rules/iam_wildcard_resource.py); "
+        "(RESOURCE_STAR_ONLY_ACTIONS in generator/checks/rules/iam_wildcard_resource.py); "
         "scope every other action to the ARNs it needs. Not applied to KMS key policies, whose "
         'Resource "*" means the key itself.'
     )

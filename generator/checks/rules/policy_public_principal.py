@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from generator.lint_rules._policy import has_condition, is_allow, policy_statements, principal_is_everyone
+from generator.checks.rules._policy import has_condition, is_allow, policy_statements, principal_is_everyone
 
 
 class PolicyPublicPrincipal(CloudFormationLintRule):

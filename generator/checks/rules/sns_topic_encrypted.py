@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from generator.lint_rules._policy import is_set, resources
+from generator.checks.rules._policy import is_set, resources
 
 
 class SnsTopicEncrypted(CloudFormationLintRule):

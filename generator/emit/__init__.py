@@ -1,0 +1,1 @@
+"""Template encoding and the one YAML emitter."""

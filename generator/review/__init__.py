@@ -1,0 +1,1 @@
+"""What reviewers and operators read: stack README, plain-words description, event simulator."""
