@@ -28,7 +28,7 @@ from generator.core.contract import Rendered, StackContext
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.core.errors import UserError
 from generator.aws.log_groups import validate_retention_days
-from generator.core.options import did_you_mean
+from generator.core.options import OptionTable, did_you_mean, option
 
 DESCRIPTION = "Redeploy ECS services (force new deployment) when an image is replicated or pushed to ECR (SAM Lambda)"
 
@@ -53,40 +53,41 @@ ENVIRONMENT_QUOTA = 4096  # Lambda's limit for all environment variables togethe
 
 
 @dataclass(frozen=True, kw_only=True)
-class EcsService:
+class EcsService(OptionTable):
     """One ECS service in the stack's account and Region."""
 
-    cluster: str
-    service: str
+    cluster: str = option(doc="the cluster's name")
+    service: str = option(doc="the service's name")
 
     def __post_init__(self):
         for name in ("cluster", "service"):
             if not ECS_NAME.match(getattr(self, name)):
                 raise UserError(f"{getattr(self, name)!r} is not an ECS {name} name; allowed: up to 255 letters, digits, - and _", field=name)
+        super().__post_init__()
 
 
 @dataclass(frozen=True, kw_only=True)
 class Options(DeliveryOptions, AlertOptions):
-    """services: repository name → the services to redeploy, e.g. testrepo = [{ cluster = "main", service = "api" }].
-    trigger: replication, cloudtrail or push; default: replication (ECR's native replication event, no trail needed).
-    tag_filter: image tags that redeploy, a trailing * makes a prefix ("release-*"); default: every tag.
-    dry_run: default false; true only logs what would be redeployed.
-    log_retention_days: default 30. function_retry_attempts: Lambda's retries of a failed run, 0-2; default 2.
-    retry_attempts, max_event_age_seconds: the rule's delivery to the function. dead_letter_queue: default
-    true, one queue that receives both undeliverable events and runs that failed after their retries.
-    alerts: as for the ECS blueprints (default: a new encrypted SNS topic); alarms on the function's
-    Errors, the rule's FailedInvocations and the dead-letter queue's depth publish to it."""
+    """retry_attempts, max_event_age_seconds: the rule's delivery to the function. dead_letter_queue:
+    one queue receives both undeliverable events and runs that failed after their retries. alerts:
+    alarms on the function's Errors, the rule's FailedInvocations and the dead-letter queue's depth."""
 
-    services: dict[str, tuple[EcsService, ...]]
-    trigger: str = "replication"
-    tag_filter: tuple[str, ...] = ()
-    dry_run: bool = False
-    log_retention_days: int = 30
-    function_retry_attempts: int = MAX_FUNCTION_RETRIES
+    services: dict[str, tuple[EcsService, ...]] = option(
+        doc='ECR repository name → the services to redeploy, e.g. testrepo = [{ cluster = "main", service = "api" }]',
+        example={"testrepo": [{"cluster": "main", "service": "api"}]})
+    trigger: str = option("replication", doc="the event that redeploys: replication (ECR Replication Action), cloudtrail "
+                                             "(ReplicateImage through CloudTrail, needs a trail) or push (ECR Image Action)",
+                          by_default="replication: ECR's native replication event, no trail needed")
+    tag_filter: tuple[str, ...] = option((), doc='image tags that redeploy; a trailing * makes a prefix ("release-*")',
+                                         by_default="every tag")
+    dry_run: bool = option(False, doc="only log what would be redeployed", by_default="false: services are redeployed")
+    log_retention_days: int = option(30, doc="retention of the function's log group, in days (a CloudWatch Logs value)",
+                                     by_default="30 days")
+    function_retry_attempts: int = option(MAX_FUNCTION_RETRIES, doc=f"Lambda's retries of a failed run, 0 to {MAX_FUNCTION_RETRIES}",
+                                          by_default=f"{MAX_FUNCTION_RETRIES} retries")
 
     def __post_init__(self):
-        DeliveryOptions.__post_init__(self)
-        AlertOptions.__post_init__(self)
+        super().__post_init__()
         if not self.services:
             raise UserError("map at least one repository to its services", field="services")
         for repository, targets in self.services.items():

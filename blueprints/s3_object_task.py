@@ -31,6 +31,7 @@ from generator.core.contract import Rendered, StackContext
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, task_ref
 from generator.core.errors import UserError
+from generator.core.options import option
 from generator.aws.event_rules import (
     BUCKET_NAME_PATH, OBJECT_CREATED, OBJECT_KEY_PATH, OBJECT_RESTORE_COMPLETED, S3KeyFilter,
     container_override_transformer, s3_object_created_pattern,
@@ -53,28 +54,23 @@ EXISTING_BUCKET_NOTE = ("Requires Amazon EventBridge notifications on for the ex
 
 @dataclass(frozen=True, kw_only=True)
 class Options(RunTaskOptions, DeliveryOptions, S3KeyFilter, AlertOptions):
-    """The bucket's name is the BucketName parameter (per environment). existing_bucket: default
-    false, the stack creates the bucket (encrypted, private, TLS only, EventBridge notifications
-    on, kept when the stack is deleted); true, or a bucket name (the parameter's default), uses a
-    bucket that exists, whose EventBridge notifications must be on. bucket_versioning: default
-    false. bucket_encryption: AES256 (default, SSE-S3) or aws:kms (SSE-KMS, AWS managed key).
-    restore_completed: default false; true also runs the task on `Object Restore Completed`.
-    bucket_env_var / key_env_var: default S3_BUCKET / OBJECT_KEY. The key is passed exactly as
-    the event's detail.object.key. enabled: default true."""
+    """The bucket's name is the BucketName parameter (per environment)."""
 
-    existing_bucket: bool | str = False
-    bucket_versioning: bool = False
-    bucket_encryption: str = "AES256"
-    restore_completed: bool = False
-    bucket_env_var: str = "S3_BUCKET"
-    key_env_var: str = "OBJECT_KEY"
-    enabled: bool = True
+    existing_bucket: bool | str = option(False, doc="true, or a bucket name (the BucketName parameter's default): use a bucket that "
+                                                    "exists, whose EventBridge notifications must be on",
+                                         by_default="the stack creates the bucket (encrypted, private, TLS only, EventBridge "
+                                                    "notifications on, kept when the stack is deleted)")
+    bucket_versioning: bool = option(False, doc="turn on versioning of the bucket the stack creates", by_default="versioning off")
+    bucket_encryption: str = option("AES256", doc="encryption of the bucket the stack creates: AES256 (SSE-S3) or aws:kms "
+                                                  "(SSE-KMS, AWS managed key)", by_default="AES256")
+    restore_completed: bool = option(False, doc="also run the task on `Object Restore Completed`", by_default="only on `Object Created`")
+    bucket_env_var: str = option("S3_BUCKET", doc="container environment variable that receives the bucket name", by_default="S3_BUCKET")
+    key_env_var: str = option("OBJECT_KEY", doc="container environment variable that receives the object key, as the event's "
+                                                "detail.object.key", by_default="OBJECT_KEY")
+    enabled: bool = option(True, doc="whether the rule runs the task", by_default="true (false creates the rule disabled)")
 
     def __post_init__(self):
-        RunTaskOptions.__post_init__(self)
-        DeliveryOptions.__post_init__(self)
-        S3KeyFilter.__post_init__(self)
-        AlertOptions.__post_init__(self)
+        super().__post_init__()
         if isinstance(self.existing_bucket, str):
             if not re.match(BUCKET_NAME_PATTERN, self.existing_bucket):
                 raise UserError(f"{self.existing_bucket!r} is not an S3 bucket name", field="existing_bucket")

@@ -14,6 +14,7 @@ from troposphere import events
 from generator.aws import iam
 from generator.aws.alerts import AlertOptions, add_alerts
 from generator.core.contract import Rendered, StackContext
+from generator.core.options import option
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.aws.ecs_task import RunTaskOptions, task_ref
 from generator.aws.schedules import validate_schedule_expression, validate_timezone
@@ -27,17 +28,13 @@ RUN_TASK_ROLE = "RunTaskRole"
 
 @dataclass(frozen=True, kw_only=True)
 class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
-    """schedule: cron(...) or rate(...). timezone: IANA name; default: none, the schedule runs in UTC.
-    enabled: default true; false creates the schedule disabled."""
-
-    schedule: str
-    timezone: str | None = None
-    enabled: bool = True
+    schedule: str = option(doc="cron(…) (six fields, ? in exactly one day field) or rate(…)", example="cron(0 2 * * ? *)")
+    timezone: str | None = option(None, doc="an IANA time zone name (e.g. Asia/Tokyo): an EventBridge Scheduler schedule in that zone",
+                                  by_default="an EventBridge rule, whose schedule is evaluated in UTC")
+    enabled: bool = option(True, doc="whether the schedule runs", by_default="true (false creates it disabled)")
 
     def __post_init__(self):
-        RunTaskOptions.__post_init__(self)
-        DeliveryOptions.__post_init__(self)
-        AlertOptions.__post_init__(self)
+        super().__post_init__()
         validate_schedule_expression(self.schedule)
         if self.timezone is not None:
             validate_timezone(self.timezone)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from troposphere import GetAtt, Output, Parameter, Ref, Sub, Template
 from troposphere import events, stepfunctions
@@ -21,6 +20,7 @@ from generator.core.contract import Rendered, StackContext
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, task_ref
 from generator.core.errors import UserError
+from generator.core.options import option
 from generator.aws.event_rules import BUCKET_NAME_PATH, OBJECT_KEY_PATH, Placeholder, S3KeyFilter, json_input_transformer, s3_object_created_pattern
 from generator.aws.log_groups import validate_retention_days
 from generator.aws.schedules import validate_schedule_expression, validate_timezone
@@ -41,14 +41,13 @@ BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 @dataclass(frozen=True, kw_only=True)
 class S3Trigger(S3KeyFilter):
     """Objects created in the bucket named by the BucketName parameter (an existing bucket whose
-    EventBridge notifications are on) start an execution, filtered as in s3_object_task.
-    bucket_env_var / key_env_var: default S3_BUCKET / OBJECT_KEY."""
+    EventBridge notifications are on) start an execution, filtered as in s3_object_task."""
 
-    bucket_env_var: str = "S3_BUCKET"
-    key_env_var: str = "OBJECT_KEY"
+    bucket_env_var: str = option("S3_BUCKET", doc="container environment variable that receives the bucket name", by_default="S3_BUCKET")
+    key_env_var: str = option("OBJECT_KEY", doc="container environment variable that receives the object key", by_default="OBJECT_KEY")
 
     def __post_init__(self):
-        S3KeyFilter.__post_init__(self)
+        super().__post_init__()
         for name in ("bucket_env_var", "key_env_var"):
             if not ENV_NAME.match(getattr(self, name)):
                 raise UserError(f"{getattr(self, name)!r} is not a valid environment variable name", field=name)
@@ -58,43 +57,45 @@ class S3Trigger(S3KeyFilter):
 
 @dataclass(frozen=True, kw_only=True)
 class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
-    """name: default none, the state machine is named after the CloudFormation stack (`<stack>-<env>`)
-    and the ASL file after the stack; set (letters, digits, - and _), the state machine is
-    `<stack>-<env>-<name>`, at most 80 characters in every environment. wait: default true
-    (ecs:runTask.sync, the execution fails when the task fails); false only starts the task. input_overrides: default
-    false; true lets the execution input set `command` and `environment.<NAME>` for the names in
-    `environment`, each falling back to the option. timeout_seconds: default none, no limit (the
-    task is stopped and the execution fails with States.Timeout). ecs_retry_attempts /
-    ecs_retry_interval_seconds / ecs_retry_backoff_rate: default 3 / 10 / 2, for throttling and
-    capacity errors (the backoff rate is a number from 1.0, e.g. 1.5). task_failure_retry_attempts:
-    default 0, a failed task is not run again; n re-runs it up to n times after any error but a
-    timeout (States.TaskFailed in a retrier matches every error except States.Timeout, so permanent
-    ones such as ECS.AccessDeniedException are retried too, not only a non-zero exit).
-    log_level: ALL, ERROR (default), FATAL or OFF. log_execution_data: default false.
-    log_retention_days: default 30. tracing: default false (X-Ray). schedule (+ timezone) or s3:
-    default none, started only through the API; retry_attempts, max_event_age_seconds and
-    dead_letter_queue apply to that trigger."""
+    """retry_attempts, max_event_age_seconds and dead_letter_queue apply to the trigger (schedule or s3), if any."""
 
-    name: str | None = None
-    wait: bool = True
-    input_overrides: bool = False
-    timeout_seconds: int | None = None
-    ecs_retry_attempts: int = 3
-    ecs_retry_interval_seconds: int = 10
-    ecs_retry_backoff_rate: Any = 2  # a number: generator.core.options has no float type, so checked below
-    task_failure_retry_attempts: int = 0
-    log_level: str = "ERROR"
-    log_execution_data: bool = False
-    log_retention_days: int = 30
-    tracing: bool = False
-    schedule: str | None = None
-    timezone: str | None = None
-    s3: S3Trigger | None = None
+    name: str | None = option(None, doc="letters, digits, - and _: the state machine is `<stack>-<env>-<name>` (at most 80 characters "
+                                        "in every environment) and its ASL file `<name>.asl.json`",
+                              by_default="the state machine is `<stack>-<env>`, the ASL file named after the stack")
+    wait: bool = option(True, doc="wait for the task to stop (ecs:runTask.sync): the execution fails when the task fails",
+                        by_default="true (false only starts the task, ecs:runTask)")
+    input_overrides: bool = option(False, doc="let the execution input set `command`, and `environment.<NAME>` for the names in "
+                                              "`environment`, each falling back to the option",
+                                   by_default="false: the input is ignored")
+    timeout_seconds: int | None = option(None, doc="stop the task and fail the execution (States.Timeout) after this many seconds",
+                                         by_default="no time limit")
+    ecs_retry_attempts: int = option(3, doc="retries of throttling and capacity errors from ECS", by_default="3")
+    ecs_retry_interval_seconds: int = option(10, doc="seconds before the first of those retries", by_default="10")
+    # The options are recorded in the template's Metadata, where cfn-lint (E4002) allows no
+    # fractional number: __post_init__ keeps a fractional rate as its decimal text; `backoff_rate`
+    # is the number the definition gets.
+    ecs_retry_backoff_rate: float = option(2, doc="multiplier of the interval at each retry, a number from 1.0 (e.g. 1.5)",
+                                           by_default="2")
+    task_failure_retry_attempts: int = option(0, doc="re-run the task up to this many times after any error but a timeout "
+                                                     "(States.TaskFailed in a retrier matches every error except States.Timeout, "
+                                                     "so permanent ones such as ECS.AccessDeniedException are retried too)",
+                                              by_default="0: a failed task is not run again")
+    log_level: str = option("ERROR", doc="execution logging: ALL, ERROR, FATAL or OFF", by_default="ERROR")
+    log_execution_data: bool = option(False, doc="include execution input and output in the logs",
+                                      by_default="false: only the events are logged")
+    log_retention_days: int = option(30, doc="retention of the state machine's log group, in days (a CloudWatch Logs value)",
+                                     by_default="30 days")
+    tracing: bool = option(False, doc="X-Ray tracing", by_default="off")
+    schedule: str | None = option(None, doc="start an execution on this cron(…) or rate(…) schedule (not with s3)",
+                                  by_default="no schedule: started through the Step Functions API or console")
+    timezone: str | None = option(None, doc="an IANA time zone name for the schedule: an EventBridge Scheduler schedule in that zone",
+                                  by_default="an EventBridge rule in UTC")
+    s3: S3Trigger | None = option(None, doc="start an execution for each object created in the bucket of the BucketName parameter, "
+                                            "e.g. { key_prefix = \"in/\" } (not with schedule)",
+                                  by_default="no S3 trigger")
 
     def __post_init__(self):
-        RunTaskOptions.__post_init__(self)
-        DeliveryOptions.__post_init__(self)
-        AlertOptions.__post_init__(self)
+        super().__post_init__()
         if self.name is not None and not NAME.match(self.name):
             raise UserError(f"{self.name!r} is not allowed; allowed: 1-64 letters, digits, - and _", field="name")
         if self.task_count != 1:
@@ -110,13 +111,11 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
         _in_range(self.ecs_retry_attempts, 0, 99_999_999, "ecs_retry_attempts")
         _in_range(self.ecs_retry_interval_seconds, 1, 99_999_999, "ecs_retry_interval_seconds")
         rate = self.ecs_retry_backoff_rate
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)):  # (build_dataclass checks this too)
             raise UserError(f"expected a number, got {rate!r}", field="ecs_retry_backoff_rate")
         _in_range(rate, 1.0, 100, "ecs_retry_backoff_rate")  # ASL: BackoffRate >= 1.0
         if isinstance(rate, float):
-            # The options are recorded in the template's Metadata, where cfn-lint (E4002) allows no
-            # fractional number: a whole rate is kept as an integer, another as its decimal text
-            # ("1.5"); `backoff_rate` is the number the definition gets.
+            # a whole rate is kept as an integer, another as its decimal text ("1.5"), for the Metadata
             object.__setattr__(self, "ecs_retry_backoff_rate", int(rate) if rate.is_integer() else repr(rate))
         _in_range(self.task_failure_retry_attempts, 0, 99_999_999, "task_failure_retry_attempts")
         if self.log_level not in LOG_LEVELS:

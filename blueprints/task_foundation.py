@@ -10,7 +10,7 @@ is what RunTask on the family then starts.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from awacs.aws import Action, Allow, Statement
 import awacs.ecr
@@ -21,17 +21,19 @@ from troposphere import Export, GetAtt, Output, Parameter, Ref, Sub, Template
 from troposphere import ecs, iam as cfn_iam, logs
 
 from generator.aws import iam
-from generator.aws.arns import arn
+from generator.aws.arns import arn, is_wildcard_resource
 from generator.aws import checkov_skips as skip_reasons
 from generator.aws.checkov_skips import checkov_skips
-from generator.core.contract import Rendered, StackContext
-from generator.aws.ecs_task import ENV_NAME
+from generator.core.contract import BlueprintOptions, Rendered, StackContext
+from generator.aws.ecs_task import ENV_NAME, TASK_FOUNDATION
 from generator.core.errors import UserError
+from generator.core.options import OptionTable, option
 from generator.aws.log_groups import validate_retention_days
 from generator.aws.fargate import NEEDS_PLATFORM_1_4, validate_task_size
 from generator.aws.parameters import TASK_FAMILY_PATTERN
 
 DESCRIPTION = "ECS cluster, Fargate task definition (image tag from a parameter), log group and roles, exported for import_from"
+PROVIDES = frozenset({TASK_FOUNDATION})  # its exports are what `import_from` imports (ecs_task.FOUNDATION_EXPORTS)
 
 CLUSTER, TASK_DEFINITION, LOG_GROUP = "Cluster", "TaskDefinition", "LogGroup"
 EXECUTION_ROLE, TASK_ROLE = "ExecutionRole", "TaskRole"
@@ -71,12 +73,11 @@ def secret_arn(value: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TaskRoleStatement:
-    """One Allow statement for the task role: actions such as "s3:GetObject"; resources as ARNs,
-    which may use {partition}, {region} and {account_id} for the stack's own."""
+class TaskRoleStatement(OptionTable):
+    """One Allow statement for the task role."""
 
-    actions: tuple[str, ...]
-    resources: tuple[str, ...]
+    actions: tuple[str, ...] = option(doc='IAM actions such as "s3:GetObject" (no service:* wildcards)')
+    resources: tuple[str, ...] = option(doc="ARNs, which may use {partition}, {region} and {account_id} for the stack's own")
 
     def __post_init__(self):
         if not self.actions or not self.resources:
@@ -86,44 +87,40 @@ class TaskRoleStatement:
                 raise UserError(f"{action!r} is not allowed; name actions like s3:GetObject (no service:* wildcards)", field="actions")
         for resource in self.resources:
             _check_arn_text(resource, field="resources")
-        from generator.checks.rules._policy import is_wildcard_resource  # the lint rule's own test, so render and lint agree
-
+        # the lint rule E9003's own tests, so render and lint agree
         wide = [resource for resource in self.resources if is_wildcard_resource(resource)]
-        if wide:
-            from generator.checks.rules.iam_wildcard_resource import is_star_only_action
-
-            if not all(is_star_only_action(action) for action in self.actions):
-                raise UserError(f'{wide[0]!r} covers every resource of the service (like "*"), which is only allowed for actions '
-                                "without resource-level permissions; name the ARNs", field="resources")
+        if wide and not all(iam.is_star_only_action(action) for action in self.actions):
+            raise UserError(f'{wide[0]!r} covers every resource of the service (like "*"), which is only allowed for actions '
+                            "without resource-level permissions; name the ARNs", field="resources")
+        super().__post_init__()
 
 
 @dataclass(frozen=True, kw_only=True)
-class Options:
-    """container_name: default "app". family: task definition family; default: the CloudFormation
-    stack name (one family per environment). cpu/memory: a Fargate task size; default 256/512.
-    cpu_architecture: X86_64 (default) or ARM64. image_repository: an ECR repository in the stack's
-    account and Region, pulled with tag parameter ImageTag; default: none, parameter ImageUri names
-    the whole image (and the execution role gets no ECR permissions). command: default: the image's.
-    environment: default none. secrets: variable name → `ssm:/<parameter name>` (in the stack's
-    account and Region), an SSM parameter ARN or a Secrets Manager secret ARN (ARNs may use
-    {partition}, {region}, {account_id}); default none (a secret encrypted with a customer managed
-    KMS key also needs kms:Decrypt on it, which is not granted here). log_retention_days: default 30.
-    container_insights: default false. task_role_statements: default none (the task role allows nothing)."""
-
-    container_name: str = "app"
-    family: str | None = None
-    cpu: int = 256
-    memory: int = 512
-    cpu_architecture: str = "X86_64"
-    image_repository: str | None = None
-    command: tuple[str, ...] = ()
-    environment: dict[str, str] = field(default_factory=dict)
-    secrets: dict[str, str] = field(default_factory=dict)
-    log_retention_days: int = 30
-    container_insights: bool = False
-    task_role_statements: tuple[TaskRoleStatement, ...] = ()
+class Options(BlueprintOptions):
+    container_name: str = option("app", doc="the container's name", by_default="app")
+    family: str | None = option(None, doc="the task definition family (letters, digits, - and _)",
+                                by_default="the CloudFormation stack's name (one family per environment)")
+    cpu: int = option(256, doc="Fargate CPU units, checked with memory against Fargate's table", by_default="256 (.25 vCPU)")
+    memory: int = option(512, doc="Fargate memory in MiB", by_default="512")
+    cpu_architecture: str = option("X86_64", doc="X86_64 or ARM64", by_default="X86_64")
+    image_repository: str | None = option(None, doc="an ECR repository in the stack's account and Region, pulled with tag "
+                                                    "parameter ImageTag (the execution role may pull from it)",
+                                          by_default="parameter ImageUri names the whole image; the execution role gets no ECR permissions")
+    command: tuple[str, ...] = option((), doc="the container's command", by_default="the image's")
+    environment: dict[str, str] = option(doc="the container's environment variables", default_factory=dict, by_default="none")
+    secrets: dict[str, str] = option(doc="variable name → `ssm:/<parameter name>` (the stack's account and Region), an SSM "
+                                         "parameter ARN or a Secrets Manager secret ARN (ARNs may use {partition}, {region}, "
+                                         "{account_id}); the execution role may read exactly these (a customer managed KMS key "
+                                         "also needs kms:Decrypt, not granted here)",
+                                     default_factory=dict, by_default="none")
+    log_retention_days: int = option(30, doc="retention of the log group, in days (a CloudWatch Logs value)", by_default="30 days")
+    container_insights: bool = option(False, doc="CloudWatch Container Insights on the cluster", by_default="off")
+    task_role_statements: tuple[TaskRoleStatement, ...] = option(
+        (), doc='Allow statements of the task role, e.g. [{ actions = ["s3:GetObject"], resources = ["arn:{partition}:s3:::bucket/*"] }]',
+        by_default="the task role allows nothing")
 
     def __post_init__(self):
+        super().__post_init__()
         if not re.match(r"^[A-Za-z0-9_-]{1,255}$", self.container_name):
             raise UserError(f"{self.container_name!r} is not a container name (letters, digits, - and _)", field="container_name")
         if self.family is not None and not re.match(TASK_FAMILY_PATTERN, self.family):
@@ -230,7 +227,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
         ContainerDefinitions=[ecs.ContainerDefinition(**container)],
     ))
 
-    exports = {
+    exports = {  # ecs_task.FOUNDATION_EXPORTS (which importing stacks read) and LogGroup
         "ClusterArn": ("The ECS cluster", GetAtt(cluster, "Arn")),
         "TaskFamily": ("Task definition family (RunTask on it starts the latest ACTIVE revision)", family),
         "ExecutionRoleArn": ("Task execution role (image pull, logs, secrets)", GetAtt(execution_role, "Arn")),

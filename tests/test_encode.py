@@ -18,7 +18,7 @@ SPECS = [spec for manifest in MANIFESTS for spec in load_manifest(manifest).valu
 @pytest.mark.parametrize("spec", SPECS, ids=[f"{spec.name}" for spec in SPECS])
 def test_same_data_as_troposphere(spec):
     def build():
-        return spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description)).template
+        return spec.implementation.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description)).template
 
     assert template_data(build()) == build().to_dict()
 

@@ -19,11 +19,11 @@ def test_every_golden_variant_lints_clean(template):
 
 
 def test_the_golden_variants_cover_every_blueprint():
-    from generator.core.registry import BLUEPRINTS
+    from generator.core.registry import registered
 
     found = {match for path in GOLDEN_TEMPLATES
              for match in re.findall(r"generated from blueprint (\w+)", path.read_text(encoding="utf-8"))}
-    assert found == set(BLUEPRINTS)
+    assert found == set(registered())
 
 
 def test_lint_command_fails_on_a_warning(project, run_cli):

@@ -23,7 +23,9 @@ from troposphere import cloudwatch, events, kms, sns
 
 from generator.aws.arns import arn, sub
 from generator.aws.ecs_task import TaskRef
+from generator.core.contract import BlueprintOptions
 from generator.core.errors import UserError
+from generator.core.options import option
 
 ALERT_MODES = ("topic", "parameter", "off")
 ALERT_TOPIC = "AlertTopic"
@@ -46,16 +48,17 @@ FIVE_MINUTES = 300
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlertOptions:
-    """alerts: "topic" (default: an encrypted SNS topic is created, with an optional e-mail
-    subscription from the AlertEmail parameter), "parameter" (publish to an existing topic given
-    per environment by the AlertTopicArn parameter; one shared topic for many stacks), or "off"."""
+class AlertOptions(BlueprintOptions):
+    """Where failure alerts go."""
 
-    alerts: str = "topic"
+    alerts: str = option("topic", doc="failure alerts: topic (a new topic), parameter (an existing topic, one for many stacks, "
+                                      "from the AlertTopicArn parameter) or off",
+                         by_default="topic: a new SNS topic encrypted with its own KMS key, the AlertEmail parameter subscribed if set")
 
     def __post_init__(self):
         if self.alerts not in ALERT_MODES:
             raise UserError(f"{self.alerts!r} is not an alert mode; allowed: {', '.join(ALERT_MODES)}", field="alerts")
+        super().__post_init__()
 
 
 def task_failed_pattern(task: TaskRef) -> dict:

@@ -1,28 +1,35 @@
 """The ECS task every trigger blueprint starts: its options, where its ARNs come from, its overrides.
 
 A trigger reaches the task through a `TaskRef`: either CloudFormation Parameters (values per
-environment in stacks.toml) or, with `import_from`, the exports of a `task_foundation` stack.
+environment in stacks.toml) or, with `import_from`, the exports of a stack that provides
+TASK_FOUNDATION (the task_foundation blueprint's stacks).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Mapping
 
 from troposphere import Equals, If, ImportValue, Not, Ref, Select, Split, Sub, Template
 
 from generator.aws import parameters as P
 from generator.aws.arns import arn
+from generator.core.contract import BlueprintOptions, ManifestStack
 from generator.core.errors import UserError
-from generator.core.options import did_you_mean
+from generator.core.options import did_you_mean, option
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLATFORM_VERSION = re.compile(r"^(LATEST|\d+\.\d+\.\d+)$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 HAS_TASK_ROLE = "HasTaskRole"
 SSM_CAPABLE = ("ClusterArn", "TaskFamily", "Subnets", "SecurityGroups", "ExecutionRoleArn", "TaskRoleArn")
-# A task_foundation stack is deployed once per environment as `<manifest stack>-<env>` (samconfig's
+# What a blueprint PROVIDES when its stacks export `${AWS::StackName}-<name>` for each of
+# FOUNDATION_EXPORTS: a stack whose `import_from` names a stack of the same manifest checks this.
+TASK_FOUNDATION = "ecs-task-foundation"
+FOUNDATION_EXPORTS = ("ClusterArn", "TaskFamily", "ExecutionRoleArn", "TaskRoleArn")
+# A foundation stack is deployed once per environment as `<manifest stack>-<env>` (samconfig's
 # stack_name) and exports `${AWS::StackName}-ClusterArn` etc., so the name to import from differs
 # per environment: it is a parameter, filled in per environment by `implied_parameters`.
 FOUNDATION_STACK = P.ParameterSpec(
@@ -33,17 +40,24 @@ FOUNDATION_STACK = P.ParameterSpec(
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunTaskOptions:
+class RunTaskOptions(BlueprintOptions):
     """Options every blueprint that runs an ECS task shares (validated once, here)."""
 
-    container_name: str
-    command: tuple[str, ...] = ()
-    environment: dict[str, str] = field(default_factory=dict)
-    task_count: int = 1
-    platform_version: str = "LATEST"
-    assign_public_ip: bool = False
-    import_from: str | None = None
-    ssm_parameters: tuple[str, ...] = ()
+    container_name: str = option(doc="the container whose command and environment a run overrides (its name in the task definition)",
+                                 example="app")
+    command: tuple[str, ...] = option((), doc="the container's command for each run",
+                                      by_default="the command of the task definition")
+    environment: dict[str, str] = option(doc="environment variables set in the container for each run", default_factory=dict,
+                                         by_default="only those of the task definition")
+    task_count: int = option(1, doc="tasks started per run, 1 to 10", by_default="one task")
+    platform_version: str = option("LATEST", doc="Fargate platform version: LATEST or like 1.4.0", by_default="LATEST")
+    assign_public_ip: bool = option(False, doc="give the task a public IP address (a public subnet without a NAT gateway needs one to pull images)",
+                                    by_default="no public IP address")
+    import_from: str | None = option(None, doc="a task_foundation stack: the cluster, family and roles are imported from the one "
+                                               "deployed for the same environment (FoundationStack, <import_from>-<env> unless the environment sets it)",
+                                     by_default="they are the parameters ClusterArn, TaskFamily, ExecutionRoleArn and TaskRoleArn")
+    ssm_parameters: tuple[str, ...] = option((), doc=f"parameters whose value is the name of an SSM parameter holding it; any of {', '.join(SSM_CAPABLE)}",
+                                             by_default="every parameter value is given in stacks.toml")
 
     def __post_init__(self):
         if not self.container_name.strip():
@@ -60,21 +74,61 @@ class RunTaskOptions:
         for name in self.ssm_parameters:
             if name not in SSM_CAPABLE:
                 raise UserError(f"{name!r} cannot come from SSM{did_you_mean(name, SSM_CAPABLE)}; allowed: {', '.join(SSM_CAPABLE)}", field="ssm_parameters")
+        super().__post_init__()
 
     def implied_parameters(self, environment: str) -> dict[str, str]:
-        """Parameter values this stack takes in `environment` unless stacks.toml sets them: with
-        import_from, the foundation stack deployed for the same environment."""
-        return {FOUNDATION_STACK.name: f"{self.import_from}-{environment}"} if self.import_from else {}
+        """With import_from, the foundation stack deployed for the same environment."""
+        implied = super().implied_parameters(environment)
+        return {**implied, FOUNDATION_STACK.name: f"{self.import_from}-{environment}"} if self.import_from else implied
 
     def resolved_parameters(self, values: dict[str, str], *, region: str | None) -> dict[str, str]:
-        """An environment's parameter values from stacks.toml as samconfig.toml gets them: a
-        TaskFamily given as a task-definition ARN becomes its family name (see task_family_name).
+        """A TaskFamily given as a task-definition ARN becomes its family name (see task_family_name).
         Not when TaskFamily is imported (no such parameter) or is the name of an SSM parameter."""
+        values = super().resolved_parameters(values, region=region)
         family = values.get(P.TASK_FAMILY.name)
         if family is None or self.import_from or P.TASK_FAMILY.name in self.ssm_parameters:
             return values
         cluster_arn = None if P.CLUSTER_ARN.name in self.ssm_parameters else values.get(P.CLUSTER_ARN.name)
         return {**values, P.TASK_FAMILY.name: P.task_family_name(family, region=region, cluster_arn=cluster_arn)}
+
+    def check_manifest(self, stack: ManifestStack, stacks: Mapping[str, ManifestStack]) -> None:
+        """`import_from` naming a stack of this manifest: that stack provides TASK_FOUNDATION and is
+        deployed in each environment that imports from it (`<import_from>-<env>`, in the same Region:
+        exports are per Region), or the deploy fails with "No export named …". A name that is not in
+        the manifest is a foundation deployed from elsewhere, which only the deploy can check."""
+        super().check_manifest(stack, stacks)
+        name = self.import_from
+        foundation = stacks.get(name) if name else None
+        if foundation is None:
+            return
+        field = "options.import_from"
+        if TASK_FOUNDATION not in foundation.provides:
+            ours = sorted(s.name for s in stacks.values() if TASK_FOUNDATION in s.provides)
+            kinds = " or ".join(sorted({s.blueprint for s in stacks.values() if TASK_FOUNDATION in s.provides}))
+            raise UserError(
+                f"{name!r} is a {foundation.blueprint} stack, which does not export the cluster, family and roles; "
+                f"allowed: a {kinds or 'task foundation'} stack ({', '.join(ours) if ours else 'none in this manifest'}) "
+                "or a stack deployed from outside this manifest",
+                field=field,
+            )
+        for env in stack.environments.values():
+            if FOUNDATION_STACK.name in env.parameters:
+                continue  # the environment names its foundation stack itself
+            if env.name not in foundation.environments:
+                raise UserError(
+                    f"{foundation.blueprint} stack {name!r} has no environment {env.name!r} (it has: {', '.join(foundation.environments)}), "
+                    f"so there is no {name}-{env.name} to import from; allowed: environments that {name!r} has, "
+                    f"or environments.{env.name}.parameters.{FOUNDATION_STACK.name} naming the foundation stack",
+                    field=field,
+                )
+            foundation_region = foundation.environments[env.name].region
+            if env.region and foundation_region and env.region != foundation_region:
+                raise UserError(
+                    f"{env.region!r} differs from {foundation_region!r}, the region of {name}-{env.name} ({field} = {name!r}), and "
+                    f"Fn::ImportValue only finds exports of its own Region; allowed: {foundation_region}, "
+                    f"or set environments.{env.name}.parameters.{FOUNDATION_STACK.name}",
+                    field=f"environments.{env.name}.region",
+                )
 
     def container_override(self, extra_environment: list[dict] = ()) -> dict:
         """The containerOverrides entry for this container (RunTask's TaskOverride shape)."""
@@ -141,11 +195,9 @@ def task_ref(template: Template, options: RunTaskOptions) -> TaskRef:
         subnets, security_groups = _network_parameters(template, ssm)
         FOUNDATION_STACK.add_to(template)
 
-        def imported(name):
-            return ImportValue(Sub(f"${{{FOUNDATION_STACK.name}}}-{name}"))
-
-        return TaskRef(imported("ClusterArn"), imported("TaskFamily"), imported("ExecutionRoleArn"),
-                       imported("TaskRoleArn"), subnets, security_groups)
+        cluster, family, execution_role, task_role = (ImportValue(Sub(f"${{{FOUNDATION_STACK.name}}}-{name}"))
+                                                      for name in FOUNDATION_EXPORTS)
+        return TaskRef(cluster, family, execution_role, task_role, subnets, security_groups)
     cluster = P.CLUSTER_ARN.add_to(template, from_ssm="ClusterArn" in ssm)
     family = P.TASK_FAMILY.add_to(template, from_ssm="TaskFamily" in ssm)
     subnets, security_groups = _network_parameters(template, ssm)

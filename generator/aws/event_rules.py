@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from troposphere import events
 
 from generator.core.errors import UserError
+from generator.core.options import OptionTable, option
 
 S3_SOURCE = "aws.s3"
 OBJECT_CREATED = "Object Created"
@@ -84,16 +85,15 @@ def validate_wildcard(pattern: str, *, field: str) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class S3KeyFilter:
-    """Which object keys start the target. key_prefix / key_suffix: default none (any key);
-    given together, a key must start with the prefix and end with the suffix (one `wildcard`
-    `<prefix>*<suffix>`, plus the exact keys in which the two overlap). key_wildcard: an
-    EventBridge wildcard (`*` = any characters); default none. With no filter every object in
-    the bucket matches."""
+class S3KeyFilter(OptionTable):
+    """Which object keys start the target. Given together, a key must start with the prefix and end
+    with the suffix (one `wildcard` `<prefix>*<suffix>`, plus the exact keys in which the two
+    overlap). With no filter every object in the bucket matches."""
 
-    key_prefix: str | None = None
-    key_suffix: str | None = None
-    key_wildcard: str | None = None
+    key_prefix: str | None = option(None, doc="only keys that start with this", by_default="any key")
+    key_suffix: str | None = option(None, doc="only keys that end with this (with key_prefix: keys that do both)", by_default="any key")
+    key_wildcard: str | None = option(None, doc="only keys that match this EventBridge wildcard (* = any characters); "
+                                                "not with key_prefix or key_suffix", by_default="any key")
 
     def __post_init__(self):
         for name in ("key_prefix", "key_suffix", "key_wildcard"):
@@ -120,6 +120,7 @@ class S3KeyFilter:
             raise UserError(f"the rule's event pattern could be {size} characters (the key filter lists {overlaps} keys in which prefix and "
                             f"suffix overlap); EventBridge allows {MAX_EVENT_PATTERN} by default: use a prefix and suffix that overlap "
                             "in fewer ways", field=field)
+        super().__post_init__()
 
     def _overlapping_keys(self) -> list[str]:
         """The keys shorter than prefix + suffix that start with the prefix and end with the suffix,

@@ -1,7 +1,8 @@
 """IAM pieces shared by every blueprint: service roles and least-privilege statements (awacs).
 
 Each function returns statements a test can assert exactly; none grants `Resource: "*"` where AWS
-supports a narrower resource.
+supports a narrower resource. RESOURCE_STAR_ONLY_ACTIONS lists the actions that may have it: the
+policy rule E9003 and a blueprint refusing a too-wide statement at render read the same list.
 """
 
 from __future__ import annotations
@@ -15,6 +16,46 @@ from troposphere import Sub
 from troposphere.iam import Policy, Role
 
 POLICY_VERSION = "2012-10-17"
+
+_SAR = "https://docs.aws.amazon.com/service-authorization/latest/reference"
+_SFN_LOGS = (
+    "Step Functions logging to CloudWatch Logs (vended log delivery) has no resource-level permissions: "
+    "https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html ; "
+    f"{_SAR}/list_amazoncloudwatchlogs.html"
+)
+_XRAY = (
+    "X-Ray tracing actions have no resource-level permissions: "
+    "https://docs.aws.amazon.com/step-functions/latest/dg/xray-iam.html ; "
+    f"{_SAR}/list_awsx-ray.html"
+)
+
+# The ONE list of actions that may be granted on Resource "*": AWS defines no resource type for
+# them, so "*" is the only value IAM accepts. Anything else with Resource "*" is an error.
+# (tests/test_lint.py checks each entry against cfn-lint's copy of the Service Authorization Reference.)
+RESOURCE_STAR_ONLY_ACTIONS: dict[str, str] = {
+    "logs:CreateLogDelivery": _SFN_LOGS,
+    "logs:GetLogDelivery": _SFN_LOGS,
+    "logs:UpdateLogDelivery": _SFN_LOGS,
+    "logs:DeleteLogDelivery": _SFN_LOGS,
+    "logs:ListLogDeliveries": _SFN_LOGS,
+    "logs:PutResourcePolicy": _SFN_LOGS,
+    "logs:DescribeResourcePolicies": _SFN_LOGS,
+    "logs:DescribeLogGroups": _SFN_LOGS,
+    "xray:PutTraceSegments": _XRAY,
+    "xray:PutTelemetryRecords": _XRAY,
+    "xray:GetSamplingRules": _XRAY,
+    "xray:GetSamplingTargets": _XRAY,
+    "ecr:GetAuthorizationToken": (
+        "an ECR registry token is account-wide, so the ECS task execution role gets it on \"*\": "
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html ; "
+        f"{_SAR}/list_amazonelasticcontainerregistry.html"
+    ),
+}
+_EXCEPTED = {action.lower() for action in RESOURCE_STAR_ONLY_ACTIONS}  # IAM action names are case-insensitive
+
+
+def is_star_only_action(action: object) -> bool:
+    return isinstance(action, str) and action.lower() in _EXCEPTED
 
 
 def trust_policy(service: str) -> PolicyDocument:

@@ -133,6 +133,11 @@ def task_family_name(value: str, *, region: str | None, cluster_arn: str | None)
     return family
 
 
+def missing_parameters(template_parameters: dict[str, dict], values: dict[str, str]) -> list[str]:
+    """The template's parameters that have no default and no value, in template order."""
+    return [name for name, parameter in template_parameters.items() if name not in values and "Default" not in parameter]
+
+
 def check_parameter_values(template_parameters: dict[str, dict], values: dict[str, str], *, stack: str, environment: str) -> None:
     """Every required parameter has a value, no value is for an unknown parameter, and each value
     satisfies the parameter's own constraints."""

@@ -269,8 +269,10 @@ def _engine_fingerprint() -> str:
                  _package_version("botocore"), generator.__version__, ",".join(REGIONS)):
         digest.update(part.encode() + b"\0")
     here = Path(__file__).resolve().parent
+    # (the policy rules read ARNs and the actions allowed on "*" from the building blocks)
     for source in [Path(__file__).resolve(), here / "asl_lint.py", here / "cfn_setup.py", here / "findings.py",
-                   here.parent / "aws" / "step_functions.py", *sorted(RULES_DIR.glob("*.py"))]:
+                   here.parent / "aws" / "step_functions.py", here.parent / "aws" / "arns.py", here.parent / "aws" / "iam.py",
+                   *sorted(RULES_DIR.glob("*.py"))]:
         digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
     return digest.hexdigest()
 

@@ -192,12 +192,13 @@ def cmd_lint(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from generator.core.registry import BLUEPRINTS
+    from generator.core.registry import registered
 
+    blueprints = registered()
     print("Blueprints:")
-    width = max(map(len, BLUEPRINTS))
-    for name, module in BLUEPRINTS.items():
-        print(f"  {name:<{width}}  {module.DESCRIPTION}")
+    width = max(map(len, blueprints))
+    for name, blueprint in blueprints.items():
+        print(f"  {name:<{width}}  {blueprint.description}")
     if args.manifest.exists():
         from generator.core.manifest import load_manifest
 

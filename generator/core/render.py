@@ -17,7 +17,7 @@ from generator.emit.encode import template_data
 from generator.core.errors import UserError
 from generator.core.manifest import StackSpec
 from generator.core.options import did_you_mean, option_summary
-from generator.aws.parameters import check_parameter_values
+from generator.aws.parameters import check_parameter_values, missing_parameters
 from generator.review.stack_readme import stack_readme
 from generator.core.samconfig import DeploySection, generated_sections, parse_samconfig, update_samconfig
 from generator.emit.yaml_emitter import dump_yaml
@@ -98,8 +98,8 @@ def _non_default_options(spec: StackSpec) -> dict:
 
 def render_stack(spec: StackSpec, *, manifest_name: str) -> RenderedStack:
     try:
-        rendered = spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description,
-                                                                    tuple(spec.environments)))
+        rendered = spec.implementation.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description,
+                                                                        tuple(spec.environments)))
     except UserError as error:
         raise error.within(stack=spec.name) from None  # a blueprint's error names the field; this names the stack
     template = rendered.template
@@ -185,6 +185,35 @@ def deploy_sections(stack: RenderedStack, *, out_dir: Path, samconfig_path: Path
     return sections
 
 
+def _check_no_missing_parameters(stacks: list[RenderedStack]) -> None:
+    """Every required parameter without a value, in every environment of every stack, in one error:
+    a user filling in a new stack learns them all from one render, not one per render."""
+    errors = []
+    for stack in stacks:
+        parameters = stack.template.get("Parameters", {})
+        missing = {env: names for env in stack.spec.environments
+                   if (names := missing_parameters(parameters, stack.spec.parameter_values(env)))}
+        if not missing:
+            continue
+        if len(missing) == 1 and len(names := next(iter(missing.values()))) == 1:
+            env, (name,) = next(iter(missing)), names  # one value: the field is the parameter itself
+            errors.append(UserError(f"no value for required parameter {name} ({_parameter_text(parameters[name])})",
+                                    stack=stack.spec.name, field=f"environments.{env}.parameters.{name}"))
+            continue
+        every = sorted({name for names in missing.values() for name in names}, key=list(parameters).index)
+        where = "; ".join(f"environments.{env}.parameters: {', '.join(names)}" for env, names in missing.items())
+        described = ", ".join(f"{name} ({_parameter_text(parameters[name])})" for name in every)
+        errors.append(UserError(f"no value for required parameters: {where} ({described})", stack=stack.spec.name))
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise UserError("; ".join(str(error) for error in errors))
+
+
+def _parameter_text(parameter: dict) -> str:
+    return parameter.get("Description", parameter["Type"])
+
+
 def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: Path, out_dir: Path, samconfig_path: Path) -> RenderPlan:
     """Render (all or `only` the named) stacks and the updated samconfig, in memory.
 
@@ -196,6 +225,7 @@ def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: 
             raise UserError(f"unknown stack {unknown[0]!r}{did_you_mean(unknown[0], specs)}; stacks: {', '.join(specs)}")
     selected = [specs[name] for name in (only or specs)]
     stacks = [render_stack(spec, manifest_name=manifest_path.name) for spec in selected]
+    _check_no_missing_parameters(stacks)
     sections = [s for stack in stacks for s in deploy_sections(stack, out_dir=out_dir, samconfig_path=samconfig_path)]
     existing = _read_text(samconfig_path)
     document = parse_samconfig(existing, str(samconfig_path)) if existing else None  # parsed once, read twice
