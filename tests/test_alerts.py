@@ -7,9 +7,9 @@ import json
 import pytest
 from moto.events.models import EventPattern
 
-from conftest import REFERENCE_EVENTS
-from generator.review.event_simulator import eventbridge_view
-from helpers import manifest_text, render_text, resources_of_type
+from generator.review.event_simulator import Resolver, eventbridge_view
+from support.manifests import manifest_text, render_text, resources_of_type
+from support.paths import REFERENCE_EVENTS
 
 CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/example-cluster"
 PARAMETERS = f'''ClusterArn = "{CLUSTER}"
@@ -24,27 +24,12 @@ def render(tmp_path, extra: str = "") -> dict:
     return render_text(tmp_path, manifest_text("report-job", "scheduled_task", options, PARAMETERS))["report-job"].template
 
 
-def resolve(value, parameters: dict):
-    """Substitute the parameter references a pattern holds (Ref and Fn::Sub of parameters)."""
-    if isinstance(value, dict):
-        if set(value) == {"Ref"}:
-            return parameters[value["Ref"]]
-        if set(value) == {"Fn::Sub"}:
-            text = value["Fn::Sub"]
-            for name, parameter in parameters.items():
-                text = text.replace("${" + name + "}", parameter)
-            return text
-        return {k: resolve(v, parameters) for k, v in value.items()}
-    if isinstance(value, list):
-        return [resolve(v, parameters) for v in value]
-    return value
-
-
 @pytest.fixture
 def alert_pattern(tmp_path):
     template = render(tmp_path)
     pattern = template["Resources"]["TaskFailedAlertRule"]["Properties"]["EventPattern"]
-    return EventPattern.load(json.dumps(resolve(pattern, {"ClusterArn": CLUSTER, "TaskFamily": "report"})))
+    resolved = Resolver(template, {"ClusterArn": CLUSTER, "TaskFamily": "report"}, pseudo={}).resolve(pattern)
+    return EventPattern.load(json.dumps(resolved))
 
 
 def event(name: str) -> dict:

@@ -10,7 +10,7 @@ import pytest
 
 from generator.checks.asl_lint import asl_findings, definition_files
 from generator.checks.engine import lint_paths
-from helpers import manifest_text, render_text
+from support.manifests import manifest_text, render_text
 
 OPTIONS = '''container_name = "stock-trader"
 command = ["--arg1", "100", "--arg2", "200"]

@@ -11,8 +11,8 @@ import json
 import subprocess
 
 
-from conftest import REPO, external_tool
 from generator.aws import checkov_skips as skip_reasons
+from support.paths import REPO, external_tool
 
 
 def test_rendered_templates_pass_checkov():

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, snapshot
+from support.paths import REPO, snapshot
 
 
 @pytest.fixture

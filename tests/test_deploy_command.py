@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 
-from conftest import snapshot
+from support.paths import snapshot
 
 FAKE_SAM = """#!/usr/bin/env python3
 import json, os, sys
@@ -126,7 +126,7 @@ def test_next_runs_lists_future_runs_in_both_zones(project, run_cli):
 
 
 def test_next_runs_of_a_stack_without_schedule_is_bad_input(tmp_path, run_cli):
-    from helpers import manifest_text
+    from support.manifests import manifest_text
     # a scheduled stack always has a schedule; an unknown stack is the reachable bad input here
     (tmp_path / "stacks.toml").write_text(manifest_text("job", "scheduled_task", 'schedule = "rate(1 day)"\ncontainer_name = "a"'))
     result = run_cli("next-runs", "nope", cwd=tmp_path)

@@ -7,32 +7,12 @@ overrides and capabilities. Then the created function, rule, target, permission,
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 
 import pytest
 
-from deploy import client, create_stack, inline_policy, physical_ids, sam_translate, samconfig_overrides, yaml_load
-
-CODE_BUCKET = "sam-artifacts"
-
-
-
-
-def upload_code(endpoint: str, region: str, code_dir, key: str) -> str:
-    """What `sam deploy` does with a local CodeUri: zip the folder, upload it, point CodeUri at it."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(code_dir.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(code_dir).as_posix())
-    s3 = client("s3", endpoint, region)
-    if CODE_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
-    s3.put_object(Bucket=CODE_BUCKET, Key=key, Body=buffer.getvalue())
-    return f"s3://{CODE_BUCKET}/{key}"
-
+from support.moto_deploy import (client, create_stack, inline_policy, physical_ids, sam_translate, samconfig_overrides,
+                                 upload_code, yaml_load)
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])
 def test_redeploy_stack_deploys_and_wires_rule_function_and_role(rendered_examples, moto_endpoint, environment):

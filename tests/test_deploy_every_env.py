@@ -43,12 +43,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, _free_port
-from deploy import (client, create_stack, inline_policy, moto_server_process, physical_ids, reported_parameters,
-                    sam_translate, samconfig_overrides, without_unmodelled_outputs, yaml_load)
 from generator.core.samconfig import generated_sections
-from test_deploy_ecr_redeploy import upload_code
-from test_deploy_sfn_task import for_moto, translate_with_definition
+from support.moto_deploy import (client, create_stack, for_moto, inline_policy, moto_server_process, physical_ids, reported_parameters,
+                                 sam_translate, samconfig_overrides, translate_with_definition, upload_code,
+                                 without_unmodelled_outputs, yaml_load)
+from support.paths import REPO, free_port
 
 COMMITTED_SAMCONFIG = REPO / "samconfig.toml"
 ALERT_DETAIL_TYPE = "ECS Task State Change"
@@ -137,7 +136,7 @@ def moto_for_every_env():
     patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     patch.delenv("AWS_SESSION_TOKEN", raising=False)
     try:
-        with moto_server_process(_free_port()) as endpoint:
+        with moto_server_process(free_port()) as endpoint:
             yield endpoint
     finally:
         patch.undo()

@@ -28,40 +28,10 @@ import uuid
 
 import pytest
 
-from deploy import client, create_stack, inline_policy, physical_ids, sam_translate, samconfig_overrides, yaml_load
-from helpers import NETWORK_PARAMETERS, manifest_text, render_text
+from support.manifests import NETWORK_PARAMETERS, manifest_text, render_text, substituted
+from support.moto_deploy import client, create_stack, for_moto, inline_policy, physical_ids, samconfig_overrides, translate_with_definition, yaml_load
 
 STACK = "stock-trader-task"
-
-
-
-
-def translate_with_definition(template_path, parameter_values: dict, region: str) -> dict:
-    """The template as CloudFormation's SAM transform would deploy it, with the definition file
-    inlined as `Definition` (what `sam deploy` uploads and points DefinitionUri at)."""
-    template = yaml_load(template_path.read_text())
-    machine = template["Resources"]["StateMachine"]["Properties"]
-    machine["Definition"] = json.loads((template_path.parent / machine.pop("DefinitionUri")).read_text())
-    return sam_translate(template, region, parameter_values)
-
-
-def for_moto(translated: dict) -> dict:
-    """moto 5.2.5 reads DefinitionString and ignores DefinitionSubstitutions; CloudFormation replaces
-    each ${key} in the definition with the substitution's value. The same replacement is written as
-    Fn::Sub (same ${key} syntax), so moto resolves the values (Refs, Subs, Joins) itself."""
-    template = copy.deepcopy(translated)
-    machine = template["Resources"]["StateMachine"]["Properties"]
-    separator, lines = machine["DefinitionString"]["Fn::Join"]  # the translator's readable Join of literal lines
-    assert all(isinstance(line, str) for line in lines)
-    machine["DefinitionString"] = {"Fn::Sub": [separator.join(lines), machine.pop("DefinitionSubstitutions")]}
-    return template
-
-
-def substituted(text: str, values: dict[str, str]) -> str:
-    """What CloudFormation does with DefinitionSubstitutions: textual replacement of ${key}."""
-    for key, value in values.items():
-        text = text.replace("${" + key + "}", value)
-    return text
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from moto.events.models import EventPattern
 
-from conftest import REFERENCE_EVENTS, REPO
-from generator.core.errors import UserError
 from generator.checks.engine import lint_text
+from generator.core.errors import UserError
 from generator.core.render import capabilities
-from helpers import manifest_text, one_resource, policy_statements, render_text, resources_of_type
+from support.expected_iam import policy_statements
+from support.manifests import manifest_text, one_resource, render_text, resources_of_type
+from support.paths import REFERENCE_EVENTS, REPO
 
 EVENTS = Path(__file__).parent / "events"
 HANDLER = REPO / "generator" / "aws" / "functions" / "redeploy" / "app.py"

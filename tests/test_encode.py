@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
 from generator.core.contract import StackContext
-from generator.emit.encode import template_data
 from generator.core.manifest import load_manifest
+from generator.emit.encode import template_data
+from support.paths import REPO
 
 MANIFESTS = [REPO / "stacks.toml", Path(__file__).parent / "golden" / "stacks.toml"]
 SPECS = [spec for manifest in MANIFESTS for spec in load_manifest(manifest).values()]

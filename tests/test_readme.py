@@ -9,7 +9,7 @@ import pytest
 
 from generator.review import describe
 from generator.review import stack_readme as readme_module
-from helpers import manifest_text, render_text
+from support.manifests import manifest_text, render_text
 
 
 def readme(tmp_path, options: str) -> str:

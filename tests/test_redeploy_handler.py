@@ -18,8 +18,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from conftest import REFERENCE_EVENTS, REPO
-from helpers import manifest_text, render_text
+from support.manifests import manifest_text, render_text
+from support.paths import REFERENCE_EVENTS, REPO
 
 HANDLER = REPO / "generator" / "aws" / "functions" / "redeploy" / "app.py"
 EVENTS = Path(__file__).parent / "events"

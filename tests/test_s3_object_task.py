@@ -9,13 +9,13 @@ import re
 
 import pytest
 
-from conftest import REFERENCE_EVENTS
-from generator.core.errors import UserError
 from generator.aws.event_rules import MAX_INPUT_TEMPLATE, MAX_RUN_TASK_OVERRIDES, S3KeyFilter, json_input_transformer, s3_object_created_pattern
 from generator.checks.engine import lint_text
+from generator.core.errors import UserError
 from generator.review.event_simulator import apply_input_transformer, pattern_matches
-from helpers import NETWORK_PARAMETERS, manifest_text, one_resource, policy_statements, render_text, resources_of_type
-from test_scheduled_task import PASS_ROLE, RUN_TASK
+from support.expected_iam import PASS_ROLE, RUN_TASK, policy_statements
+from support.manifests import NETWORK_PARAMETERS, manifest_text, one_resource, render_text, resources_of_type
+from support.paths import REFERENCE_EVENTS
 
 BUCKET_PARAMETERS = NETWORK_PARAMETERS + 'BucketName = "example-bucket"\n'
 KEY_PATHS = {"S3_BUCKET": "$.detail.bucket.name", "OBJECT_KEY": "$.detail.object.key"}

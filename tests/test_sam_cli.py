@@ -15,8 +15,8 @@ import tomllib
 from pathlib import Path
 
 
-from conftest import REPO, external_tool
-from deploy import client, samconfig_overrides
+from support.moto_deploy import client, samconfig_overrides
+from support.paths import REPO, external_tool
 
 
 def test_sam_deploy_uses_generated_overrides_and_tags(tmp_path, moto_endpoint):

@@ -8,31 +8,8 @@ import tomllib
 
 import pytest
 
-from helpers import NETWORK_PARAMETERS, manifest_text, one_resource, policy_statements, render_text, resources_of_type
-
-FAMILY_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}"}
-FAMILY_REVISIONS_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}:*"}
-RUN_TASK = {
-    "Sid": "RunTaskFamilyInCluster",
-    "Effect": "Allow",
-    "Action": ["ecs:RunTask"],
-    "Resource": [FAMILY_ARN, FAMILY_REVISIONS_ARN],
-    "Condition": {"ArnEquals": {"ecs:cluster": {"Ref": "ClusterArn"}}},
-}
-PASS_ROLE = {
-    "Sid": "PassTaskRoles",
-    "Effect": "Allow",
-    "Action": ["iam:PassRole"],
-    "Resource": [{"Ref": "ExecutionRoleArn"}, {"Fn::If": ["HasTaskRole", {"Ref": "TaskRoleArn"}, {"Ref": "AWS::NoValue"}]}],
-    "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-}
-SEND_TO_DLQ = {
-    "Sid": "SendToDeadLetterQueue",
-    "Effect": "Allow",
-    "Action": ["sqs:SendMessage"],
-    "Resource": [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}],
-}
-
+from support.expected_iam import FAMILY_ARN, PASS_ROLE, RUN_TASK, SEND_TO_DLQ, policy_statements
+from support.manifests import NETWORK_PARAMETERS, manifest_text, one_resource, render_text, resources_of_type
 
 def render(tmp_path, options: str) -> dict:
     return render_text(tmp_path, manifest_text("job", "scheduled_task", options))["job"].template

@@ -8,14 +8,14 @@ import json
 import pytest
 
 from blueprints import sfn_task
-from conftest import REFERENCE_EVENTS
 from generator.aws import step_functions as asl
-from generator.core.errors import UserError
 from generator.checks.engine import lint_text
+from generator.core.errors import UserError
 from generator.core.render import capabilities
 from generator.review.event_simulator import apply_input_transformer, pattern_matches
-from helpers import NETWORK_PARAMETERS, manifest_text, one_resource, policy_statements, render_text, resources_of_type
-from test_scheduled_task import FAMILY_ARN, PASS_ROLE, RUN_TASK, SEND_TO_DLQ
+from support.expected_iam import FAMILY_ARN, PASS_ROLE, RUN_TASK, SEND_TO_DLQ, policy_statements
+from support.manifests import NETWORK_PARAMETERS, manifest_text, one_resource, render_text, resources_of_type, substituted
+from support.paths import REFERENCE_EVENTS
 
 SEED = 'container_name = "stock-trader"\ncommand = ["--arg1", "100", "--arg2", "200"]'
 SUBSTITUTIONS = {
@@ -181,13 +181,10 @@ def test_every_path_ends_and_only_the_task_path_succeeds(tmp_path, options):
 
 
 def test_substituted_definition_is_json_and_lists_become_comma_separated_text_for_string_split(tmp_path):
-    text = render(tmp_path, SEED).files["job/statemachine/job.asl.json"]
-    # What CloudFormation does with DefinitionSubstitutions: textual replacement of ${key}.
     values = {"Partition": "aws", "ClusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/batch",
               "TaskFamilyArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/job",
               "Subnets": "subnet-0a1b2c3d,subnet-1a2b3c4d", "SecurityGroups": "sg-0123456789abcdef0"}
-    for key, value in values.items():
-        text = text.replace("${" + key + "}", value)
+    text = substituted(render(tmp_path, SEED).files["job/statemachine/job.asl.json"], values)
     task = json.loads(text)["States"]["Run ECS task"]
     assert "${" not in text
     assert task["Resource"] == "arn:aws:states:::ecs:runTask.sync"

@@ -8,11 +8,12 @@ import re
 import pytest
 
 from blueprints import task_foundation
-from generator.core.contract import StackContext
-from generator.core.errors import UserError
 from generator.aws.fargate import FARGATE_MEMORY_BY_CPU, valid_pairs
 from generator.checks.engine import lint_text
-from helpers import manifest_text, one_resource, policy_statements, render_text
+from generator.core.contract import StackContext
+from generator.core.errors import UserError
+from support.expected_iam import policy_statements
+from support.manifests import manifest_text, one_resource, render_text
 
 LOG_GROUP_ARNS = [
     {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LogGroup}"},

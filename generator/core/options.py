@@ -227,3 +227,9 @@ def nested_option_types(cls: type) -> list[type]:
                 if each not in found:
                     found.append(each)
     return found
+
+
+def example_table(cls: type) -> dict[str, Any]:
+    """An options table with an example value for each required option (and nothing else), as
+    stacks.toml would give it: the smallest table from which cls builds."""
+    return {doc.name: doc.example for doc in option_docs(cls) if doc.required}

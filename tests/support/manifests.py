@@ -1,8 +1,7 @@
-"""Test helpers: render a manifest given as TOML text, and walk rendered templates."""
+"""A manifest given as TOML text for one stack, rendered in memory; walking a rendered template."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from generator.core.manifest import load_manifest
@@ -42,10 +41,8 @@ def one_resource(template: dict, kind: str) -> dict:
     return resource
 
 
-def policy_statements(role: dict) -> list[dict]:
-    (policy,) = role["Properties"]["Policies"]
-    return policy["PolicyDocument"]["Statement"]
-
-
-def loads_json(text: str):
-    return json.loads(text)
+def substituted(text: str, values: dict[str, str]) -> str:
+    """What CloudFormation does with a state machine's DefinitionSubstitutions: textual replacement of ${key}."""
+    for key, value in values.items():
+        text = text.replace("${" + key + "}", value)
+    return text

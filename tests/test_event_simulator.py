@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from conftest import REFERENCE_EVENTS
 from generator.core.errors import UserError
 from generator.review.event_simulator import Resolver, apply_input_transformer, evaluate, first_mismatch
+from support.paths import REFERENCE_EVENTS
 
 PSEUDO = {"AWS::Region": "eu-west-1", "AWS::Partition": "aws", "AWS::AccountId": "123456789012", "AWS::StackName": "s-dev", "AWS::URLSuffix": "amazonaws.com"}
 
