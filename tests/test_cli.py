@@ -201,3 +201,24 @@ def test_every_command_has_help(command, run_cli, tmp_path, capsys):
         run_cli(command, "--help", cwd=tmp_path)
     assert exit_.value.code == 0
     assert "usage: python -m generator " + command in capsys.readouterr().out
+
+
+def test_every_missing_parameter_is_reported_in_one_line(project, run_cli):
+    manifest = project / "stacks.toml"
+    text = manifest.read_text()
+    for line in ['ClusterArn = "arn:aws:ecs:ap-northeast-1:123456789012:cluster/batch-dev"\n',
+                 'ClusterArn = "arn:aws:ecs:ap-northeast-1:210987654321:cluster/batch-prod"\n',
+                 'ExecutionRoleArn = "arn:aws:iam::210987654321:role/ecsTaskExecutionRole"\nTaskRoleArn = "arn:aws:iam::210987654321:role/nightly-report-task"\n',
+                 'BucketName = "sample-bucket-dev"\n']:
+        assert line in text
+        text = text.replace(line, line[line.index("\n") + 1:] if line.startswith("ExecutionRoleArn") else "", 1)
+    manifest.write_text(text)
+    result = run_cli("render", cwd=project)
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert result.err == (
+        "error: stack nightly-report: no value for required parameters: environments.dev.parameters: ClusterArn; "
+        "environments.prod.parameters: ClusterArn, ExecutionRoleArn (ClusterArn (ARN of the ECS cluster the task runs in), "
+        "ExecutionRoleArn (ARN of the task execution role (image pull, logs))); "
+        "stack csv-ingest: environments.dev.parameters.BucketName: no value for required parameter BucketName (Name of the bucket this stack creates)\n"
+    )
+    assert not (project / "templates_out").exists()
