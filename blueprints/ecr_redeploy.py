@@ -73,7 +73,7 @@ class Options(DeliveryOptions, AlertOptions):
     alarms on the function's Errors, the rule's FailedInvocations and the dead-letter queue's depth."""
 
     services: dict[str, tuple[EcsService, ...]] = option(
-        doc='ECR repository name → the services to redeploy, e.g. testrepo = [{ cluster = "main", service = "api" }]',
+        doc="ECR repository name → the services to redeploy (each a cluster and a service)",
         example={"testrepo": [{"cluster": "main", "service": "api"}]})
     trigger: str = option("replication", doc="the event that redeploys: replication (ECR Replication Action), cloudtrail "
                                              "(ReplicateImage through CloudTrail, needs a trail) or push (ECR Image Action)",

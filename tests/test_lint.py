@@ -304,9 +304,9 @@ def batch_calls(monkeypatch):
     calls: list[list[str]] = []
     real_batch = lint._lint_batch
 
-    def counting_batch(paths):
+    def counting_batch(paths, rule_dirs=()):
         calls.append(list(paths))
-        return real_batch(paths)
+        return real_batch(paths, rule_dirs)
 
     monkeypatch.setattr(lint, "_lint_batch", counting_batch)
     return calls
@@ -356,10 +356,10 @@ def test_cache_key_covers_the_rule_sources(tmp_path, monkeypatch):
     rules_copy = tmp_path / "lint_rules"
     shutil.copytree(lint.RULES_DIR, rules_copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(lint, "RULES_DIR", rules_copy)
-    before = lint._engine_fingerprint.__wrapped__()
+    before = lint._project_fingerprint.__wrapped__()
     rule_file = rules_copy / "logs_log_group_retention.py"
     rule_file.write_text(rule_file.read_text() + "\n# changed\n")
-    assert lint._engine_fingerprint.__wrapped__() != before
+    assert lint._project_fingerprint.__wrapped__() != before
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):

@@ -112,3 +112,20 @@ def test_a_template_without_parameters_says_so_instead_of_an_empty_table(tmp_pat
     with_parameters = readme(tmp_path, 'schedule = "rate(1 hour)"\ncontainer_name = "app"')
     assert "| name | type | description | dev |\n| --- | --- | --- | --- |\n| `ClusterArn` |" in with_parameters
     assert "has no parameters" not in with_parameters
+
+
+def test_an_application_event_and_the_failure_alert_are_two_sources_in_the_flow():
+    target = {"Id": "RunTask", "Arn": {"Ref": "ClusterArn"},
+              "EcsParameters": {"TaskDefinitionArn": {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}"}}}
+    template = {"Resources": {
+        "EventRule": {"Type": "AWS::Events::Rule", "Properties": {
+            "EventPattern": {"source": ["acme.orders"], "detail-type": ["OrderPlaced"]}, "Targets": [target]}},
+        "TaskFailedAlertRule": {"Type": "AWS::Events::Rule", "Properties": {
+            "EventPattern": {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"]},
+            "Targets": [{"Id": "Alert", "Arn": {"Ref": "AlertTopic"}}]}},
+        "AlertTopic": {"Type": "AWS::SNS::Topic", "Properties": {}},
+    }}
+    nodes, edges = describe.flow(template)
+    assert nodes["Source"] == "acme.orders" and "TaskEvents" not in nodes
+    assert ("Source", "EventRule", "event") in edges and ("EcsTask", "TaskFailedAlertRule", "stopped") in edges
+    assert ("EcsTask", "EventRule", "stopped") not in edges

@@ -37,7 +37,7 @@ from typing import Any, Iterable
 
 import generator
 from generator.core.cache import user_cache_dir
-from generator.checks.cfn_setup import REGIONS, RULES_DIR, Engine, rule_engine as _engine
+from generator.checks.cfn_setup import REGIONS, RULES_DIR, Engine, rule_engine as _engine, rule_files, user_rules
 from generator.checks.findings import Finding, LintEngineError
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
@@ -230,9 +230,9 @@ def _lint_sam_translated(path: str, template: dict[str, Any], engine: Engine) ->
 # --- batches, workers, cache ------------------------------------------------------------
 
 
-def _lint_batch(paths: list[str]) -> dict[str, list[Finding]]:
+def _lint_batch(paths: list[str], rule_dirs: tuple[str, ...] = ()) -> dict[str, list[Finding]]:
     """Lint every template in one cfn-lint run (one rule set); the unit a worker process runs."""
-    engine = _engine()
+    engine = _engine(rule_dirs)
     return {path: _lint_one(path, engine) for path in paths}
 
 
@@ -242,14 +242,14 @@ def _worker_count(templates: int, jobs: int | None) -> int:
     return max(1, min(jobs or os.cpu_count() or 1, templates))
 
 
-def _lint_many(paths: list[str], jobs: int | None) -> dict[str, list[Finding]]:
+def _lint_many(paths: list[str], jobs: int | None, rule_dirs: tuple[str, ...]) -> dict[str, list[Finding]]:
     workers = _worker_count(len(paths), jobs)
     if workers == 1:
-        return _lint_batch(paths) if paths else {}
+        return _lint_batch(paths, rule_dirs) if paths else {}
     batches = [paths[index::workers] for index in range(workers)]
     results: dict[str, list[Finding]] = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(_lint_batch, batches):
+        for part in pool.map(functools.partial(_lint_batch, rule_dirs=rule_dirs), batches):
             results.update(part)
     return results
 
@@ -261,9 +261,19 @@ def _package_version(name: str) -> str:
         return "absent"
 
 
+def _engine_fingerprint(rule_dirs: tuple[str, ...] = ()) -> str:
+    """What, besides the template, decides the findings: tool versions, this module, the rules'
+    sources, and those of the users' rule folders (--append-rules, read again on each call)."""
+    digest = hashlib.sha256(_project_fingerprint().encode())
+    for folder in rule_dirs:
+        digest.update(b"\0append-rules\0")
+        for source in rule_files(folder):
+            digest.update(source.relative_to(folder).as_posix().encode() + b"\0" + source.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 @functools.cache
-def _engine_fingerprint() -> str:
-    """What, besides the template, decides the findings: tool versions, this module and the rules' sources."""
+def _project_fingerprint() -> str:
     digest = hashlib.sha256()
     for part in (f"format={CACHE_FORMAT}", _package_version("cfn-lint"), _package_version("aws-sam-translator"),
                  _package_version("botocore"), generator.__version__, ",".join(REGIONS)):
@@ -277,7 +287,7 @@ def _engine_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _cache_key(path: str) -> str | None:
+def _cache_key(path: str, rule_dirs: tuple[str, ...] = ()) -> str | None:
     """The template's bytes and those of the state machine definitions it points at."""
     from generator.checks.asl_lint import definition_files
 
@@ -285,7 +295,7 @@ def _cache_key(path: str) -> str | None:
         contents = [Path(path).read_bytes()] + [file.read_bytes() for file in definition_files(path) if file.exists()]
     except OSError:
         return None  # not cached: cfn-lint reports the missing file
-    return hashlib.sha256(_engine_fingerprint().encode() + b"\0" + b"\0".join(contents)).hexdigest()
+    return hashlib.sha256(_engine_fingerprint(rule_dirs).encode() + b"\0" + b"\0".join(contents)).hexdigest()
 
 
 def _cache_read(cache_dir: Path, key: str, path: str) -> list[Finding] | None:
@@ -325,34 +335,38 @@ def default_cache_dir() -> Path:
 
 
 def lint_paths(
-    paths: list[str | Path], *, cache_dir: Path | None = None, jobs: int | None = None
+    paths: list[str | Path], *, cache_dir: Path | None = None, jobs: int | None = None, append_rules: Iterable[str | Path] = ()
 ) -> list[Finding]:
     """Errors and warnings for each template, in the order given (a path given twice is linted once;
     informational findings are dropped).
 
     ``jobs``: 1 lints in this process; otherwise more than PARALLEL_THRESHOLD templates are split
-    over ``jobs`` (default: ``os.cpu_count()``) worker processes.
+    over ``jobs`` (default: ``os.cpu_count()``) worker processes. ``append_rules``: folders of the
+    user's own cfn-lint rules, run as policy rules (cfn-lint's --append-rules).
     """
+    rule_dirs = tuple(str(Path(folder).resolve()) for folder in append_rules)
+    user_rules(rule_dirs)  # a bad folder is the user's mistake: reported here, before any worker starts
     given = list(dict.fromkeys(str(path) for path in paths))
     results: dict[str, list[Finding]] = {}
     keys: dict[str, str] = {}
     for path in given:
-        key = _cache_key(path) if cache_dir is not None else None
+        key = _cache_key(path, rule_dirs) if cache_dir is not None else None
         cached = _cache_read(Path(cache_dir), key, path) if key else None
         if cached is not None:
             results[path] = cached
         elif key:
             keys[path] = key
-    linted = _lint_many([path for path in given if path not in results], jobs)
+    linted = _lint_many([path for path in given if path not in results], jobs, rule_dirs)
     for path, findings in linted.items():
         results[path] = findings
         # store only if the file did not change while it was linted
-        if cache_dir is not None and path in keys and _cache_key(path) == keys[path]:
+        if cache_dir is not None and path in keys and _cache_key(path, rule_dirs) == keys[path]:
             _cache_write(Path(cache_dir), keys[path], path, findings)
     return [finding for path in given for finding in results[path]]
 
 
-def lint_text(text: str, name: str = "template.yaml", files: dict[str, str] | None = None) -> list[Finding]:
+def lint_text(text: str, name: str = "template.yaml", files: dict[str, str] | None = None,
+              append_rules: Iterable[str | Path] = ()) -> list[Finding]:
     """Lint a template given as text (for tests), with `files` (relative path → text) beside it;
     findings on the template carry ``name`` as their path."""
     with tempfile.TemporaryDirectory(prefix="lint-") as directory:
@@ -362,4 +376,4 @@ def lint_text(text: str, name: str = "template.yaml", files: dict[str, str] | No
             (Path(directory) / relative).parent.mkdir(parents=True, exist_ok=True)
             (Path(directory) / relative).write_text(content, encoding="utf-8")
         return [replace(finding, path=name) if finding.path == str(path) else finding
-                for finding in _lint_batch([str(path)])[str(path)]]
+                for finding in _lint_batch([str(path)], tuple(str(Path(folder).resolve()) for folder in append_rules))[str(path)]]

@@ -18,6 +18,13 @@ def _add_paths(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samconfig", type=Path, default=Path("samconfig.toml"), help="SAM config file to update (default: samconfig.toml)")
 
 
+def _add_lint_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
+    parser.add_argument("--append-rules", action="append", type=Path, default=[], metavar="DIR",
+                        help="also run the cfn-lint rules in DIR (ids E9xxx/W9xxx, cfn-lint's --append-rules), as mandatory "
+                             "policy rules; may be given more than once; part of the lint cache key")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m generator",
@@ -36,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Render in memory and compare with the files on disk; exit 1 with a unified diff "
                                             "if anything is stale. Then lint every template. This is what CI runs.")
     _add_paths(check)
-    check.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
+    _add_lint_options(check)
 
     lint = commands.add_parser("lint", help="cfn-lint plus the project's policy rules over rendered templates",
                                description="Lint rendered templates with cfn-lint (as a library, SAM templates transformed first) and "
@@ -44,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "by content; many templates are linted on every core.")
     lint.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to lint (default: all)")
     _add_paths(lint)
-    lint.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
+    _add_lint_options(lint)
 
     diff = commands.add_parser("diff", help="show what a render would change, with a summary per stack",
                                description="Show what `render` would change on disk as a unified diff, with a one-line summary "
@@ -84,9 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
     test_event.add_argument("--json", action="store_true", help='print one JSON object: {"matched", "rule", "target", "mismatch", …}')
     test_event.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
 
-    listing = commands.add_parser("list", help="list blueprints and the stacks in the manifest",
-                                  description="List the blueprints (one line each) and the stacks in the manifest.")
+    listing = commands.add_parser("list", help="list blueprints and the stacks in the manifest, or describe one blueprint",
+                                  description="Without BLUEPRINT: the blueprints (one line each, from the blueprints/ folder, "
+                                              "installed packages' entry points and module paths in the manifest) and the stacks "
+                                              "in the manifest. With BLUEPRINT: its every option (type, default as behaviour, "
+                                              "what it does), every CloudFormation parameter and whether it is required, and the "
+                                              "keys of an environment.")
+    listing.add_argument("blueprint", nargs="?", metavar="BLUEPRINT", help="a blueprint name or module path (package.module)")
     listing.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+
+    new = commands.add_parser("new", help="append a ready-to-edit stack to the manifest",
+                              description="Append [stacks.STACK] for BLUEPRINT to the manifest (its comments and everything in "
+                                          "it kept): every required option and parameter with a placeholder that fails the "
+                                          "render until replaced, the optional ones as comments saying what leaving them out does.")
+    new.add_argument("stack", metavar="STACK")
+    new.add_argument("--blueprint", required=True, metavar="NAME", help="a blueprint name (python -m generator list) or module path")
+    new.add_argument("--env", action="append", metavar="ENV", help="an environment of the stack; may be repeated (default: dev)")
+    new.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
     for command in commands.choices.values():
         # also after the command (`render --debug`); SUPPRESS keeps a --debug given before it
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
@@ -149,10 +170,10 @@ def cmd_render(args) -> int:
     return EXIT_OK
 
 
-def _lint(paths: list[Path], no_cache: bool) -> int:
+def _lint(paths: list[Path], args) -> int:
     from generator.checks.engine import default_cache_dir, lint_paths
 
-    findings = lint_paths(paths, cache_dir=None if no_cache else default_cache_dir())
+    findings = lint_paths(paths, cache_dir=None if args.no_cache else default_cache_dir(), append_rules=args.append_rules)
     for finding in findings:
         print(finding)
     if findings:
@@ -179,7 +200,7 @@ def cmd_check(args) -> int:
         left = f" (left from stacks or environments no longer in {args.manifest}: {', '.join(gone)})" if gone else ""
         raise CheckFailed(f"rendered output is stale{left}; run `python -m generator render` and commit the result")
     print(f"check: {len(render_plan.stacks)} stack(s) and {render_plan.samconfig_path} up to date")
-    return _lint(_template_paths(render_plan), args.no_cache)
+    return _lint(_template_paths(render_plan), args)
 
 
 def cmd_lint(args) -> int:
@@ -188,25 +209,51 @@ def cmd_lint(args) -> int:
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UserError(f"{missing[0]} does not exist; run `python -m generator render` first")
-    return _lint(paths, args.no_cache)
+    return _lint(paths, args)
 
 
 def cmd_list(args) -> int:
-    from generator.core.registry import registered
+    from generator.core.registry import FOLDER_ORIGIN, find, registered
 
+    if args.blueprint:
+        from generator.commands.catalog import reference
+
+        sys.stdout.write(reference(find(args.blueprint)))
+        return EXIT_OK
     blueprints = registered()
-    print("Blueprints:")
-    width = max(map(len, blueprints))
-    for name, blueprint in blueprints.items():
-        print(f"  {name:<{width}}  {blueprint.description}")
+    specs = {}
     if args.manifest.exists():
         from generator.core.manifest import load_manifest
 
         specs = load_manifest(args.manifest)
+    # and those the manifest names by module path
+    listed = {**blueprints, **{spec.blueprint: spec.implementation for spec in specs.values()}}
+    print("Blueprints:")
+    width = max(map(len, listed))
+    for name, blueprint in listed.items():
+        where = "" if blueprint.origin == FOLDER_ORIGIN else f"  ({blueprint.origin})"
+        print(f"  {name:<{width}}  {blueprint.description}{where}")
+    if specs:
         print(f"Stacks in {args.manifest}:")
         width = max(map(len, specs))
         for spec in specs.values():
             print(f"  {spec.name:<{width}}  {spec.blueprint:<16} {', '.join(spec.environments)}  {spec.description}")
+    return EXIT_OK
+
+
+def cmd_new(args) -> int:
+    from generator.commands.catalog import append_stanza
+    from generator.core.registry import find
+
+    try:
+        blueprint = find(args.blueprint)
+    except UserError as error:
+        raise error.within(stack=args.stack, field_prefix=None) from None
+    environments = list(dict.fromkeys(args.env or ["dev"]))
+    text = append_stanza(args.manifest, args.stack, blueprint, environments)
+    count = text.count('"<REPLACE')
+    print(f"{args.manifest}: appended [stacks.{args.stack}] (blueprint {blueprint.name}, environments: {', '.join(environments)}); "
+          f"replace its {count} placeholder(s), then run python -m generator render")
     return EXIT_OK
 
 
@@ -274,5 +321,5 @@ def cmd_test_event(args) -> int:
     return run(args.manifest, args.stack, args.event, environment=args.env, as_json=args.json)
 
 
-COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list, "test-event": cmd_test_event,
+COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list, "new": cmd_new, "test-event": cmd_test_event,
             "diff": cmd_diff, "deploy": cmd_deploy, "next-runs": cmd_next_runs}

@@ -17,10 +17,13 @@ ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 STACK_KEYS = ("blueprint", "description", "options", "environments")
 # The keys of [stacks.<name>.environments.<env>]: key → (type, what it does; its default as behaviour).
+# sam deploy --tags: CloudFormation also propagates the stack's tags to the resources that support them
+# (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-cli-command-reference-sam-deploy.html).
 ENVIRONMENT_KEYS = {
-    "region": ("string", "the AWS Region the stack is deployed to; default: sam deploy's own (AWS_REGION or the profile's)"),
-    "tags": ("table of strings", "tags sam deploy puts on the stack (CloudFormation propagates them to the resources that support "
-                                 "tags); default: none"),
+    "region": ("string", "the AWS Region the stack is deployed to; default: none in samconfig.toml, so sam deploy uses its "
+                         "default Region (AWS_DEFAULT_REGION or the AWS profile's)"),
+    "tags": ("table of strings", "tags sam deploy puts on the stack, which CloudFormation propagates to its resources that "
+                                 "support tags; default: none"),
     "confirm_changeset": ("boolean", "sam deploy shows the change set and asks before executing it; default: true"),
     "parameters": ("table", "this environment's CloudFormation parameter values (a list becomes the comma-separated value "
                             "List<…> parameters take); default: none"),

@@ -206,9 +206,22 @@ def option_docs(cls: type) -> list[OptionDoc]:
         f = fields[name]
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         nested = [doc for table in _nested_tables(hints[name]) for doc in option_docs(table)]
-        docs.append(OptionDoc(name, _type_name(hints[name]), required, f.metadata.get("doc"), f.metadata.get("by_default"),
+        docs.append(OptionDoc(name, type_words(hints[name]), required, f.metadata.get("doc"), f.metadata.get("by_default"),
                               f.metadata.get("example", dataclasses.MISSING), tuple(nested)))
     return docs
+
+
+def type_words(tp: Any, *, plural: bool = False) -> str:
+    """An option's type as `list BLUEPRINT` names it: "string", "list of strings", "table of lists of tables"."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return " or ".join(type_words(arg, plural=plural) for arg in typing.get_args(tp) if arg is not type(None))
+    if origin in (list, tuple):
+        return f"list{'s' if plural else ''} of {type_words(typing.get_args(tp)[0], plural=True)}"
+    if origin is dict:
+        return f"table{'s' if plural else ''} of {type_words(typing.get_args(tp)[1], plural=True)}"
+    word = "table" if dataclasses.is_dataclass(tp) else {str: "string", int: "integer", bool: "boolean", float: "number"}.get(tp, "value")
+    return word + ("s" if plural else "")
 
 
 def _nested_tables(tp: Any) -> list[type]:

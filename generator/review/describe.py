@@ -191,8 +191,10 @@ def flow(template: dict) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
                     nodes["ExistingBucket"] = "existing S3 bucket<br/>(EventBridge notifications on)"
                     edges.append(("ExistingBucket", logical_id, "event"))
                 elif sources and "aws.s3" not in sources:
-                    nodes["Source"] = ", ".join(sources)
-                    edges.append(("Source", logical_id, "event"))
+                    # ECS task events get a node of their own: a stack may also hear another source
+                    source = "TaskEvents" if sources == ["aws.ecs"] else "Source"
+                    nodes[source] = ", ".join(sources)
+                    edges.append((source, logical_id, "event"))
             for target in props.get("Targets", []):
                 edges.append((logical_id, target_node(target), "runs" if "EcsParameters" in target else "invokes"))
                 if "DeadLetterConfig" in target:
@@ -217,9 +219,9 @@ def flow(template: dict) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
             nodes[logical_id] = f"Fargate task definition<br/>{logical_id}"
         elif kind == "AWS::ECS::Cluster":
             nodes[logical_id] = f"ECS cluster<br/>{logical_id}"
-    if nodes.get("Source") == "aws.ecs" and "EcsTask" in nodes:
+    if "TaskEvents" in nodes and "EcsTask" in nodes:
         # the failure alert listens to the stack's own task stopping
-        del nodes["Source"]
-        edges = [("EcsTask", target, "stopped") if source == "Source" else (source, target, label)
+        del nodes["TaskEvents"]
+        edges = [("EcsTask", target, "stopped") if source == "TaskEvents" else (source, target, label)
                  for source, target, label in edges]
     return nodes, edges
