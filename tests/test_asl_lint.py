@@ -12,6 +12,8 @@ from generator.checks.asl_lint import asl_findings, definition_files
 from generator.checks.engine import lint_paths
 from support.manifests import manifest_text, render_text
 
+pytestmark = pytest.mark.lint
+
 OPTIONS = '''container_name = "stock-trader"
 command = ["--arg1", "100", "--arg2", "200"]
 wait = false

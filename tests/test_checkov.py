@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 
 from generator.aws import checkov_skips as skip_reasons
 from support.paths import REPO, external_tool
+
+pytestmark = pytest.mark.slow
 
 
 def test_rendered_templates_pass_checkov():

@@ -14,6 +14,8 @@ import pytest
 from support.moto_deploy import (client, create_stack, inline_policy, physical_ids, sam_translate, samconfig_overrides,
                                  upload_code, yaml_load)
 
+pytestmark = [pytest.mark.deploy, pytest.mark.slow]
+
 @pytest.mark.parametrize("environment", ["dev", "prod"])
 def test_redeploy_stack_deploys_and_wires_rule_function_and_role(rendered_examples, moto_endpoint, environment):
     section, overrides = samconfig_overrides(rendered_examples / "samconfig.toml", f"api-redeploy-{environment}")

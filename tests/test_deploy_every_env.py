@@ -49,6 +49,8 @@ from support.moto_deploy import (client, create_stack, for_moto, inline_policy, 
                                  without_unmodelled_outputs, yaml_load)
 from support.paths import REPO, free_port
 
+pytestmark = [pytest.mark.deploy, pytest.mark.slow]
+
 COMMITTED_SAMCONFIG = REPO / "samconfig.toml"
 ALERT_DETAIL_TYPE = "ECS Task State Change"
 # Types moto 5.2.5's CloudFormation creates (and the checks below read back): each such resource of

@@ -9,6 +9,8 @@ import pytest
 
 from support.moto_deploy import client, create_stack, inline_policy, physical_ids, samconfig_overrides, yaml_load
 
+pytestmark = [pytest.mark.deploy, pytest.mark.slow]
+
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])
 def test_utc_rule_stack_deploys_and_targets_the_family_in_the_cluster(rendered_examples, moto_endpoint, environment):

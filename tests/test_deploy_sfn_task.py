@@ -31,6 +31,8 @@ import pytest
 from support.manifests import NETWORK_PARAMETERS, manifest_text, render_text, substituted
 from support.moto_deploy import client, create_stack, for_moto, inline_policy, physical_ids, samconfig_overrides, translate_with_definition, yaml_load
 
+pytestmark = [pytest.mark.deploy, pytest.mark.slow]
+
 STACK = "stock-trader-task"
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from moto.events.models import EventPattern
 
-from generator.checks.engine import lint_text
 from generator.core.errors import UserError
 from generator.core.render import capabilities
 from support.expected_iam import policy_statements
@@ -304,20 +303,6 @@ def test_readme_says_how_failures_are_heard(tmp_path, options, note):
     readme = rendered(tmp_path, options, parameters=parameters).files["r/README.md"]
     assert note in readme
     assert ("never silent" in readme) is (options in ("", 'alerts = "parameter"'))
-
-
-@pytest.mark.parametrize("options", [
-    "",
-    'trigger = "cloudtrail"\ndry_run = true',
-    'trigger = "push"\ntag_filter = ["latest", "v*"]\ndead_letter_queue = false',
-    'alerts = "parameter"',
-    'alerts = "off"',
-])
-def test_rendered_templates_lint_clean(tmp_path, options):
-    services = '[stacks.r.options.services]\ntestrepo = [{ cluster = "main", service = "api" }]\n"team/web" = [{ cluster = "c", service = "s" }]'
-    parameters = f'AlertTopicArn = "{ALERT_TOPIC_ARN}"' if "parameter" in options else ""
-    text = rendered(tmp_path, options, services, parameters).files["r/template.yaml"]
-    assert lint_text(text, "template.yaml") == []
 
 
 def test_readme_says_what_the_cloudtrail_route_depends_on(tmp_path):

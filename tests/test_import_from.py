@@ -9,7 +9,6 @@ import tomllib
 
 import pytest
 
-from generator.checks.engine import lint_text
 from generator.core.errors import UserError
 from generator.core.manifest import load_manifest
 from generator.core.render import plan
@@ -125,13 +124,6 @@ def test_s3_rule_runs_the_imported_family_in_the_imported_cluster(rendered):
     assert target["EcsParameters"]["TaskDefinitionArn"] == imported_family_arn()
     statements = statements_by_sid(template["Resources"]["RunTaskRole"])
     assert statements["RunTaskFamilyInCluster"] == IMPORTED_RUN_TASK and statements["PassTaskRoles"] == IMPORTED_PASS_ROLE
-
-
-@pytest.mark.parametrize("name", ["tokyo", "flow"])
-def test_importing_templates_lint_clean(rendered, name):
-    stack = rendered[0][name]
-    beside = {path.removeprefix(f"{name}/"): text for path, text in stack.files.items() if path != f"{name}/template.yaml"}
-    assert lint_text(stack.files[f"{name}/template.yaml"], files=beside) == []
 
 
 def test_a_foundation_outside_the_manifest_is_allowed(tmp_path):

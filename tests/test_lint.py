@@ -14,10 +14,12 @@ from cfnlint.helpers import load_resource
 from cfnlint.rules import Rules
 
 import generator.checks.engine as lint
+from generator.aws.arns import as_text, is_wildcard_resource
+from generator.aws.iam import RESOURCE_STAR_ONLY_ACTIONS
 from generator.checks.engine import Finding, LintEngineError, default_cache_dir, lint_paths, lint_text
 from generator.checks.rules.iam_passrole_condition import grants_pass_role
 from generator.checks.rules.iam_wildcard_action import is_wildcard_action
-from generator.checks.rules.iam_wildcard_resource import RESOURCE_STAR_ONLY_ACTIONS
+from generator.core.errors import UserError
 
 FIXTURES = Path(__file__).parent / "lint_fixtures"
 POLICY_RULE_IDS = sorted(Rules.create_from_directory(str(lint.RULES_DIR)))
@@ -412,7 +414,9 @@ def test_finding_format():
 
 # --- key policies, NotAction/NotResource, ARNs as wide as "*", public principals ----------
 
-from generator.checks.rules._policy import as_text, is_wildcard_resource, principal_is_this_account  # noqa: E402
+from generator.checks.rules._policy import principal_is_this_account  # noqa: E402
+
+pytestmark = pytest.mark.lint
 
 
 def test_arns_as_wide_as_star():
@@ -625,3 +629,66 @@ def test_key_policy_in_a_sam_template_is_linted_once():
     )
     findings = lint_text(text)
     assert sorted(f.rule for f in findings) == ["E9001", "E9008"]
+
+
+# --- the user's own rules: --append-rules DIR ---------------------------------------------------------
+
+TEAM_RULES = Path(__file__).parent / "plugins" / "acme_blueprints" / "lint_rules"  # E9901: queues keep messages 14 days
+SHORT_RETENTION_QUEUE = ("Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n"
+                         "      MessageRetentionPeriod: 345600\n")
+
+
+def user_rule_folder(tmp_path: Path, name: str, rule_id: str, *, flags: bool = True) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    source = (TEAM_RULES / "queue_retention.py").read_text().replace('id = "E9901"', f'id = "{rule_id}"')
+    if not flags:
+        source = source.replace("            if properties.get", "            if False and properties.get")
+    (folder / "queue_retention.py").write_text(source)
+    return folder
+
+
+def test_appended_rules_run_with_ours_and_are_part_of_the_cache_key(tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text(SHORT_RETENTION_QUEUE)
+    cache = tmp_path / "cache"
+    assert lint_paths([template], cache_dir=cache, jobs=1) == []  # cached clean, without the team's rule
+    (finding,) = lint_paths([template], cache_dir=cache, jobs=1, append_rules=[TEAM_RULES])
+    assert (finding.rule, finding.level) == ("E9901", "error")
+    # the same folder name with other rule sources is another key: never the first folder's result
+    quiet = user_rule_folder(tmp_path, "quiet", "E9901", flags=False)
+    assert lint_paths([template], cache_dir=cache, jobs=1, append_rules=[quiet]) == []
+    assert [f.rule for f in lint_paths([template], cache_dir=cache, jobs=1, append_rules=[TEAM_RULES])] == ["E9901"]
+
+
+def test_appended_rules_also_see_what_the_sam_transform_makes(tmp_path):
+    sam = ('AWSTemplateFormatVersion: "2010-09-09"\nTransform: AWS::Serverless-2016-10-31\nResources:\n'
+           "  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n")
+    assert [f.rule for f in lint_text(sam, append_rules=[TEAM_RULES])] == ["E9901"]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: tmp / "missing", "is not a folder of cfn-lint rules"),
+    (lambda tmp: user_rule_folder(tmp, "clash", "E9001"), "rule id E9001 is already used by this project; give the rule another 9xxx id"),
+    (lambda tmp: user_rule_folder(tmp, "builtin", "E3002"), "rule id 'E3002'; allowed: E9xxx, W9xxx or I9xxx"),
+    (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "no cfn-lint rule found"),
+])
+def test_a_folder_that_is_not_usable_is_one_error_naming_it(tmp_path, run_cli, make, message):
+    folder = make(tmp_path)
+    with pytest.raises(UserError) as raised:
+        lint_paths([FIXTURES / "e9006_good.yaml"], append_rules=[folder])
+    assert raised.value.field == "--append-rules" and message in raised.value.message
+
+
+def test_two_folders_may_not_share_a_rule_id(tmp_path):
+    with pytest.raises(UserError, match="rule id E9950 is already used by another folder"):
+        lint_paths([FIXTURES / "e9006_good.yaml"], append_rules=[user_rule_folder(tmp_path, "a", "E9950"),
+                                                                 user_rule_folder(tmp_path, "b", "E9950")])
+
+
+def test_lint_command_takes_append_rules(project, run_cli):
+    assert run_cli("render", cwd=project).code == 0
+    result = run_cli("lint", "--append-rules", str(TEAM_RULES), "batch-base", "nightly-report", cwd=project)
+    assert result.code == 0 and "2 template(s) clean" in result.out  # our queues keep 14 days
+    result = run_cli("lint", "--append-rules", "no-such-folder", cwd=project)
+    assert result.code == 2 and result.err == "error: --append-rules: 'no-such-folder' is not a folder of cfn-lint rules\n"

@@ -1,4 +1,5 @@
-"""Lint as the CLI runs it over what render writes: every golden variant is clean, a warning fails
+"""Lint as the CLI runs it over what render writes: every golden variant is clean (the blueprints'
+option combinations worth linting are golden variants, tests/golden/stacks.toml), a warning fails
 `generator lint`, and a SAM resource is also checked as the CloudFormation it becomes."""
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import pytest
 
 from generator.checks.engine import lint_paths, lint_text
 
+pytestmark = pytest.mark.lint
+
 GOLDEN_TEMPLATES = sorted((Path(__file__).parent / "golden" / "out").glob("*/template.yaml"))
 
 
+@pytest.mark.slow  # the whole corpus; the lint tests of the fast subset cover each mechanism
 @pytest.mark.parametrize("template", GOLDEN_TEMPLATES, ids=lambda path: path.parent.name)
 def test_every_golden_variant_lints_clean(template):
     assert lint_paths([template], cache_dir=None, jobs=1) == []

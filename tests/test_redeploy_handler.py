@@ -21,6 +21,10 @@ from moto import mock_aws
 from support.manifests import manifest_text, render_text
 from support.paths import REFERENCE_EVENTS, REPO
 
+# moto's mock starts every test with a new boto3 session, which loads botocore's endpoint and service
+# data again (about 0.4 s a test here).
+pytestmark = pytest.mark.slow
+
 HANDLER = REPO / "generator" / "aws" / "functions" / "redeploy" / "app.py"
 EVENTS = Path(__file__).parent / "events"
 REGION = "ap-northeast-1"

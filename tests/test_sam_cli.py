@@ -14,9 +14,12 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 
 from support.moto_deploy import client, samconfig_overrides
 from support.paths import REPO, external_tool
+
+pytestmark = [pytest.mark.deploy, pytest.mark.slow]
 
 
 def test_sam_deploy_uses_generated_overrides_and_tags(tmp_path, moto_endpoint):

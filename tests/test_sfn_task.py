@@ -9,7 +9,6 @@ import pytest
 
 from blueprints import sfn_task
 from generator.aws import step_functions as asl
-from generator.checks.engine import lint_text
 from generator.core.errors import UserError
 from generator.core.render import capabilities
 from generator.review.event_simulator import apply_input_transformer, pattern_matches
@@ -481,20 +480,6 @@ def test_a_placeholder_without_substitution_or_an_unused_substitution_is_a_rende
         asl.check_substitutions(document, {"Used": "1", "Unused": "2"})
     assert "${Missing}" in raised.value.message and "Unused" in raised.value.message
     asl.check_substitutions(document, {"Used": "1", "Missing": "2"})  # consistent: no error
-
-
-@pytest.mark.parametrize("options", [
-    SEED,
-    SEED + '\nwait = false\nlog_level = "OFF"\ninput_overrides = true\nenvironment = { A = "1" }',
-    SEED + '\ntracing = true\nlog_level = "ALL"\nschedule = "rate(1 hour)"',
-    SEED + '\nschedule = "cron(0 2 * * ? *)"\ntimezone = "Europe/Paris"\ndead_letter_queue = false',
-    SEED + '\ns3 = { key_wildcard = "in/*.csv" }',
-    SEED + '\necs_retry_backoff_rate = 1.5\ntask_failure_retry_attempts = 1\nname = "trader"',
-])
-def test_rendered_templates_lint_clean(tmp_path, options):
-    stack = render(tmp_path, options, NETWORK_PARAMETERS + ('BucketName = "example-bucket"\n' if "s3 =" in options else ""))
-    beside = {path.removeprefix("job/"): text for path, text in stack.files.items() if path != "job/template.yaml"}
-    assert lint_text(stack.files["job/template.yaml"], files=beside) == []
 
 
 @pytest.mark.parametrize("event_file", ["ecs-task-state-change-stopped-exit0.json", "ecs-task-state-change-failed-to-start.json"])

@@ -9,7 +9,6 @@ import pytest
 
 from blueprints import task_foundation
 from generator.aws.fargate import FARGATE_MEMORY_BY_CPU, valid_pairs
-from generator.checks.engine import lint_text
 from generator.core.contract import StackContext
 from generator.core.errors import UserError
 from support.expected_iam import policy_statements
@@ -164,14 +163,3 @@ def test_invalid_options(tmp_path, options, field, words):
         render(tmp_path, options)
     assert raised.value.stack == "base" and raised.value.field == f"options.{field}"
     assert words in raised.value.message
-
-
-@pytest.mark.parametrize("options, parameters", [
-    ("", 'ImageUri = "nginx:1.27"'),
-    ('image_repository = "batch-app"\ncpu = 16384\nmemory = 122880\ncpu_architecture = "ARM64"\ncontainer_insights = true\n'
-     'secrets = { DB = "ssm:/db" }\ntask_role_statements = [{ actions = ["sqs:SendMessage"], resources = ["arn:{partition}:sqs:{region}:{account_id}:out"] }]',
-     'ImageTag = "v1"'),
-])
-def test_rendered_templates_lint_clean(tmp_path, options, parameters):
-    stack = render(tmp_path, options, parameters)
-    assert lint_text(stack.files["base/template.yaml"], "base/template.yaml") == []

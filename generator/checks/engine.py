@@ -39,6 +39,7 @@ import generator
 from generator.core.cache import user_cache_dir
 from generator.checks.cfn_setup import REGIONS, RULES_DIR, Engine, rule_engine as _engine, rule_files, user_rules
 from generator.checks.findings import Finding, LintEngineError
+from generator.core.errors import UserError
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 # Below this many templates one process is faster than starting workers that each set up the rules.
@@ -344,6 +345,9 @@ def lint_paths(
     over ``jobs`` (default: ``os.cpu_count()``) worker processes. ``append_rules``: folders of the
     user's own cfn-lint rules, run as policy rules (cfn-lint's --append-rules).
     """
+    for folder in append_rules:
+        if not Path(folder).is_dir():
+            raise UserError(f"{str(folder)!r} is not a folder of cfn-lint rules", field="--append-rules")
     rule_dirs = tuple(str(Path(folder).resolve()) for folder in append_rules)
     user_rules(rule_dirs)  # a bad folder is the user's mistake: reported here, before any worker starts
     given = list(dict.fromkeys(str(path) for path in paths))
