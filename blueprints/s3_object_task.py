@@ -168,7 +168,8 @@ def build(options: Options, stack: StackContext) -> Rendered:
         template.add_output(Output("DeadLetterQueueUrl", Description="Failed task starts land here", Value=Ref(dead_letter_queue)))
     template.add_output(Output("BucketName", Description="The bucket whose new objects start the task", Value=Ref(bucket or BUCKET_NAME)))
     template.add_output(Output("RuleArn", Description="The EventBridge rule", Value=GetAtt(rule, "Arn")))
-    add_alerts(template, task, options, stack_name=stack.name, rule=rule, dead_letter_queue=dead_letter_queue)
+    add_alerts(template, task, options, stack_name=stack.name, container_name=options.container_name, rule=rule,
+               dead_letter_queue=dead_letter_queue)
     notes = [] if options.creates_bucket else [EXISTING_BUCKET_NOTE]
     if options.import_from:
         notes.append(f"FoundationStack is `{options.import_from}-<environment>` (the `{options.import_from}` stack deployed for the "

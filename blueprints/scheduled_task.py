@@ -82,7 +82,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
 
     if dead_letter_queue is not None:
         template.add_output(Output("DeadLetterQueueUrl", Description="Failed task starts land here", Value=Ref(dead_letter_queue)))
-    add_alerts(template, task, options, stack_name=stack.name, rule=rule, schedule_group=schedule_group,
+    add_alerts(template, task, options, stack_name=stack.name, container_name=options.container_name, rule=rule, schedule_group=schedule_group,
                dead_letter_queue=dead_letter_queue)
     return Rendered(template, summary=_summary(options))
 
