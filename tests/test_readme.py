@@ -101,7 +101,7 @@ def test_rate_run_times_count_from_the_anchor():
 
 
 def test_a_template_without_parameters_says_so_instead_of_an_empty_table(tmp_path):
-    options = 'alerts = "off"\n[stacks.job.options.services]\ntestrepo = [{ cluster = "main", service = "api" }]'
+    options = 'trigger = "push"\nalerts = "off"\n[stacks.job.options.services]\ntestrepo = [{ cluster = "main", service = "api" }]'
     stack = render_text(tmp_path, manifest_text("job", "ecr_redeploy", options, parameters=""))["job"]
     assert "Parameters" not in stack.template
     text = stack.files["job/README.md"]
