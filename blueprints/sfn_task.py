@@ -20,7 +20,9 @@ from generator.blueprint import Rendered, StackContext
 from generator.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.ecs_task import ENV_NAME, RunTaskOptions, task_ref
 from generator.errors import UserError
-from generator.event_rules import BUCKET_NAME_PATH, OBJECT_KEY_PATH, Placeholder, S3KeyFilter, json_input_transformer, s3_object_created_pattern
+from generator.event_rules import (
+    BUCKET_NAME_PATH, OBJECT_KEY_PATH, Placeholder, S3KeyFilter, encoded_key_notes, json_input_transformer, s3_object_created_pattern,
+)
 from generator.log_groups import validate_retention_days
 from generator.schedules import validate_schedule_expression, validate_timezone
 from generator.targets import add_schedule, start_execution_statements, state_machine_rule_target, state_machine_schedule_target
@@ -40,8 +42,9 @@ BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 @dataclass(frozen=True, kw_only=True)
 class S3Trigger(S3KeyFilter):
     """Objects created in the bucket named by the BucketName parameter (an existing bucket whose
-    EventBridge notifications are on) start an execution, filtered as in s3_object_task.
-    bucket_env_var / key_env_var: default S3_BUCKET / OBJECT_KEY."""
+    EventBridge notifications are on) start an execution, filtered as in s3_object_task (filters
+    compared with the URL-encoded key). bucket_env_var / key_env_var: default S3_BUCKET / OBJECT_KEY;
+    the key arrives URL-encoded, as S3 sends it."""
 
     bucket_env_var: str = "S3_BUCKET"
     key_env_var: str = "OBJECT_KEY"
@@ -143,6 +146,11 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
             for name in (self.s3.bucket_env_var, self.s3.key_env_var):
                 if name in self.environment:
                     raise UserError(f"{name!r} is also in environment; the event's value would be overridden", field="s3")
+
+    def check_parameter_values(self, values: dict[str, str]) -> None:
+        """An environment's BucketName against the S3 trigger's key filter (a filter that starts with it matches no key)."""
+        if self.s3 is not None:
+            self.s3.check_bucket(str(values.get(BUCKET_NAME, "")), field_prefix="s3.")
 
     @property
     def backoff_rate(self) -> int | float:
@@ -308,6 +316,7 @@ def _notes(options: Options) -> list[str]:
         notes.append('Execution input such as `{"command": ["..."], "environment": {"NAME": "value"}}` overrides the command and the '
                      f"variables listed in `environment` ({names}); an absent field keeps the value from the manifest.")
     if options.s3 is not None:
+        notes += encoded_key_notes(options.s3, options.s3.key_env_var)
         notes.append("Requires EventBridge notifications on for the existing bucket (aws s3api put-bucket-notification-configuration "
                      "--notification-configuration '{\"EventBridgeConfiguration\": {}}').")
     return notes

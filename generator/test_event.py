@@ -499,6 +499,24 @@ def evaluate(template: dict, event: dict, resolver: Resolver, *, rule_name_prefi
     return results
 
 
+def s3_key_notes(event: dict, *, matched: bool) -> list[str]:
+    """S3 sends object keys URL-encoded, and the rule compares its filters with that form: say so
+    when the event's key is not in it (a hand-written event), and what a matched key decodes to."""
+    from urllib.parse import unquote_plus
+
+    from generator.event_rules import is_s3_encoded, s3_encode
+
+    key = (event.get("detail") or {}).get("object", {}).get("key") if event.get("source") == "aws.s3" else None
+    if not isinstance(key, str):
+        return []
+    if not is_s3_encoded(key):
+        return [f"the object key {key!r} is not URL-encoded as S3 sends keys (S3 would send {s3_encode(key)!r}); "
+                "the rule's key filter is compared with the encoded form"]
+    if matched and unquote_plus(key) != key:
+        return [f"the object key is URL-encoded, as S3 sends it; the target receives it so, and it decodes to {unquote_plus(key)!r}"]
+    return []
+
+
 def read_event(path: Path) -> dict:
     try:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
@@ -544,6 +562,8 @@ def run(manifest: Path, stack: str, event_path: Path, *, environment: str | None
     if "Records" in event and "detail-type" not in event:
         for result in results:
             result.notes.append("this looks like an S3/SNS/SQS notification (Records), not an EventBridge event")
+    for result in results:
+        result.notes += s3_key_notes(event, matched=result.matched)
     chosen = next((r for r in results if r.matched), results[0])
     if as_json:
         print(json.dumps({

@@ -544,3 +544,15 @@ def test_task_scoped_statements_cover_the_task_arns_ecs_reports(tmp_path, event_
     family_arn, revisions_arn = resolved(statements["RunTaskFamilyInCluster"], detail["clusterArn"])
     assert fnmatch.fnmatchcase(detail["taskDefinitionArn"], revisions_arn)
     assert not fnmatch.fnmatchcase(detail["taskDefinitionArn"], family_arn)
+
+
+def test_an_s3_trigger_filter_starting_with_the_bucket_name_is_refused_per_environment(tmp_path):
+    from generator.manifest import load_manifest
+
+    (tmp_path / "stacks.toml").write_text(manifest_text("job", "sfn_task", SEED + '\ns3 = { key_prefix = "landing/raw/" }',
+                                                        NETWORK_PARAMETERS + 'BucketName = "landing"\n'))
+    options = load_manifest(tmp_path / "stacks.toml")["job"].options
+    with pytest.raises(UserError) as raised:
+        options.check_parameter_values({"BucketName": "landing"})
+    assert raised.value.field == "s3.key_prefix" and "allowed: 'raw/'" in raised.value.message
+    options.check_parameter_values({"BucketName": "other"})  # another bucket: the prefix is a key
