@@ -3,8 +3,9 @@
 What a stack watches depends on what it runs (each piece is optional, see add_alerts):
 - EventBridge rules publishing a readable JSON message to the alert topic:
   - `ECS Task State Change` for this family's stopped tasks in its cluster whose job container (the
-    one named by `container_name`) exited non-zero, or that failed to start. RunTask's own
-    `failures[]` (no capacity…) are not invocation failures, so only this rule sees them.
+    one named by `container_name`) exited non-zero, or that failed to start (stopCode
+    TaskFailedToStart). A RunTask answered with `failures[]` creates no task, so no such event
+    exists for it (see README, "Not watched").
   - `Step Functions Execution Status Change` to FAILED, TIMED_OUT or ABORTED for a state machine:
     the outcome of an execution, after its retries.
   - `ECS Deployment State Change` SERVICE_DEPLOYMENT_FAILED for services a stack redeploys.
