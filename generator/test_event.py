@@ -267,8 +267,9 @@ class Resolver:
             return self.parameters[name]
         resource = self.template.get("Resources", {}).get(name, {})
         properties = resource.get("Properties", {})
-        if resource.get("Type") == "AWS::S3::Bucket" and "BucketName" in properties:
-            return self.resolve(properties["BucketName"])
+        named = {"AWS::S3::Bucket": "BucketName", "AWS::Logs::LogGroup": "LogGroupName"}.get(resource.get("Type"))
+        if named in properties:  # a bucket's or log group's Ref is its name
+            return self.resolve(properties[named])
         # A named state machine's Ref is its ARN, known before deployment.
         # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-stepfunctions-statemachine.html#aws-resource-stepfunctions-statemachine-return-values
         machine_name = {"AWS::Serverless::StateMachine": "Name", "AWS::StepFunctions::StateMachine": "StateMachineName"}.get(resource.get("Type"))

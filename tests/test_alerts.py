@@ -232,30 +232,36 @@ def test_unknown_alert_mode_is_an_error(tmp_path):
     assert error.value.field == "options.alerts" and "allowed: topic, parameter, off" in error.value.message
 
 
-@pytest.mark.parametrize("name, code", [
-    ("ecs-task-state-change-stopped-exit1.json", 0),
-    ("ecs-task-state-change-failed-to-start.json", 0),
-    ("ecs-task-state-change-stopped-exit0.json", 1),
-    ("ecs-task-state-change-sidecar-first-job-failed.json", 0),
-    ("ecs-task-state-change-sidecar-first-job-succeeded.json", 1),
+@pytest.mark.parametrize("name, failed", [
+    ("ecs-task-state-change-stopped-exit1.json", True),
+    ("ecs-task-state-change-failed-to-start.json", True),
+    ("ecs-task-state-change-stopped-exit0.json", False),
+    ("ecs-task-state-change-sidecar-first-job-failed.json", True),
+    ("ecs-task-state-change-sidecar-first-job-succeeded.json", False),
 ])
-def test_test_event_replays_an_ecs_failure_against_the_alert_rule(project, run_cli, name, code):
+def test_test_event_replays_an_ecs_task_against_the_alert_and_success_rules(project, run_cli, name, failed):
     # the AWS sample event, moved into artisan-logger's dev cluster and family, its job container php
     text = json.dumps(event(name))
     text = text.replace("arn:aws:ecs:us-west-2:111122223333:cluster/example-cluster", "arn:aws:ecs:us-east-1:123456789012:cluster/web-dev")
     text = text.replace('"family:report"', '"family:artisan"').replace('"name": "app"', '"name": "php"')
     (project / "event.json").write_text(text)
     result = run_cli("test-event", "artisan-logger", "event.json", "--env", "dev", "--json", cwd=project)
-    assert result.code == code, result.err
+    assert result.code == 0, result.err  # a failure matches the alert rule, a success the success rule
     verdict = json.loads(result.out)
-    assert verdict["rule"] == "TaskFailedAlertRule"
-    if code == 0:
+    rules = {r["rule"]: r for r in verdict["rules"]}
+    assert rules["TaskFailedAlertRule"]["matched"] is failed
+    # artisan-logger has the missed-run alarm: its success rule hears exactly the other runs
+    assert rules["SuccessfulRunRule"]["matched"] is not failed
+    if failed:
+        assert verdict["rule"] == "TaskFailedAlertRule"
         message = verdict["target"]["Input"]
         assert message["alert"].startswith("artisan-logger: ") and message["jobContainer"] == "php"
         assert message["stoppedReason"] == json.loads(text)["detail"]["stoppedReason"]
         assert [c["name"] for c in message["containers"]] == [c["name"] for c in json.loads(text)["detail"]["containers"]]
     else:
-        assert verdict["mismatch"] == "detail.$or"
+        assert rules["TaskFailedAlertRule"]["mismatch"] == "detail.$or"
+        assert verdict["rule"] == "SuccessfulRunRule" and verdict["target"]["Arn"].endswith(
+            ":log-group:/aws/events/artisan-logger-dev/successful-runs")
 
 
 def test_state_machine_stacks_alert_on_the_execution_outcome_not_on_each_attempt(tmp_path):
