@@ -265,10 +265,12 @@ def add_alerts(template: Template, task: TaskRef | None, options: AlertOptions, 
 
 def _alarms(rule, watched_rules, schedule_group, dead_letter_queue, state_machine_arn, function_name) -> list[_Alarm]:
     # what the rule's target is, in the alarm descriptions
-    target = "invoke the function" if function_name is not None else "start the task"
+    target = ("invoke the function" if function_name is not None else
+              "start an execution" if state_machine_arn is not None else "start the task")
+    started = "an execution start" if state_machine_arn is not None else "a task start"
     alarms = []
     if dead_letter_queue is not None:
-        queued = ("a task start that failed after its retries, or an alert that could not be delivered, is in the dead-letter queue"
+        queued = (f"{started} that failed after its retries, or an alert that could not be delivered, is in the dead-letter queue"
                   if function_name is None else
                   "an event the rule could not deliver, a run that still failed after its retries, or an undelivered alert, "
                   "is in the dead-letter queue")

@@ -63,6 +63,29 @@ def _key_filter_words(pattern: dict) -> str:
     return "<br/>key " + " or ".join(words)
 
 
+def alerts_in_words(template: dict, stack_name: str) -> list[dict]:
+    """What the stack alerts on: each rule that publishes to an SNS topic (the alert rules) and each
+    alarm with actions, as (kind, logical id, what it says, where it goes)."""
+    resources = template.get("Resources", {})
+    topics = {name for name, r in resources.items() if r.get("Type") == "AWS::SNS::Topic"}
+    topics |= {name for name, p in template.get("Parameters", {}).items() if str(p.get("AllowedPattern", "")).startswith("^arn:aws[a-z-]*:sns:")}
+
+    def what(text) -> str:
+        return str(text).removeprefix(f"{stack_name}: ")
+
+    found = []
+    for logical_id, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Events::Rule":
+            to = [t["Arn"]["Ref"] for t in props.get("Targets", []) if isinstance(t.get("Arn"), dict) and t["Arn"].get("Ref") in topics]
+            if to:
+                found.append({"kind": "rule", "name": logical_id, "what": what(props.get("Description", "")), "to": ", ".join(to)})
+        elif resource["Type"] == "AWS::CloudWatch::Alarm" and props.get("AlarmActions"):
+            found.append({"kind": "alarm", "name": logical_id, "what": what(props.get("AlarmDescription", "")),
+                          "to": ", ".join(expression(a).strip("${}") for a in props["AlarmActions"])})
+    return found
+
+
 def iam_in_words(template: dict) -> list[dict]:
     """Each IAM role: who may assume it and what each statement allows, in words."""
     roles = []

@@ -205,6 +205,7 @@ def test_a_scheduled_state_machine_in_a_time_zone_alarms_on_dropped_invocations(
     resources = render_text(tmp_path, text)["flow"].template["Resources"]
     assert resources["Schedule"]["Properties"]["GroupName"] == {"Ref": "ScheduleGroup"}
     assert resources["ScheduleDroppedAlarm"]["Properties"]["Dimensions"] == [{"Name": "ScheduleGroup", "Value": {"Ref": "ScheduleGroup"}}]
+    assert resources["ScheduleDroppedAlarm"]["Properties"]["AlarmDescription"] == "flow: EventBridge Scheduler could not start an execution"
 
 
 def test_existing_topic_from_a_parameter(tmp_path):

@@ -309,3 +309,20 @@ def test_a_filter_starting_with_the_bucket_name_fails_the_render(project, run_cl
                           "'sample-bucket-dev': a key is the part after the bucket name (s3://sample-bucket-dev/incoming/x.csv has key "
                           "incoming/x.csv); allowed: 'incoming/' (in environment dev)\n")
     assert not (project / "templates_out").exists()
+
+
+def test_a_failed_rollout_of_the_redeployed_service_is_alerted(project, run_cli):
+    # AWS's documented SERVICE_DEPLOYMENT_FAILED sample, moved to api-redeploy's dev service main/api
+    event = json.loads((REFERENCE_EVENTS.parent / "ecs-deployment-state-change-failed.json").read_text())
+    event.update(account="123456789012", region="ap-northeast-1",
+                 resources=["arn:aws:ecs:ap-northeast-1:123456789012:service/main/api"])
+    (project / "event.json").write_text(json.dumps(event))
+    report = json.loads(run_cli("test-event", "api-redeploy", "event.json", "--json", cwd=project).out)
+    assert (report["matched"], report["rule"]) == (True, "DeploymentFailedAlertRule")
+    assert report["target"]["Input"]["reason"] == "ECS deployment circuit breaker: task failed to start."
+    # another service's failed rollout, and a completed one, are not
+    for change in ({"resources": ["arn:aws:ecs:ap-northeast-1:123456789012:service/main/web"]},
+                   {"detail": {**event["detail"], "eventName": "SERVICE_DEPLOYMENT_COMPLETED"}}):
+        (project / "event.json").write_text(json.dumps({**event, **change}))
+        result = run_cli("test-event", "api-redeploy", "event.json", cwd=project)
+        assert result.code == 1, change
