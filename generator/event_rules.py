@@ -93,7 +93,7 @@ def _check_encodable(text: str, *, field: str) -> None:
     for char in S3_KEY_UNDOCUMENTED:
         if char in text:
             raise UserError(f"{text!r} contains {char!r}: S3 sends object keys URL-encoded, and whether it encodes {char!r} (as "
-                            f"{s3_encode(char)}) or not is not documented, so the filter could never match; "
+                            f"{s3_encode(char)}) or not is not documented, so the filter might never match; "
                             f"allowed: a filter without {char!r} (with key_wildcard, a * that stands for any characters)", field=field)
 
 
