@@ -6,11 +6,11 @@ S3 publishes `Object Created` to EventBridge itself once the bucket has EventBri
 on (`NotificationConfiguration.EventBridgeConfiguration`); no CloudTrail trail is needed.
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html
 
-The container gets `detail.object.key` exactly as the event carries it (never decoded here). S3's
-EventBridge event reference (ev-events.html) does not say that key is URL-encoded, unlike its
-SQS/SNS/Lambda notifications ("The object key name value is URL encoded",
-notification-content-structure.html); AWS Lambda Powertools does URL-decode it (unquote_plus), so a
-container that must open the object should be ready for a key with `+`/`%XX` escapes.
+The container gets `detail.object.key` exactly as the event carries it: URL-encoded, as S3 writes
+keys in its notifications ("The object key name value is URL encoded", notification-content-
+structure.html; the EventBridge event reference, ev-events.html, does not say either way, but AWS
+Lambda Powertools decodes it with unquote_plus). Key filters are compared in that encoded form
+(generator.aws.event_rules.s3_encode) and the stack README says how the container decodes the key.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from generator.core.errors import UserError
 from generator.core.options import option
 from generator.aws.event_rules import (
     BUCKET_NAME_PATH, OBJECT_CREATED, OBJECT_KEY_PATH, OBJECT_RESTORE_COMPLETED, S3KeyFilter,
-    container_override_transformer, s3_object_created_pattern,
+    container_override_transformer, encoded_key_notes, s3_object_created_pattern,
 )
 from generator.aws.targets import ecs_rule_target, invoke_statements
 
@@ -65,8 +65,9 @@ class Options(RunTaskOptions, DeliveryOptions, S3KeyFilter, AlertOptions):
                                                   "(SSE-KMS, AWS managed key)", by_default="AES256")
     restore_completed: bool = option(False, doc="also run the task on `Object Restore Completed`", by_default="only on `Object Created`")
     bucket_env_var: str = option("S3_BUCKET", doc="container environment variable that receives the bucket name", by_default="S3_BUCKET")
-    key_env_var: str = option("OBJECT_KEY", doc="container environment variable that receives the object key, as the event's "
-                                                "detail.object.key", by_default="OBJECT_KEY")
+    key_env_var: str = option("OBJECT_KEY", doc="container environment variable that receives the object key exactly as the "
+                                                "event's detail.object.key: URL-encoded as S3 sends it (a space as +, other "
+                                                "characters as %XX; decode with urllib.parse.unquote_plus)", by_default="OBJECT_KEY")
     enabled: bool = option(True, doc="whether the rule runs the task", by_default="true (false creates the rule disabled)")
 
     def __post_init__(self):
@@ -90,6 +91,12 @@ class Options(RunTaskOptions, DeliveryOptions, S3KeyFilter, AlertOptions):
     @property
     def creates_bucket(self) -> bool:
         return self.existing_bucket is False
+
+    def check_parameter_values(self, values: dict[str, str]) -> None:
+        """An environment's BucketName against the key filter (a filter that starts with it matches no key)."""
+        super().check_parameter_values(values)
+        bucket = values.get(BUCKET_NAME, self.existing_bucket if isinstance(self.existing_bucket, str) else "")
+        self.check_bucket(str(bucket))
 
 
 def _bucket(template: Template, options: Options) -> s3.Bucket:
@@ -165,8 +172,9 @@ def build(options: Options, stack: StackContext) -> Rendered:
         template.add_output(Output("DeadLetterQueueUrl", Description="Failed task starts land here", Value=Ref(dead_letter_queue)))
     template.add_output(Output("BucketName", Description="The bucket whose new objects start the task", Value=Ref(bucket or BUCKET_NAME)))
     template.add_output(Output("RuleArn", Description="The EventBridge rule", Value=GetAtt(rule, "Arn")))
-    add_alerts(template, task, options, stack_name=stack.name, rule=rule, dead_letter_queue=dead_letter_queue)
-    notes = [] if options.creates_bucket else [EXISTING_BUCKET_NOTE]
+    add_alerts(template, task, options, stack_name=stack.name, container_name=options.container_name, rule=rule,
+               dead_letter_queue=dead_letter_queue)
+    notes = ([] if options.creates_bucket else [EXISTING_BUCKET_NOTE]) + encoded_key_notes(options, options.key_env_var)
     if options.import_from:
         notes.append(f"FoundationStack is `{options.import_from}-<environment>` (the `{options.import_from}` stack deployed for the "
                      "same environment, in the same account and Region) unless the environment sets it.")

@@ -17,7 +17,8 @@ and, optionally,
                                building block that reads it (generator.aws.ecs_task.TASK_FOUNDATION:
                                the exports `import_from` imports)
 
-Its Options may override the hooks of BlueprintOptions (below). A mixin that overrides one calls
+Its Options may override the hooks of BlueprintOptions (below): implied_parameters,
+resolved_parameters, check_parameter_values and check_manifest. A mixin that overrides one calls
 super() in it, like __post_init__, so the hooks of the other mixins still run.
 """
 
@@ -91,6 +92,12 @@ class BlueprintOptions(OptionTable):
         TaskFamily given as an ARN becomes the family name); raise UserError (field = parameter)
         for a value that cannot be right."""
         return values
+
+    def check_parameter_values(self, values: dict[str, str]) -> None:
+        """Check an environment's parameter values against the options (e.g. an S3 key filter against
+        the BucketName it is used with); raise UserError naming the option (the engine adds the
+        environment)."""
+        return None
 
     def check_manifest(self, stack: ManifestStack, stacks: Mapping[str, ManifestStack]) -> None:
         """Check this stack against the other stacks of the manifest (e.g. that the stack named by

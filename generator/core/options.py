@@ -115,7 +115,10 @@ def build_dataclass(cls: type, table: dict[str, Any], *, field_prefix: str | Non
         kwargs[key] = coerce(value, hints[key], f"{prefix}{key}")
     for name, f in fields.items():
         if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise UserError(f"required option is missing ({_type_name(hints[name])})", field=f"{prefix}{name}")
+            # a field may say what to choose (dataclasses.field(metadata={"allowed": ...}))
+            allowed = f.metadata.get("allowed")
+            raise UserError(f"required option is missing ({_type_name(hints[name])})" + (f"; allowed: {allowed}" if allowed else ""),
+                            field=f"{prefix}{name}")
     try:
         built = cls(**kwargs)
     except UserError as error:
@@ -175,12 +178,15 @@ def post_init_chain_breaks(cls: type) -> list[str]:
 
 
 def option(default: Any = dataclasses.MISSING, *, doc: str, by_default: str | None = None, example: Any = dataclasses.MISSING,
-           default_factory: Any = dataclasses.MISSING) -> Any:
+           allowed: str | None = None, default_factory: Any = dataclasses.MISSING) -> Any:
     """A dataclass field with its documentation: `doc` says what the option is (one line);
     `by_default` what happens when it is left out, as behaviour ("a new encrypted queue receives
     failed starts", not "true"); `example` a valid value of a required option, from which
-    `list BLUEPRINT` builds the template to show its parameters."""
+    `list BLUEPRINT` builds the template to show its parameters; `allowed` what the error for a
+    missing required option offers to choose from."""
     metadata = {"doc": doc, "by_default": by_default, "example": example}
+    if allowed is not None:
+        metadata["allowed"] = allowed
     return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
 
 
