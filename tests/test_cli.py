@@ -196,7 +196,7 @@ def test_unknown_stack_name_is_bad_input(project, run_cli):
     assert result.code == 2 and "unknown stack 'nightly-reprot' (did you mean 'nightly-report'?)" in result.err
 
 
-@pytest.mark.parametrize("command", ["render", "check", "lint", "list"])
+@pytest.mark.parametrize("command", ["render", "check", "lint", "list", "new"])
 def test_every_command_has_help(command, run_cli, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         run_cli(command, "--help", cwd=tmp_path)
