@@ -17,6 +17,11 @@ def _add_paths(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samconfig", type=Path, default=Path("samconfig.toml"), help="SAM config file to update (default: samconfig.toml)")
 
 
+def _add_aws(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint-url", metavar="URL", help="send AWS calls to this endpoint, e.g. a local moto server")
+    parser.add_argument("--profile", metavar="NAME", help="AWS named profile (default: AWS_PROFILE or the default credential chain)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m generator",
@@ -45,11 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_paths(lint)
     lint.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
 
-    diff = commands.add_parser("diff", help="show what a render would change, with a summary per stack",
+    diff = commands.add_parser("diff", help="show what a render (or, with --live, a deploy) would change",
                                description="Show what `render` would change on disk as a unified diff, with a one-line summary "
-                                           "per stack of the resources added, removed and changed (by logical id).")
-    diff.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to compare (default: all)")
+                                           "per stack of the resources added, removed and changed (by logical id) and a table of "
+                                           "IAM changes, broadenings first. With --live --env ENV: preview what a deploy would do "
+                                           "to each live stack through a CloudFormation change set that is created, described and "
+                                           "deleted, never executed; exit 0 no changes, 1 changes, 2 error.")
+    diff.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to compare (default: all; with --live: all of the environment)")
+    diff.add_argument("--live", action="store_true", help="compare with the deployed stacks of --env (change sets, never executed)")
+    diff.add_argument("--env", metavar="ENV", help="environment to compare with (--live only)")
+    diff.add_argument("--fail-on-broadening", action="store_true", help="exit 1 when an IAM change widens access (for CI)")
     _add_paths(diff)
+    _add_aws(diff)
 
     deploy = commands.add_parser("deploy", help="sam deploy one stack to one environment with its samconfig section",
                                  description="Run `sam deploy --config-file <absolute samconfig.toml> --config-env <stack>-<env>` "
@@ -207,9 +219,22 @@ def cmd_list(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from generator.render import diff, resource_changes
+    from generator.commands import iam_diff
+    from generator.render import TEMPLATE_FILE, diff, resource_changes
 
+    if args.live:
+        if not args.env:
+            raise UserError("--live needs --env ENV: the environment whose deployed stacks to compare with", field="--env")
+        from generator.commands.live_diff import run
+
+        return run(args)
+    if args.env or args.endpoint_url or args.profile:
+        raise UserError("--env, --endpoint-url and --profile compare with deployed stacks: add --live", field="--live")
     render_plan = _plan(args, args.stacks)
+    iam = {stack.spec.name: iam_diff.iam_changes(iam_diff.grants(iam_diff.template_on_disk(render_plan.out_dir / stack.spec.name / TEMPLATE_FILE)),
+                                                 iam_diff.grants(stack.template)) for stack in render_plan.stacks}
+    for name, changes in iam.items():
+        print("\n".join(iam_diff.broadening_lines(name, changes)), end="\n" if any(c.broadening for c in changes) else "")
     for stack in render_plan.stacks:
         added, removed, changed = resource_changes(render_plan, stack)
         if added or removed or changed:
@@ -217,7 +242,12 @@ def cmd_diff(args) -> int:
             print(f"{stack.spec.name}: resources " + "; ".join(parts))
         else:
             print(f"{stack.spec.name}: no resource changes")
+    for name, changes in iam.items():
+        print("\n".join(iam_diff.change_lines(name, changes)), end="\n" if changes else "")
     sys.stdout.write(diff(render_plan))
+    broadenings = [name for name, changes in iam.items() if any(c.broadening for c in changes)]
+    if args.fail_on_broadening and broadenings:
+        raise CheckFailed(f"IAM broadening in {', '.join(broadenings)} (--fail-on-broadening)")
     return EXIT_OK
 
 
