@@ -63,15 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_paths(diff)
     _add_aws(diff)
 
-    deploy = commands.add_parser("deploy", help="sam deploy one stack to one environment with its samconfig section",
+    deploy = commands.add_parser("deploy", help="sam deploy one stack, or every stack of an environment in dependency order",
                                  description="Run `sam deploy --config-file <absolute samconfig.toml> --config-env <stack>-<env>` "
                                              "from the samconfig's folder. Refuses to deploy stale rendered output. Arguments after "
-                                             "`--` go to sam deploy (e.g. -- --no-confirm-changeset).")
-    deploy.add_argument("stack", metavar="STACK")
+                                             "`--` go to sam deploy (e.g. -- --no-confirm-changeset). With no STACK, several, or "
+                                             "--with-dependencies/--jobs/--force: deploy the environment's (or the named) stacks, "
+                                             "foundations first, skipping stacks whose live template, parameters and tags already "
+                                             "equal the render, stopping at the first failure.")
+    deploy.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to deploy (default: every stack with --env)")
     deploy.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
-    deploy.add_argument("--dry-run", action="store_true", help="print the exact command instead of running it")
-    deploy.add_argument("--endpoint-url", metavar="URL", help="send AWS calls to this endpoint (AWS_ENDPOINT_URL), e.g. a local emulator")
+    deploy.add_argument("--dry-run", action="store_true", help="print the exact command(s) instead of running them")
+    deploy.add_argument("--with-dependencies", action="store_true", help="also deploy the foundations the named stacks import from")
+    deploy.add_argument("--jobs", type=int, default=1, metavar="N", help="deploy up to N independent stacks at once (default: 1)")
+    deploy.add_argument("--force", action="store_true", help="deploy stacks whose live template and parameters equal the render too")
     _add_paths(deploy)
+    _add_aws(deploy)
 
     next_runs = commands.add_parser("next-runs", help="the next run times of a stack's schedules, in UTC and local time",
                                     description="List the next run times of every schedule in a stack, from now, in UTC and in "
@@ -255,7 +261,13 @@ def cmd_deploy(args) -> int:
     from generator import deploy
     from generator.render import diff
 
-    render_plan = _plan(args, [args.stack])
+    if len(args.stacks) != 1 or args.with_dependencies or args.force or args.jobs != 1:
+        from generator.commands.deploy_env import run
+
+        return run(args)
+    if args.profile:
+        args.sam_args = [*args.sam_args, "--profile", args.profile]
+    render_plan = _plan(args, args.stacks)
     spec = render_plan.stacks[0].spec
     if args.env not in spec.environments:
         from generator.options import did_you_mean
