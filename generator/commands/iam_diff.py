@@ -150,7 +150,11 @@ def _weaker_condition(old: dict, new: dict) -> str:
     """'' when `new` restricts at least as much as `old` (every old operator and key is still there
     with no more values), else why not."""
     for operator, pairs in old.items():
-        for key, values in (pairs or {}).items():
+        if not isinstance(pairs, dict):  # a Lambda permission's SourceArn / SourceAccount
+            if new.get(operator) != pairs:
+                return "removed condition" if operator not in new else "changed condition"
+            continue
+        for key, values in pairs.items():
             if key not in (new.get(operator) or {}):
                 return "removed condition"
             if not set(map(str, _listed(new[operator][key]))) <= set(map(str, _listed(values))):
@@ -193,8 +197,13 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
 def _condition_text(grant: Grant) -> str:
     if grant.condition == NONE:
         return NONE
-    return "; ".join(f"{operator} {key}={value}" for operator, pairs in _condition(grant).items()
-                     for key, value in (pairs or {}).items())
+    parts = []
+    for operator, pairs in _condition(grant).items():
+        if isinstance(pairs, dict):
+            parts += [f"{operator} {key}={value}" for key, value in pairs.items()]
+        else:  # a Lambda permission's SourceArn / SourceAccount
+            parts.append(f"{operator}={pairs}")
+    return "; ".join(parts)
 
 
 _HEADER = ["policy", "effect", "principal", "action", "resource", "condition"]
