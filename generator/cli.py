@@ -101,6 +101,48 @@ def build_parser() -> argparse.ArgumentParser:
     test_event.add_argument("--json", action="store_true", help='print one JSON object: {"matched", "rule", "target", "mismatch", …}')
     test_event.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
 
+    run = commands.add_parser("run", help="start a deployed job now, exactly as its trigger would",
+                              description="Start the job of a deployed stack now with the request its schedule or rule sends "
+                                          "(RunTask, or StartExecution for sfn_task), built from the live stack. --wait waits "
+                                          "for it to stop and exits with the job container's exit code (1 for a failed execution).")
+    run.add_argument("stack", metavar="STACK")
+    run.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
+    run.add_argument("--wait", action="store_true", help="wait until the task (execution) stops; exit with its exit code")
+    run.add_argument("--key", metavar="KEY", help="object key, for a job started by an S3 object (the rule's InputTransformer gets it)")
+    run.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    _add_aws(run)
+
+    status = commands.add_parser("status", help="recent runs, next runs, dead-letter queue depth and alarms of a deployed job",
+                                 description="Show the job's stopped tasks (or executions) since --since, what is running, the next "
+                                             "scheduled runs, the dead-letter queue depth and every alarm of the stack with its state.")
+    status.add_argument("stack", metavar="STACK")
+    status.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
+    status.add_argument("--since", default="1h", metavar="DURATION", help="runs that stopped within this long, like 30m, 1h, 2d (default: 1h)")
+    status.add_argument("--count", type=int, default=10, metavar="N", help="at most this many runs (default: 10)")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    _add_aws(status)
+
+    logs = commands.add_parser("logs", help="the job's container logs, newest run first",
+                               description="Print the job container's log events from its log group (the task definition's awslogs "
+                                           "group: the foundation's or the stack's) since --since, one block per run, newest run first.")
+    logs.add_argument("stack", metavar="STACK")
+    logs.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
+    logs.add_argument("--since", default="1h", metavar="DURATION", help="events of this long ago and later, like 30m, 1h, 2d (default: 1h)")
+    logs.add_argument("--follow", action="store_true", help="keep printing new events until Ctrl-C")
+    logs.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    _add_aws(logs)
+
+    teardown = commands.add_parser("teardown", help="delete an environment's stacks, importers before their foundations",
+                                   description="Delete the environment's (or the named) deployed stacks in reverse dependency order, "
+                                               "after a confirmation. Refuses to delete a stack whose exports a deployed stack still "
+                                               "imports. Resources with DeletionPolicy Retain (the buckets stacks create) are kept.")
+    teardown.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to delete (default: every stack with --env)")
+    teardown.add_argument("--env", required=True, metavar="ENV", help="environment name")
+    teardown.add_argument("--yes", action="store_true", help="do not ask for confirmation (CI)")
+    teardown.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    _add_aws(teardown)
+
     listing = commands.add_parser("list", help="list blueprints and the stacks in the manifest",
                                   description="List the blueprints (one line each) and the stacks in the manifest.")
     listing.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
@@ -312,5 +354,32 @@ def cmd_test_event(args) -> int:
     return run(args.manifest, args.stack, args.event, environment=args.env, as_json=args.json)
 
 
+def cmd_run(args) -> int:
+    from generator.commands.run_job import run
+
+    return run(args)
+
+
+def cmd_status(args) -> int:
+    if args.count < 1:
+        raise UserError(f"{args.count} is not a number of runs; allowed: 1 or more", field="--count")
+    from generator.commands.status import run
+
+    return run(args)
+
+
+def cmd_logs(args) -> int:
+    from generator.commands.logs import run
+
+    return run(args)
+
+
+def cmd_teardown(args) -> int:
+    from generator.commands.teardown import run
+
+    return run(args)
+
+
 COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list, "test-event": cmd_test_event,
-            "diff": cmd_diff, "deploy": cmd_deploy, "next-runs": cmd_next_runs}
+            "diff": cmd_diff, "deploy": cmd_deploy, "next-runs": cmd_next_runs, "run": cmd_run, "status": cmd_status,
+            "logs": cmd_logs, "teardown": cmd_teardown}

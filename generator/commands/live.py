@@ -47,6 +47,9 @@ class LiveStack:
     parameters: dict[str, str]
     outputs: dict[str, str]
     tags: dict[str, str]
+    # The values the resources got: an SSM-held parameter's ParameterValue is the SSM parameter's
+    # name and its ResolvedValue the value (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html).
+    resolved: dict[str, str] = field(default_factory=dict)
 
     @property
     def account(self) -> str:
@@ -71,6 +74,7 @@ def read_stack(aws: Aws, stack_name: str, *, stack: str) -> LiveStack | None:
         parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])},
         outputs={o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])},
         tags={t["Key"]: t["Value"] for t in described.get("Tags", [])},
+        resolved={p["ParameterKey"]: p.get("ResolvedValue", p.get("ParameterValue", "")) for p in described.get("Parameters", [])},
     )
 
 
@@ -348,3 +352,15 @@ def sam_translate(template: dict, region: str, parameters: dict[str, str]) -> di
         raise UserError(f"the SAM transform fails: {' '.join(str(e) for e in error.causes)}") from None
     finally:
         translator.metrics.publish()  # to its no-op publisher; unpublished metrics warn at exit
+
+
+def open_deployed(args) -> tuple[PlannedStack, Aws, LiveStack]:
+    """STACK --env ENV of a command that reads a deployed stack: the manifest's stack (checked to
+    have the environment), a session in its Region, and the live stack (an error when there is none)."""
+    from generator.commands.aws_session import AwsTarget
+    from generator.commands.plan import environment_plan
+    from generator.manifest import load_manifest
+
+    (planned,) = environment_plan(load_manifest(args.manifest), args.env, [args.stack])
+    aws = Aws(AwsTarget(planned.region, args.endpoint_url, args.profile), stack=planned.name)
+    return planned, aws, require_stack(aws, planned)
