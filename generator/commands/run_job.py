@@ -46,6 +46,7 @@ class JobStart:
     kind: str        # "ecs" or "stepfunctions"
     request: dict    # RunTask or StartExecution request
     trigger: str     # what it imitates, in words
+    subject: str = ""  # what for (an S3 object)
 
 
 def run(args) -> int:
@@ -143,7 +144,7 @@ def job_start(template: dict, resolver: LiveResolver, *, key: str | None, stack:
         request = dict(target["request"])
         if target["type"] == "stepfunctions":
             request["input"] = request["input"] if isinstance(request["input"], str) else json.dumps(request["input"])
-        return JobStart(target["type"], request, f"rule {matched.rule} for s3://{bucket}/{key}")
+        return JobStart(target["type"], request, f"rule {matched.rule}", f" for s3://{bucket}/{key}")
 
     if key is not None:
         raise UserError("--key is for a job started by an S3 object; this stack has no such rule", stack=stack, field="--key")
@@ -172,7 +173,7 @@ def _run_task(aws: Aws, planned, live, template, start: JobStart, where: str, *,
     with aws_errors("RunTask", stack=planned.name):
         answer = ecs.run_task(**request)
     tasks, failures = answer.get("tasks", []), answer.get("failures", [])
-    print(f"{where}: started {len(tasks)} task(s) as {start.trigger} would (RunTask {request['taskDefinition']} in {request['cluster']})")
+    print(f"{where}: started {len(tasks)} task(s) as {start.trigger} would{start.subject} (RunTask {request['taskDefinition']} in {request['cluster']})")
     for failure in failures:
         print(f"  failure: {failure.get('arn', '')} {failure.get('reason', '')} {failure.get('detail', '')}".rstrip())
     if not tasks:
@@ -210,7 +211,7 @@ def _start_execution(aws: Aws, planned, live, template, start: JobStart, where: 
     sfn = aws.client("stepfunctions")
     with aws_errors("StartExecution", stack=planned.name):
         execution_arn = sfn.start_execution(**start.request)["executionArn"]
-    print(f"{where}: started an execution as {start.trigger} would (StartExecution {start.request['stateMachineArn']})")
+    print(f"{where}: started an execution as {start.trigger} would{start.subject} (StartExecution {start.request['stateMachineArn']})")
     print(f"  execution {execution_arn}")
     task = job_task(aws, planned, live, template)
     location = log_location(aws, task.family, task.container, stack=planned.name) if task else None

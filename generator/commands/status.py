@@ -75,12 +75,16 @@ def collect(args) -> dict:
 
     task = job_task(aws, planned, live, template)
     if task is not None:
-        stopped = [t for t in _tasks(aws, task.cluster_arn, task.family, "STOPPED", stack=planned.name)
-                   if not isinstance(t.get("stoppedAt"), dt.datetime) or t["stoppedAt"] >= now - since]
+        # Both listings, told apart by lastStatus: a task whose desired status is STOPPED may still be
+        # stopping (DEACTIVATING, DEPROVISIONING…), and that is not a finished run yet.
+        listed = {t["taskArn"]: t for desired in ("STOPPED", "RUNNING")
+                  for t in _tasks(aws, task.cluster_arn, task.family, desired, stack=planned.name)}
+        stopped = [t for t in listed.values() if t.get("lastStatus") == "STOPPED"
+                   and (not isinstance(t.get("stoppedAt"), dt.datetime) or t["stoppedAt"] >= now - since)]
         stopped.sort(key=lambda t: t.get("stoppedAt") or t.get("createdAt") or now, reverse=True)
         report["task"] = {"cluster": task.cluster_arn, "family": task.family, "container": task.container}
         report["runs"] = [_task_view(t, task.container) for t in stopped[: args.count]]
-        report["running"] = [_task_view(t, task.container) for t in _tasks(aws, task.cluster_arn, task.family, "RUNNING", stack=planned.name)]
+        report["running"] = [_task_view(t, task.container) for t in listed.values() if t.get("lastStatus") != "STOPPED"]
         if since > ECS_LISTS_STOPPED_FOR:
             report["notes"].append("ECS lists stopped tasks for at least an hour after they stop, not longer: older runs may be missing")
 
