@@ -161,6 +161,10 @@ def test_status_lists_runs_next_runs_queue_depth_and_alarms(ops, cli):
     assert report["runs"][0]["exitCode"] == 0 and report["runs"][0]["container"] == "php"
     assert [q["messages"] for q in report["deadLetterQueues"]] == [1]
     assert {a["name"] for a in report["alarms"]} == {"DeadLetterQueueAlarm", "FailedInvocationsAlarm"}
+    assert report["notes"] == []
+    longer = cli("status", "artisan-logger", "--env", "dev", "--since", "2h").out
+    assert longer.endswith("note: ECS promises only that stopped tasks stay listed for at least an hour after they stop: "
+                           "older runs may be missing\n")
 
 
 def test_status_of_a_state_machine_lists_its_executions_and_the_schedule_in_its_zone(ops, cli):

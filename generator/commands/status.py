@@ -86,7 +86,7 @@ def collect(args) -> dict:
         report["runs"] = [_task_view(t, task.container) for t in stopped[: args.count]]
         report["running"] = [_task_view(t, task.container) for t in listed.values() if t.get("lastStatus") != "STOPPED"]
         if since > ECS_LISTS_STOPPED_FOR:
-            report["notes"].append("ECS lists stopped tasks for at least an hour after they stop, not longer: older runs may be missing")
+            report["notes"].append("ECS promises only that stopped tasks stay listed for at least an hour after they stop: older runs may be missing")
 
     machines = [ids[name] for name, resource in resources.items() if resource.get("Type") in STATE_MACHINE_TYPES and name in ids]
     if machines:
