@@ -154,19 +154,9 @@ def _zip_folder(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-@dataclass
 class MotoSamDeployer:
-    """Stands in for generator.commands.deploy_env.SamDeployer against moto (see the module docstring)."""
-
-    samconfig: Path
-    extra_args: list[str]
-    endpoint_url: str | None
-    profile: str | None
-    capture: bool
-    account: str = ""
-    artifact_bucket: str = ""
-    calls: list[str] = field(default_factory=list)
-    fail: set[str] = field(default_factory=set)
+    """Stands in for generator.commands.deploy_env.SamDeployer against moto (see the module docstring);
+    records the stacks it deploys in `calls` and fails those named in `fail`."""
 
     def __init__(self, samconfig, extra_args, *, endpoint_url, profile, capture, account="", artifact_bucket="", calls=None, fail=()):
         self.samconfig, self.extra_args, self.endpoint_url, self.profile, self.capture = samconfig, list(extra_args), endpoint_url, profile, capture

@@ -8,9 +8,10 @@ test_operations_stubbed.py.
 
 from __future__ import annotations
 
-import json
+import tomllib
 
 import pytest
+import tomlkit
 
 from deploy import yaml_load
 from operations import account_credentials, fresh_account, moto_like_aws, moto_stack, operations_project
@@ -39,12 +40,6 @@ def cli(ops, run_cli, monkeypatch):
         return run_cli(*ours, "--endpoint-url", ops.endpoint, *sams, cwd=ops.folder)
 
     return run
-
-
-@pytest.fixture(scope="module")
-def deployed(ops):
-    """Each environment deployed once, in order, by `deploy --env` (the first test checks how)."""
-    return {}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -92,8 +87,7 @@ def test_deploy_env_deploys_every_stack_foundation_first_then_skips_unchanged(op
 
 
 def region_of(ops, stack_name: str) -> str:
-    section = json.loads(json.dumps(__import__("tomllib").loads((ops.folder / "samconfig.toml").read_text())[stack_name]))
-    return section["deploy"]["parameters"]["region"]
+    return tomllib.loads((ops.folder / "samconfig.toml").read_text())[stack_name]["deploy"]["parameters"]["region"]
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -153,8 +147,6 @@ def test_an_option_edit_shows_in_diff_live_with_its_iam_broadening_and_deploys_a
 
 
 def tomlkit_document(ops):
-    import tomlkit
-
     return tomlkit.parse((ops.folder / "stacks.toml").read_text())
 
 

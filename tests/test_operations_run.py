@@ -18,6 +18,7 @@ import time
 import pytest
 
 from operations import account_credentials, fresh_account, moto_like_aws, operations_project, register_family
+from generator.cli import main
 from generator.commands import deploy_env, logs, run_job, teardown
 
 ENVIRONMENTS = ("dev", "prod")
@@ -33,7 +34,7 @@ def ops(tmp_path_factory, moto_endpoint):
         patch.setattr(deploy_env, "DEPLOYER", project.deployer())
         try:
             for environment in ENVIRONMENTS:
-                assert __import__("generator.cli", fromlist=["main"]).main(
+                assert main(
                     ["deploy", "--env", environment, "--endpoint-url", moto_endpoint, *project.paths(), "--", "--no-confirm-changeset"]) == 0
         finally:
             patch.undo()

@@ -237,6 +237,37 @@ def test_a_sam_stack_keeps_its_transform_and_live_artifacts_and_sends_a_changed_
         stubs.done()
 
 
+def test_a_changed_function_folder_is_staged_beside_the_live_artifact_and_removed_with_the_change_set(rendered, run_cli, stubs):
+    import io
+    import zipfile
+
+    template = template_of(rendered, "api-redeploy")
+    live = json.loads(json.dumps(template))
+    live["Resources"]["RedeployFunction"]["Properties"]["CodeUri"] = "s3://aws-sam-cli-managed-default-samclisourcebucket-1/api-redeploy/9d2c"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return 'the deployed version'\n")
+    _, _, name = queue_live_stack(stubs, rendered, "api-redeploy", "dev", "ap-northeast-1", live_template=live)
+    stubs["s3"].add_response("get_object", {"Body": _body(buffer.getvalue())},
+                             {"Bucket": "aws-sam-cli-managed-default-samclisourcebucket-1", "Key": "api-redeploy/9d2c"})
+    stubs["s3"].add_response("put_object", {}, {"Bucket": "aws-sam-cli-managed-default-samclisourcebucket-1", "Key": ANY, "Body": ANY})
+    queue_change_set(stubs, name, "ap-northeast-1", [{"Status": "CREATE_COMPLETE", "Changes": [
+        {"Type": "Resource", "ResourceChange": {"Action": "Modify", "LogicalResourceId": "RedeployFunction",
+                                                "ResourceType": "AWS::Lambda::Function", "Replacement": "False"}}]}])
+    stubs["s3"].add_response("delete_object", {}, {"Bucket": "aws-sam-cli-managed-default-samclisourcebucket-1", "Key": ANY})
+    queue_iam_reads(stubs, name)
+    result = run_cli("diff", "--live", "--env", "dev", "api-redeploy", cwd=rendered)
+    assert result.code == 1, result.err
+    staged = stubs.request("PutObject")
+    assert staged["Key"].startswith("api-redeploy/ecs-batch-templates-diff-") and staged["Key"].endswith(".zip")
+    with zipfile.ZipFile(io.BytesIO(staged["Body"])) as archive:  # the rendered handler
+        assert archive.read("app.py").decode() == (rendered / "templates_out" / "api-redeploy" / "functions" / "redeploy" / "app.py").read_text()
+    sent = json.loads(stubs.request("CreateChangeSet")["TemplateBody"])
+    assert sent["Resources"]["RedeployFunction"]["Properties"]["CodeUri"] == f"s3://aws-sam-cli-managed-default-samclisourcebucket-1/{staged['Key']}"
+    assert stubs.request("DeleteObject")["Key"] == staged["Key"]
+    stubs.done()
+
+
 def _body(data: bytes):
     import io
 
