@@ -4,4 +4,5 @@
 - manifests:    stacks.toml text for one stack, rendering it, walking a rendered template
 - expected_iam: the IAM statements the blueprints must grant, statement by statement
 - moto_deploy:  deploying rendered stacks to a moto server the way `sam deploy` would
+- operations:   an environment of the example stacks on moto, for the day-2 commands' tests
 """
