@@ -22,6 +22,9 @@ from generator.commands import live_diff, run_job, teardown
 from generator.commands.aws_session import Aws, AwsTarget
 from support.moto_deploy import yaml_load
 
+# Each test builds botocore clients, loading their service data again (about 0.4 s a test here).
+pytestmark = pytest.mark.slow
+
 ACCOUNT = "123456789012"
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.timezone.utc)
 
