@@ -670,7 +670,7 @@ def test_appended_rules_also_see_what_the_sam_transform_makes(tmp_path):
 @pytest.mark.parametrize("make, message", [
     (lambda tmp: tmp / "missing", "is not a folder of cfn-lint rules"),
     (lambda tmp: user_rule_folder(tmp, "clash", "E9001"), "rule id E9001 is already used by this project; give the rule another 9xxx id"),
-    (lambda tmp: user_rule_folder(tmp, "builtin", "E3002"), "rule id 'E3002'; allowed: E9xxx, W9xxx or I9xxx"),
+    (lambda tmp: user_rule_folder(tmp, "builtin", "E3002"), "rule id 'E3002'; allowed: E9xxx or W9xxx"),
     (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "no cfn-lint rule found"),
 ])
 def test_a_folder_that_is_not_usable_is_one_error_naming_it(tmp_path, run_cli, make, message):

@@ -21,8 +21,10 @@ REGIONS = ("us-east-1",)
 # Policy rules are mandatory: a template's own Metadata (cfn-lint ignore_checks) cannot
 # switch them off. Exceptions belong in the rules (e.g. E9003's list), where they are reviewed.
 POLICY_RULE_PREFIXES = ("E9", "W9")
-# cfn-lint leaves the 9xxx ids to user rules; an appended rule must use one that ours do not.
-USER_RULE_ID = re.compile(r"^[EWI]9\d{3}$")
+# cfn-lint leaves the (E|W)9xxx ids to user rules ("Reserved for users rules",
+# https://github.com/aws-cloudformation/cfn-lint/blob/main/docs/rules.md); an appended rule must use
+# one that ours do not.
+USER_RULE_ID = re.compile(r"^[EW]9\d{3}$")
 # What cfn-lint loads from a rules folder (cfnlint.helpers.load_plugins), at any depth.
 RULE_FILE_PATTERN = "[A-Za-z1-9]*.py"
 
@@ -62,7 +64,7 @@ def user_rules(folders: tuple[str, ...]) -> Any:
                             field="--append-rules")
         for rule_id in rules:
             if not USER_RULE_ID.match(rule_id):
-                raise UserError(f"{folder}: rule id {rule_id!r}; allowed: E9xxx, W9xxx or I9xxx, the ids cfn-lint leaves to user rules",
+                raise UserError(f"{folder}: rule id {rule_id!r}; allowed: E9xxx or W9xxx, the ids cfn-lint leaves to user rules",
                                 field="--append-rules")
             if rule_id in taken or rule_id in found:
                 raise UserError(f"{folder}: rule id {rule_id} is already used by {'this project' if rule_id in taken else 'another folder'}; "
