@@ -273,3 +273,16 @@ def test_iam_changes_flag_wider_resources_removed_conditions_and_new_principals(
         "events.amazonaws.com", "lambda.amazonaws.com"]
     (added,) = [c for c in iam_changes(trust, wider_trust) if c.change == "added"]
     assert added.broadening and added.where == "Role (trust policy)" and "`Service:lambda.amazonaws.com`" in added.reason
+
+
+def test_a_statement_moving_between_the_managed_policies_of_one_role_is_no_change():
+    def template(first, second):
+        policies = {f"P{i}": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
+            "Roles": [{"Ref": "Role"}], "PolicyDocument": {"Statement": statements}}} for i, statements in ((1, first), (2, second))}
+        role = _role()["Resources"]
+        return {"Resources": {**role, **policies}}
+
+    grant = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:q"}
+    assert iam_changes(template([grant], []), template([], [grant])) == []
+    (added,) = [c for c in iam_changes(template([], []), template([], [grant])) if c.change == "added"]
+    assert added.broadening and added.where == "Role (P2)"

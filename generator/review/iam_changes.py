@@ -119,9 +119,13 @@ def _statements(template: dict) -> dict[tuple, _Statement]:
             for arn in _listed(props.get("ManagedPolicyArns", [])):
                 add(logical_id, logical_id, _managed(arn), principal_required=False)
         elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-            attached = [_text(r) for r in _listed(props.get("Roles", []))]
-            where = f"{logical_id} (on {', '.join(attached)})" if attached else logical_id
-            add_document(logical_id, where, props.get("PolicyDocument"))
+            roles = [r["Ref"] for r in _listed(props.get("Roles", [])) if isinstance(r, dict) and set(r) == {"Ref"}]
+            # A policy attached to one role of the template belongs to that role: a statement moving
+            # between the role's policies (or its inline ones) is no change.
+            attached_to_one = len(roles) == 1 and len(_listed(props.get("Roles", []))) == 1 and roles[0] in template.get("Resources", {})
+            holder = roles[0] if attached_to_one else logical_id
+            where = f"{roles[0]} ({logical_id})" if holder != logical_id else logical_id
+            add_document(holder, where, props.get("PolicyDocument"))
         elif kind in RESOURCE_POLICIES:
             key, label = RESOURCE_POLICIES[kind]
             add_document(f"{logical_id} {label}", f"{logical_id} ({label})", props.get(key), principal_required=True)
