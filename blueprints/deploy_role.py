@@ -46,6 +46,9 @@ EXECUTION_POLICY = "ExecutionPolicy"  # ExecutionPolicy1, 2…: the execution ro
 _LONGEST = {"${AWS::Partition}": "aws-iso-b", "${AWS::Region}": "ap-southeast-5", "${AWS::AccountId}": "123456789012",
             "${%s}" % ENVIRONMENT: "x" * 16}
 NONCURRENT_ARTIFACT_DAYS = 30
+# The pipeline's repository variables are named after this stack's CloudFormation stack name,
+# upper-cased with _ (generator/core/pipeline.py, github_variable): e.g. DEPLOY_ROLES_DEV_DEPLOY_ROLE_ARN.
+VARIABLE = "<STACK_NAME>"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,9 +166,9 @@ def build(options: Options, stack: StackContext) -> Rendered:
     ))
     checked = {DEPLOY_ROLE: deploy_statements}
     outputs = {
-        "DeployRoleArn": ("role-to-assume of the deploy job (GitHub environment variable AWS_DEPLOY_ROLE_ARN)", GetAtt(deploy_role, "Arn")),
-        "CloudFormationExecutionRoleArn": ("sam deploy --role-arn (AWS_CLOUDFORMATION_ROLE_ARN)", GetAtt(execution_role, "Arn")),
-        "ArtifactsBucketName": ("sam deploy --s3-bucket (AWS_ARTIFACTS_BUCKET)", Ref(bucket)),
+        "DeployRoleArn": (f"The deploy job's role-to-assume: GitHub variable {VARIABLE}_DEPLOY_ROLE_ARN", GetAtt(deploy_role, "Arn")),
+        "CloudFormationExecutionRoleArn": (f"sam deploy --role-arn: GitHub variable {VARIABLE}_EXECUTION_ROLE_ARN", GetAtt(execution_role, "Arn")),
+        "ArtifactsBucketName": (f"sam deploy --s3-bucket: GitHub variable {VARIABLE}_ARTIFACTS_BUCKET", Ref(bucket)),
         "GitHubOidcProviderArn": ("The GitHub OIDC provider the roles trust", provider_arn),
     }
     if options.pull_request_preview:
@@ -177,7 +180,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
             Policies=[cfn_iam.Policy(PolicyName="preview", PolicyDocument=PolicyDocument(Version=POLICY_VERSION, Statement=preview_statements))],
         ))
         checked[PREVIEW_ROLE] = preview_statements
-        outputs["PreviewRoleArn"] = ("role-to-assume of the pull request's diff --live (repository variable AWS_PREVIEW_ROLE_ARN_<ENV>)",
+        outputs["PreviewRoleArn"] = (f"The pull request's diff --live role-to-assume: GitHub variable {VARIABLE}_PREVIEW_ROLE_ARN",
                                      GetAtt(preview_role, "Arn"))
     for role, statements in checked.items():
         size = permissions.policy_size(statements, _LONGEST)

@@ -77,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--env", metavar="ENV", help="environment for --changed-stacks")
     _add_paths(summary)
 
+    pipeline = commands.add_parser(
+        "pipeline", help="write the CI/CD workflows (.github/workflows/) for the manifest",
+        description="Write the GitHub Actions workflows beside the manifest (.github/workflows/templates.yml: check, tests, "
+                    "the pull request's summary and diff --live; deploy.yml when the manifest has a deploy_role stack: "
+                    "deploy the changed stacks to each environment in order). Settings: the manifest's [pipeline] table. "
+                    "Running it again changes nothing unless the manifest did; `check` fails while they are stale.")
+    pipeline.add_argument("--provider", required=True, choices=["github"], help="CI provider (github)")
+    pipeline.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+
     next_runs = commands.add_parser("next-runs", help="the next run times of a stack's schedules, in UTC and local time",
                                     description="List the next run times of every schedule in a stack, from now, in UTC and in "
                                                 "the schedule's time zone.")
@@ -183,6 +192,8 @@ def _template_paths(render_plan) -> list[Path]:
 
 
 def cmd_check(args) -> int:
+    from generator.core.manifest import load_manifest
+    from generator.core.pipeline import pipeline_diff, plan_pipeline
     from generator.core.render import diff
 
     render_plan = _plan(args)
@@ -193,7 +204,15 @@ def cmd_check(args) -> int:
         gone += [f"[{config_env}.deploy.parameters]" for config_env in render_plan.stale_config_envs]
         left = f" (left from stacks or environments no longer in {args.manifest}: {', '.join(gone)})" if gone else ""
         raise CheckFailed(f"rendered output is stale{left}; run `python -m generator render` and commit the result")
-    print(f"check: {len(render_plan.stacks)} stack(s) and {render_plan.samconfig_path} up to date")
+    workflows = plan_pipeline(args.manifest, load_manifest(args.manifest))
+    if workflows.configured:
+        stale = pipeline_diff(workflows)
+        if stale:
+            sys.stdout.write(stale)
+            raise CheckFailed(f"workflows in {workflows.folder} are stale; run `python -m generator pipeline --provider github` "
+                              "and commit the result")
+    count = f", {len(workflows.files)} workflow(s)" if workflows.configured else ""
+    print(f"check: {len(render_plan.stacks)} stack(s){count} and {render_plan.samconfig_path} up to date")
     return _lint(_template_paths(render_plan), args.no_cache)
 
 
@@ -313,6 +332,19 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
+def cmd_pipeline(args) -> int:
+    from generator.core.manifest import load_manifest
+    from generator.core.pipeline import plan_pipeline, write_pipeline
+
+    workflows = plan_pipeline(args.manifest, load_manifest(args.manifest))
+    changed = set(write_pipeline(workflows))
+    for path in workflows.files:
+        print(f"{path}: {'updated' if path in changed else 'unchanged'}")
+    for path in workflows.stale:
+        print(f"{path}: removed (the manifest no longer generates it)")
+    return EXIT_OK
+
+
 def _instant(text: str | None):
     import datetime as dt
 
@@ -332,4 +364,5 @@ def cmd_test_event(args) -> int:
 
 
 COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list, "test-event": cmd_test_event,
-            "diff": cmd_diff, "deploy": cmd_deploy, "next-runs": cmd_next_runs, "summary": cmd_summary}
+            "diff": cmd_diff, "deploy": cmd_deploy, "next-runs": cmd_next_runs, "summary": cmd_summary,
+            "pipeline": cmd_pipeline}
