@@ -286,3 +286,24 @@ def test_a_statement_moving_between_the_managed_policies_of_one_role_is_no_chang
     assert iam_changes(template([grant], []), template([], [grant])) == []
     (added,) = [c for c in iam_changes(template([], []), template([], [grant])) if c.change == "added"]
     assert added.broadening and added.where == "Role (P2)"
+
+
+def test_a_new_stack_widens_the_deploy_role_and_the_summary_says_who_deploys_it(repo, run_cli, monkeypatch):
+    roles = """
+[stacks.deploy-roles]
+blueprint = "deploy_role"
+[stacks.deploy-roles.options]
+github_repository = "octo-org/batch-jobs"
+[stacks.deploy-roles.environments.dev]
+region = "eu-west-1"
+"""
+    (repo / "stacks.toml").write_text(MANIFEST + roles)
+    assert run_cli("render", cwd=repo).code == 0
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "roles")
+    (repo / "stacks.toml").write_text(MANIFEST + NEW_STACK + roles)
+    text = _summary(repo, run_cli, monkeypatch)
+    roles_section = _section(text, "deploy-roles")
+    assert "**Bootstrap stack:** the pipeline never deploys it" in roles_section
+    assert ("| **broadens**: `cloudformation:CreateChangeSet` on "
+            "`arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/hourly-${GitHubEnvironment}/*`") in roles_section

@@ -30,6 +30,7 @@ from generator.review.iam_changes import IamChange, iam_changes
 TEMPLATE_FILE, README_FILE = "template.yaml", "README.md"
 NO_BASE = ("", "0" * 40)  # GitHub's `before` of a first push: nothing was deployed
 NEXT_RUNS = 3
+BOOTSTRAP_BLUEPRINT = "deploy_role"  # deployed by an administrator, not by the generated pipeline
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 
 
@@ -520,6 +521,9 @@ def markdown(summaries: list[StackSummary], *, base: Snapshot, now: dt.datetime,
             lines.append(f"**Does (unchanged):** {s.now}")
         else:
             lines += [f"**Now:** {s.now}", "", f"**Before:** {s.before}"]
+        if s.blueprint == BOOTSTRAP_BLUEPRINT and s.status != REMOVED:
+            lines += ["", "**Bootstrap stack:** the pipeline never deploys it. An administrator deploys it "
+                          f"(`python -m generator deploy {s.name} --env <env>`) before the stacks it newly covers are deployed."]
         if s.schedules:
             lines += ["", f"Schedules (next {NEXT_RUNS} runs after {now:%Y-%m-%d %H:%M} UTC):", "",
                       "| schedule | before | now | next runs (UTC → local) |", "| --- | --- | --- | --- |"]
