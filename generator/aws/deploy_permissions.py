@@ -20,8 +20,8 @@ its reason), each on the ARNs of this manifest's stacks only, where AWS and Clou
 names CloudFormation generates start with the stack name (`<stack>-<env>-<LogicalId>-<random>`:
 roles, queues, topics, rules, alarms, functions, clusters, log groups) and the blueprints name the
 rest after it (`/ecs/<stack>`, the state machine, the schedule group). Not scoped by name: KMS
-keys (a key has no name; any key of the account and Region), kms:CreateKey and the few actions AWS
-defines without a resource type (Resource "*").
+keys (a key has no name; any key of the account and Region), kms:CreateKey, the account's CloudWatch
+Logs resource policies and the few other actions AWS defines without a resource type (Resource "*").
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ EXECUTION_GRANTS = (
     Grant("ManageLogGroups", ("logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
                               "logs:TagResource", "logs:UntagResource", "logs:ListTagsForResource", "logs:AssociateKmsKey",
                               "logs:DisassociateKmsKey", "logs:GetDataProtectionPolicy", "logs:DeleteDataProtectionPolicy",
-                              "logs:PutLogGroupDeletionProtection"),
+                              "logs:PutLogGroupDeletionProtection", "logs:PutMetricFilter", "logs:DeleteMetricFilter",
+                              "logs:DescribeMetricFilters"),
           # `<name>*` covers the log group's two ARN forms, `log-group:<name>` and `log-group:<name>:*`.
           lambda p: [arn("logs", f"log-group:{p}-*"), arn("logs", f"log-group:/ecs/{p}*"),
                      arn("logs", f"log-group:/aws/vendedlogs/states/{p}*")]),
@@ -154,8 +155,12 @@ EXECUTION_GRANTS = (
                          "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
                          "kms:TagResource", "kms:UntagResource", "kms:UpdateKeyDescription", "kms:ScheduleKeyDeletion"),
           lambda p: [arn("kms", "key/*")]),
-    # AWS defines these without a resource type: "*" is the only Resource IAM accepts for them.
+    # AWS defines these without a resource type: "*" is the only Resource IAM accepts for them. The
+    # CloudWatch Logs resource policies (AWS::Logs::ResourcePolicy: EventBridge may write the
+    # successful-runs log group) are account-wide, up to 10 per Region: this role can replace or
+    # delete any of them.
     Grant("ActionsWithoutResourceTypes", ("kms:CreateKey", "logs:DescribeLogGroups", "logs:DescribeIndexPolicies",
+                                          "logs:PutResourcePolicy", "logs:DeleteResourcePolicy", "logs:DescribeResourcePolicies",
                                           "ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition"), None),
 )
 # Task definitions and buckets are named otherwise (a family option, a BucketName parameter): their
@@ -202,9 +207,6 @@ EXCLUDED = {
     "lambda:AssociateRuntimeAlias": "no function uses a runtime alias",
     "lambda:PutFunctionScalingConfig": "no function sets a scaling configuration",
     "logs:CreateLogDelivery": "log groups deliver nowhere; Resource \"*\" only",
-    "logs:PutResourcePolicy": "account-wide CloudWatch Logs resource policies, which no log group sets",
-    "logs:DeleteResourcePolicy": "account-wide CloudWatch Logs resource policies, which no log group sets",
-    "logs:DescribeResourcePolicies": "account-wide CloudWatch Logs resource policies, which no log group sets",
     "logs:PutIndexPolicy": "no log group has a field index policy; Resource \"*\" only",
     "logs:DeleteIndexPolicy": "no log group has a field index policy; Resource \"*\" only",
     "logs:PutDataProtectionPolicy": "no log group has a data protection policy",
@@ -248,7 +250,7 @@ EXCLUDED_SERVICES = {"s3tables": "no stack creates S3 table buckets"}
 RESOURCE_TYPES = (
     "AWS::CloudWatch::Alarm", "AWS::ECS::Cluster", "AWS::ECS::TaskDefinition", "AWS::Events::Rule", "AWS::IAM::Role",
     "AWS::KMS::Key", "AWS::Lambda::EventInvokeConfig", "AWS::Lambda::Function", "AWS::Lambda::Permission",
-    "AWS::Logs::LogGroup", "AWS::S3::Bucket", "AWS::S3::BucketPolicy", "AWS::SNS::Subscription", "AWS::SNS::Topic",
+    "AWS::Logs::LogGroup", "AWS::Logs::MetricFilter", "AWS::Logs::ResourcePolicy", "AWS::S3::Bucket", "AWS::S3::BucketPolicy", "AWS::SNS::Subscription", "AWS::SNS::Topic",
     "AWS::SNS::TopicPolicy", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy", "AWS::Scheduler::Schedule",
     "AWS::Scheduler::ScheduleGroup", "AWS::StepFunctions::StateMachine",
 )

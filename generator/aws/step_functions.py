@@ -44,8 +44,15 @@ ECS_RESOURCE = re.compile(r"^arn:[^:]+:states:::ecs:(?P<integration>.*)$")  # an
 # --- states -----------------------------------------------------------------------------
 
 
-def state_machine(*, comment: str, start_at: str, states: dict[str, dict]) -> dict:
-    return {"Comment": comment, "StartAt": start_at, "States": states}
+def state_machine(*, comment: str, start_at: str, states: dict[str, dict], timeout_seconds: int | None = None) -> dict:
+    """`timeout_seconds`: the whole execution's limit (top-level TimeoutSeconds): past it the
+    execution fails with States.Timeout, whatever state it is in.
+    https://docs.aws.amazon.com/step-functions/latest/dg/statemachine-structure.html"""
+    machine: dict = {"Comment": comment, "StartAt": start_at}
+    if timeout_seconds is not None:
+        machine["TimeoutSeconds"] = timeout_seconds
+    machine["States"] = states
+    return machine
 
 
 def _flow(state: dict, next_state: str | None) -> dict:
@@ -244,8 +251,12 @@ def ecs_job_definition(
     assign_public_ip: bool,
     timeout_seconds: int | None,
     retry: list[dict],
+    execution_timeout_seconds: int | None = None,
 ) -> dict:
     """[read input →] Run ECS task [→ check started]; any error → Record failure → Job failed.
+
+    `timeout_seconds` limits each attempt of the task state (a retry starts the clock again);
+    `execution_timeout_seconds` limits the whole execution, retries included.
 
     `input_command`: the execution input's `command` replaces `command`. `input_environment`
     (name → default): each variable is the input's `environment.<name>`, or the default.
@@ -297,7 +308,8 @@ def ecs_job_definition(
             parameters={"Error": "RunTaskFailures", "Cause.$": "States.JsonToString($.task.Failures)"}, next_state=JOB_FAILED)
     states[RECORD_FAILURE] = pass_state(parameters={"Error.$": "$.error.Error", "Cause.$": "$.error.Cause"}, next_state=JOB_FAILED)
     states[JOB_FAILED] = fail_state(error=JOB_FAILED_ERROR, cause_path="States.JsonToString($)")
-    return state_machine(comment=comment, start_at=READ_INPUT if READ_INPUT in states else RUN_TASK, states=states)
+    return state_machine(comment=comment, start_at=READ_INPUT if READ_INPUT in states else RUN_TASK, states=states,
+                         timeout_seconds=execution_timeout_seconds)
 
 
 def ecs_job_statements(task: TaskRef, *, wait: bool) -> list[Statement]:

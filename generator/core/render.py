@@ -182,6 +182,14 @@ def deploy_sections(stack: RenderedStack, *, out_dir: Path, samconfig_path: Path
     for env in spec.environments.values():
         values = spec.parameter_values(env.name)
         check_parameter_values(parameters, values, stack=spec.name, environment=env.name)
+        # a blueprint may check an environment's values against its options (e.g. a key filter against the bucket)
+        check_options = getattr(spec.options, "check_parameter_values", None)
+        if check_options is not None:
+            try:
+                check_options(values)
+            except UserError as error:
+                raise UserError(f"{error.message} (in environment {env.name})", stack=spec.name,
+                                field=f"options.{error.field}" if error.field else None) from None
         sections.append(DeploySection(
             config_env=spec.config_env(env.name),
             stack_name=spec.config_env(env.name),

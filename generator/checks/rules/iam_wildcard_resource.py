@@ -52,6 +52,11 @@ RESOURCE_STAR_ONLY_ACTIONS: dict[str, str] = {
     "xray:PutTelemetryRecords": _XRAY,
     "xray:GetSamplingRules": _XRAY,
     "xray:GetSamplingTargets": _XRAY,
+    "ecs:DescribeTaskDefinition": (
+        "ECS defines no resource type for DescribeTaskDefinition, so the redeploy function (image_update = digest) reads "
+        "the service's task definition on \"*\": "
+        f"{_SAR}/list_amazonelasticcontainerservice.html"
+    ),
     "ecr:GetAuthorizationToken": (
         "an ECR registry token is account-wide, so the ECS task execution role gets it on \"*\": "
         "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html ; "
@@ -65,6 +70,10 @@ RESOURCE_STAR_ONLY_ACTIONS: dict[str, str] = {
     "logs:DescribeIndexPolicies": (
         "the AWS::Logs::LogGroup handler reads index policies; the action has no resource type: "
         f"{_SAR}/list_amazoncloudwatchlogs.html"
+    ),
+    "logs:DeleteResourcePolicy": (
+        "CloudWatch Logs resource policies are account-wide (the AWS::Logs::ResourcePolicy handler deletes one); the action has no "
+        f"resource type: {_SAR}/list_amazoncloudwatchlogs.html"
     ),
     "ecs:DeregisterTaskDefinition": (
         "the AWS::ECS::TaskDefinition handler deregisters replaced revisions; the action has no resource type: "
