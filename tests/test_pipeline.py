@@ -218,9 +218,10 @@ def test_settings_come_from_the_pipeline_table(project, run_cli):
 def test_bad_settings_are_one_line(project, run_cli, table, message):
     manifest = project / "stacks.toml"
     manifest.write_text(f"[pipeline]\n{table}\n\n" + _without_pipeline_table(manifest.read_text()))
+    before = snapshot(project)
     result = run_cli("pipeline", "--provider", "github", cwd=project)
     assert result.code == 2 and result.err.count("\n") == 1 and message in result.err
-    assert not (project / ".github").exists()
+    assert snapshot(project) == before  # nothing written
 
 
 def test_the_project_uses_the_generated_check_workflow():
