@@ -96,6 +96,11 @@ def test_pull_request_workflow_checks_tests_summarises_and_previews(golden_workf
     credentials, diff = preview["steps"][-2:]
     assert credentials["with"] == {"role-to-assume": "${{ vars.VARIANT_DEPLOY_ROLES_DEV_PREVIEW_ROLE_ARN }}", "aws-region": "ap-northeast-1"}
     assert diff["run"] == "python -m generator diff --live --env dev batch-base nightly-report api-redeploy csv-ingest || [ $? -eq 1 ]"
+    # diff --live: exit 1 (changes) passes the step, 2 (an error) fails it
+    for code, passes in ((0, True), (1, True), (2, False)):
+        line = diff["run"].replace("python -m generator diff --live --env dev batch-base nightly-report api-redeploy csv-ingest",
+                                   f"(exit {code})")
+        assert (subprocess.run(["bash", "-e", "-c", line]).returncode == 0) is passes
 
 
 def test_deploy_workflow_deploys_changed_stacks_per_environment_in_order_foundations_first(golden_workflows):
@@ -112,7 +117,12 @@ def test_deploy_workflow_deploys_changed_stacks_per_environment_in_order_foundat
     assert dev["permissions"] == {"contents": "read", "id-token": "write"}
     changes = next(step for step in dev["steps"] if step.get("id") == "changes")
     assert changes["env"] == {"BEFORE": "${{ github.event.before }}"}
-    assert "summary --changed-stacks --env dev --base \"$BEFORE\"" in changes["run"]
+    assert changes["run"] == ('stacks=$(python -m generator summary --changed-stacks --env dev --base "$BEFORE")\n'
+                              'echo "stacks=$stacks" >> "$GITHUB_OUTPUT"\n')
+    # a failing listing fails the step (bash -e, as GitHub runs `run:`), instead of writing an empty list
+    failing = subprocess.run(["bash", "-e", "-c", changes["run"].replace("python -m generator summary", "false")],
+                             capture_output=True, text=True, env={**os.environ, "GITHUB_OUTPUT": os.devnull})
+    assert failing.returncode != 0
     deploys = [step for step in dev["steps"] if step.get("name", "").startswith("Deploy ")]
     # two deploy_role stacks cover dev: the Tokyo stacks (batch-base before csv-ingest, which imports it), then us-east-1
     assert [step["name"] for step in deploys] == [f"Deploy {name} to dev" for name in (

@@ -252,7 +252,9 @@ def _deploy_workflow(settings: PipelineSettings, specs, environments: list[str])
             {"name": f"Stacks to deploy to {environment} (changed since the previous push; all when run by hand)",
              "id": "changes",
              "env": {"BEFORE": "${{ github.event.before }}"},
-             "run": f'echo "stacks=$(python -m generator summary --changed-stacks --env {environment} --base "$BEFORE")" >> "$GITHUB_OUTPUT"'},
+             # an assignment first: under `bash -e` a failing command substitution fails the step (inside echo it would not)
+             "run": f'stacks=$(python -m generator summary --changed-stacks --env {environment} --base "$BEFORE")\n'
+                    'echo "stacks=$stacks" >> "$GITHUB_OUTPUT"\n'},
             {"name": "Install the AWS SAM CLI (its own virtual environment: it pins many packages)",
              "if": "${{ steps.changes.outputs.stacks != '[]' }}",
              # Only `sam` goes on PATH: the venv's own `python` must not shadow the one with the generator.
