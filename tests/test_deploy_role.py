@@ -134,8 +134,11 @@ def test_deploy_role_may_run_sam_deploy_on_the_covered_stacks_and_pass_only_the_
 def test_preview_role_never_executes_passes_or_writes(golden):
     preview = statements(golden["variant-deploy-roles"].template["Resources"]["PreviewRole"])
     actions = {a for s in preview for a in s["Action"]}
-    assert actions == set(permissions.SAM_DEPLOY_ACTIONS) - {"cloudformation:ExecuteChangeSet"} | {"s3:GetObject"}
+    assert actions == (set(permissions.SAM_DEPLOY_ACTIONS) - {"cloudformation:ExecuteChangeSet"}
+                       | {"cloudformation:ListStackResources", "cloudformation:ListExports", "s3:GetObject"})
     assert preview[0]["Resource"] == stack_arns(TOKYO)
+    assert preview[1] == {"Sid": "ReadExports", "Effect": "Allow", "Action": ["cloudformation:ListExports"], "Resource": ["*"]}
+    assert not any(a.startswith("iam:") or a in ("s3:PutObject", "s3:DeleteObject") for a in actions)
 
 
 def test_execution_grants_name_only_the_covered_stacks(golden):

@@ -3,7 +3,7 @@ schedule, the rule that hears successful runs, and each AWS piece, on moto where
 
 What is checked where:
 - the success rule's pattern: against AWS's sample ECS events (and the sidecar variants) with the
-  array-consistent matcher of generator.test_event;
+  array-consistent matcher of generator.review.event_simulator;
 - rule → log group → resource policy: deployed on the moto server, and an event delivered by moto's
   rule to the log group target (moto creates the rule, log group and resource policy);
 - metric filter and alarm: moto creates neither from a template, turns no log event into metric

@@ -42,8 +42,9 @@ SAM_TRANSFORM = "Serverless-2016-10-31"
 SAM_DEPLOY_ACTIONS = ("cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
                       "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:GetTemplateSummary",
                       "cloudformation:GetTemplate", "cloudformation:ListChangeSets", "cloudformation:DeleteChangeSet")
-# A preview creates a change set and deletes it; it never executes one.
-PREVIEW_ACTIONS = tuple(a for a in SAM_DEPLOY_ACTIONS if a != "cloudformation:ExecuteChangeSet")
+# A preview creates a change set and deletes it; it never executes one. `diff --live` also lists the
+# stack's resources (README: What each command calls on AWS).
+PREVIEW_ACTIONS = tuple(a for a in SAM_DEPLOY_ACTIONS if a != "cloudformation:ExecuteChangeSet") + ("cloudformation:ListStackResources",)
 # The services the blueprints' templates hand a role of their own to (a rule or schedule target,
 # a state machine, a function, a task definition's execution and task roles).
 ROLE_RECEIVERS = ("ecs-tasks.amazonaws.com", "events.amazonaws.com", "scheduler.amazonaws.com",
@@ -78,9 +79,14 @@ def preview_statements(stack_names: list[str], *, artifacts_bucket_arn) -> list[
     """What a pull request's `diff --live` needs: read the stacks, create and delete change sets
     (CloudFormation uses the stack's own execution role for them, "even if the users don't have
     permission to pass it": https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html),
-    read the uploaded artifacts to compare them. Never ExecuteChangeSet, never a write to S3."""
+    read the uploaded artifacts to compare them, and the Region's exports (importing stacks'
+    values). Never ExecuteChangeSet, never a write to S3: `diff --live` stages a changed function
+    folder in the artifacts bucket, which a pull request may not (it could overwrite or delete what
+    deployments use), so that preview fails with a one-line error."""
     return [
         Statement(Sid="PreviewStacks", Effect=Allow, Action=_actions(PREVIEW_ACTIONS), Resource=stack_arns(stack_names)),
+        # ListExports has no resource type: "*" is the only Resource IAM accepts for it.
+        Statement(Sid="ReadExports", Effect=Allow, Action=_actions(["cloudformation:ListExports"]), Resource=["*"]),
         Statement(Sid="UseSamTransform", Effect=Allow, Action=_actions(["cloudformation:CreateChangeSet"]), Resource=[transform_arn()]),
         Statement(Sid="ReadArtifacts", Effect=Allow, Action=_actions(["s3:GetObject"]),
                   Resource=[Sub("${Bucket}/*", Bucket=artifacts_bucket_arn)]),

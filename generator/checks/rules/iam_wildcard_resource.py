@@ -75,6 +75,10 @@ RESOURCE_STAR_ONLY_ACTIONS: dict[str, str] = {
         "CloudWatch Logs resource policies are account-wide (the AWS::Logs::ResourcePolicy handler deletes one); the action has no "
         f"resource type: {_SAR}/list_amazoncloudwatchlogs.html"
     ),
+    "cloudformation:ListExports": (
+        "exports are listed per Region, not per stack (diff --live reads importing stacks' values); the action has no "
+        f"resource type: {_SAR}/list_awscloudformation.html"
+    ),
     "ecs:DeregisterTaskDefinition": (
         "the AWS::ECS::TaskDefinition handler deregisters replaced revisions; the action has no resource type: "
         f"{_SAR}/list_amazonelasticcontainerservice.html"
