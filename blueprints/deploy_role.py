@@ -79,7 +79,7 @@ class Options:
 def covered_stacks(options: Options, stack: StackContext) -> list:
     """The manifest stacks the roles deploy, checked: each has every environment of this stack, in
     its Region (one artifacts bucket per environment: Lambda reads function code from a bucket in
-    its own Region, https://docs.aws.amazon.com/lambda/latest/api/API_FunctionCode.html)."""
+    its own Region, https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-function-functioncode.html)."""
     manifest = {s.name: s for s in stack.manifest}
     if options.stacks:
         unknown = [name for name in options.stacks if name not in manifest]
