@@ -111,23 +111,23 @@ class RunTaskOptions(BlueprintOptions):
                 "or a stack deployed from outside this manifest",
                 field=field,
             )
-        for env in stack.environments.values():
-            if FOUNDATION_STACK.name in env.parameters:
+        for env, region in stack.regions.items():
+            if FOUNDATION_STACK.name in stack.given_parameters.get(env, {}):
                 continue  # the environment names its foundation stack itself
-            if env.name not in foundation.environments:
+            if env not in foundation.regions:
                 raise UserError(
-                    f"{foundation.blueprint} stack {name!r} has no environment {env.name!r} (it has: {', '.join(foundation.environments)}), "
-                    f"so there is no {name}-{env.name} to import from; allowed: environments that {name!r} has, "
-                    f"or environments.{env.name}.parameters.{FOUNDATION_STACK.name} naming the foundation stack",
+                    f"{foundation.blueprint} stack {name!r} has no environment {env!r} (it has: {', '.join(foundation.regions)}), "
+                    f"so there is no {name}-{env} to import from; allowed: environments that {name!r} has, "
+                    f"or environments.{env}.parameters.{FOUNDATION_STACK.name} naming the foundation stack",
                     field=field,
                 )
-            foundation_region = foundation.environments[env.name].region
-            if env.region and foundation_region and env.region != foundation_region:
+            foundation_region = foundation.regions[env]
+            if region and foundation_region and region != foundation_region:
                 raise UserError(
-                    f"{env.region!r} differs from {foundation_region!r}, the region of {name}-{env.name} ({field} = {name!r}), and "
+                    f"{region!r} differs from {foundation_region!r}, the region of {name}-{env} ({field} = {name!r}), and "
                     f"Fn::ImportValue only finds exports of its own Region; allowed: {foundation_region}, "
-                    f"or set environments.{env.name}.parameters.{FOUNDATION_STACK.name}",
-                    field=f"environments.{env.name}.region",
+                    f"or set environments.{env}.parameters.{FOUNDATION_STACK.name}",
+                    field=f"environments.{env}.region",
                 )
 
     def container_override(self, extra_environment: list[dict] = ()) -> dict:

@@ -49,12 +49,19 @@ def _toml_key(key: str) -> str:
     return key if BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
 
 
-def example_parameters(blueprint: Blueprint) -> dict[str, dict]:
+def example_parameters(blueprint: Blueprint) -> dict[str, dict] | None:
     """The CloudFormation Parameters of the template the blueprint builds with its required options'
-    examples and every other option at its default."""
+    examples and every other option at its default, alone in a manifest; None for a blueprint that
+    cannot be built without other stacks (deploy_role covers the manifest's other stacks)."""
     options = build_dataclass(blueprint.options_type, example_table(blueprint.options_type))
-    rendered = blueprint.build(options, StackContext("example", blueprint.name, "", ("dev",)))
+    try:
+        rendered = blueprint.build(options, StackContext("example", blueprint.name, "", ("dev",)))
+    except UserError:
+        return None
     return template_data(rendered.template).get("Parameters", {})
+
+
+NEEDS_OTHER_STACKS = "(they depend on the manifest's other stacks: `render` names every missing one, all at once)"
 
 
 def _required_first(docs: list[OptionDoc]) -> list[OptionDoc]:
@@ -84,9 +91,13 @@ def reference(blueprint: Blueprint) -> str:
         lines += [f"    {_option_line(nested)}" for nested in doc.table]
     lines += ["", "CloudFormation parameters ([stacks.<name>.environments.<env>.parameters]), with the options above at their defaults:"]
     parameters = example_parameters(blueprint)
-    lines += [f"  {name} ({_parameter_kind(parameter)}): {parameter.get('Description', '')}".rstrip(": ")
-              for name, parameter in parameters.items()] or ["  (none)"]
-    lines += [f"  {PARAMETERS_NOTE}", "", "Environments ([stacks.<name>.environments.<env>], one table per environment, e.g. dev and prod):"]
+    if parameters is None:
+        lines.append(f"  {NEEDS_OTHER_STACKS}")
+    else:
+        lines += [f"  {name} ({_parameter_kind(parameter)}): {parameter.get('Description', '')}".rstrip(": ")
+                  for name, parameter in parameters.items()] or ["  (none)"]
+        lines.append(f"  {PARAMETERS_NOTE}")
+    lines += ["", "Environments ([stacks.<name>.environments.<env>], one table per environment, e.g. dev and prod):"]
     lines += [f"  {key} ({kind}): {text}" for key, (kind, text) in ENVIRONMENT_KEYS.items()]
     return "\n".join(lines) + "\n"
 
@@ -120,7 +131,9 @@ def stanza(stack: str, blueprint: Blueprint, environments: list[str]) -> str:
         out += ["", f"[stacks.{stack}.environments.{env}]"]
         out += [f"# {key} ({kind}): {text}" for key, (kind, text) in ENVIRONMENT_KEYS.items() if key != "parameters"]
         out += ["", f"[stacks.{stack}.environments.{env}.parameters]"]
-        for name, parameter in parameters.items():
+        if parameters is None:
+            out.append(f"# {NEEDS_OTHER_STACKS}")
+        for name, parameter in (parameters or {}).items():
             if "Default" in parameter:
                 out.append(f"# {name} ({parameter['Type']}): {parameter.get('Description', '')}; default: {json.dumps(parameter['Default'])}")
             else:

@@ -13,9 +13,9 @@ as `blueprint = "package.module"`. It provides
 
 and, optionally,
 
-    PROVIDES: frozenset[str]   what its stacks offer other stacks of the same manifest, named by the
-                               building block that reads it (generator.aws.ecs_task.TASK_FOUNDATION:
-                               the exports `import_from` imports)
+    PROVIDES: frozenset[str]   what its stacks offer other stacks of the same manifest, or the engine,
+                               named by the one that reads it (generator.aws.ecs_task.TASK_FOUNDATION:
+                               the exports `import_from` imports; PIPELINE_DEPLOY_ROLES below)
 
 Its Options may override the hooks of BlueprintOptions (below): implied_parameters,
 resolved_parameters, check_parameter_values and check_manifest. A mixin that overrides one calls
@@ -36,6 +36,28 @@ from generator.core.errors import BlueprintContractError
 from generator.core.options import OptionTable, nested_option_types, option_docs, post_init_chain_breaks
 
 CONTRACT = "generator/core/contract.py"
+# What a blueprint PROVIDES when its stacks hold the generated pipeline's deploy roles (deploy_role):
+# the pipeline never deploys such a stack (an administrator does), its Options have `stacks`, the
+# stacks its roles may deploy (none named: every stack that does not provide this), and the
+# environments it has are those the deploy workflow deploys.
+PIPELINE_DEPLOY_ROLES = "pipeline-deploy-roles"
+
+
+@dataclass(frozen=True)
+class ManifestStack:
+    """A stack of the same manifest, as a blueprint sees it: in its build (StackContext.manifest:
+    deploy_role grants deploying the others) and in a manifest-level check (BlueprintOptions.
+    check_manifest: import_from's foundation). Its name, blueprint, typed options, and per
+    environment its Region (None: the deployer's default), its parameter values (those the
+    blueprint implies included) and the values stacks.toml itself gives; what its blueprint PROVIDES."""
+
+    name: str
+    blueprint: str
+    options: object
+    regions: dict[str, str | None] = field(default_factory=dict)
+    parameters: dict[str, dict[str, str]] = field(default_factory=dict)
+    given_parameters: dict[str, dict[str, str]] = field(default_factory=dict)
+    provides: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,7 @@ class StackContext:
     blueprint: str
     description: str
     environments: tuple[str, ...] = ()
+    manifest: tuple[ManifestStack, ...] = ()  # every stack of the manifest, this one included
 
 
 @dataclass
@@ -59,24 +82,6 @@ class Rendered:
     files: dict[str, str] = field(default_factory=dict)
     summary: str = ""                                      # one or two sentences for the stack's README
     notes: list[str] = field(default_factory=list)         # what a deployer must know (README call-outs)
-
-
-class StackEnvironment(Protocol):
-    """One environment of a stack in the manifest, as a manifest-level check sees it."""
-
-    name: str
-    region: str | None
-    parameters: Mapping[str, str]  # as given in stacks.toml
-
-
-class ManifestStack(Protocol):
-    """A stack of the manifest, as a manifest-level check (BlueprintOptions.check_manifest) sees it."""
-
-    name: str
-    blueprint: str                 # its blueprint's name in stacks.toml
-    options: Any                   # its blueprint's Options
-    environments: Mapping[str, StackEnvironment]
-    provides: frozenset[str]       # its blueprint's PROVIDES
 
 
 class BlueprintOptions(OptionTable):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.core import registry
-from generator.core.contract import Blueprint
+from generator.core.contract import Blueprint, ManifestStack
 from generator.core.errors import UserError
 from generator.core.options import build_dataclass, unknown_key_error
 
@@ -75,19 +75,32 @@ def load_manifest(path: Path) -> dict[str, StackSpec]:
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: invalid TOML: {error}") from None
     for key in data:
-        if key != "stacks":
-            raise unknown_key_error(key, ["stacks"], what="top-level table")
+        if key not in ("stacks", "pipeline"):  # [pipeline]: generator/core/pipeline.py reads it
+            raise unknown_key_error(key, ["stacks", "pipeline"], what="top-level table")
     stacks = data.get("stacks", {})
     if not isinstance(stacks, dict) or not stacks:
         raise UserError(f"{path}: no [stacks.<name>] tables")
     registry.registered()  # a blueprint that does not meet the contract is reported as itself, not as a stack's
     specs = {name: _load_stack(name, table) for name, table in stacks.items()}
+    seen = {stack.name: stack for stack in manifest_stacks(specs.values())}
     for spec in specs.values():
         try:  # checks against the other stacks, e.g. that `import_from` names a foundation in each environment
-            spec.options.check_manifest(spec, specs)
+            spec.options.check_manifest(seen[spec.name], seen)
         except UserError as error:
             raise error.within(stack=spec.name) from None
     return specs
+
+
+def manifest_stacks(specs) -> tuple[ManifestStack, ...]:
+    """What a blueprint may know about the manifest's stacks (StackContext.manifest, check_manifest)."""
+    return tuple(
+        ManifestStack(spec.name, spec.blueprint, spec.options,
+                      regions={env.name: env.region for env in spec.environments.values()},
+                      parameters={env: spec.parameter_values(env) for env in spec.environments},
+                      given_parameters={env.name: dict(env.parameters) for env in spec.environments.values()},
+                      provides=spec.provides)
+        for spec in specs
+    )
 
 
 def _load_stack(name: str, table: dict) -> StackSpec:

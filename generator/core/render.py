@@ -12,10 +12,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.core.contract import StackContext
+from generator.core.contract import ManifestStack, StackContext
 from generator.emit.encode import template_data
 from generator.core.errors import UserError
-from generator.core.manifest import StackSpec
+from generator.core.manifest import StackSpec, manifest_stacks
 from generator.core.options import did_you_mean, option_summary
 from generator.aws.parameters import check_parameter_values, missing_parameters
 from generator.review.stack_readme import stack_readme
@@ -96,10 +96,10 @@ def _non_default_options(spec: StackSpec) -> dict:
     return {k: v for k, v in plain.items() if k not in defaults or option_summary({k: defaults[k]})[k] != v}
 
 
-def render_stack(spec: StackSpec, *, manifest_name: str) -> RenderedStack:
+def render_stack(spec: StackSpec, *, manifest_name: str, manifest: tuple[ManifestStack, ...] = ()) -> RenderedStack:
     try:
         rendered = spec.implementation.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description,
-                                                                        tuple(spec.environments)))
+                                                                        tuple(spec.environments), manifest))
     except UserError as error:
         raise error.within(stack=spec.name) from None  # a blueprint's error names the field; this names the stack
     template = rendered.template
@@ -230,7 +230,8 @@ def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: 
         if unknown:
             raise UserError(f"unknown stack {unknown[0]!r}{did_you_mean(unknown[0], specs)}; stacks: {', '.join(specs)}")
     selected = [specs[name] for name in (only or specs)]
-    stacks = [render_stack(spec, manifest_name=manifest_path.name) for spec in selected]
+    manifest = manifest_stacks(specs.values())
+    stacks = [render_stack(spec, manifest_name=manifest_path.name, manifest=manifest) for spec in selected]
     _check_no_missing_parameters(stacks)
     sections = [s for stack in stacks for s in deploy_sections(stack, out_dir=out_dir, samconfig_path=samconfig_path)]
     existing = _read_text(samconfig_path)
