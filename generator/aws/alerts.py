@@ -22,6 +22,7 @@ from troposphere import Equals, GetAtt, Not, Parameter, Ref, Sub, Template
 from troposphere import cloudwatch, events, kms, sns
 
 from generator.aws.arns import arn, sub
+from generator.aws.capacity import SPOT_INTERRUPTION
 from generator.aws.ecs_task import TaskRef
 from generator.core.errors import UserError
 
@@ -89,14 +90,45 @@ ALERT_MESSAGE = events.InputTransformer(
 )
 
 
+# --- Fargate Spot interruptions in the task-stopped alert (issue 15; kept apart from the rest) -----
+# A task Fargate stops to take Spot capacity back has stopCode SpotInterruption (its container got a
+# SIGTERM, then SIGKILL after the stop timeout; it may still exit 0). Whether that pages depends on
+# whether anything runs the job again:
+#   SPOT_PAGES:   nothing retries (an EventBridge rule or schedule started the task; their retry
+#                 policy covers only the RunTask call): the run is lost, so every interrupted task
+#                 alerts, whatever its exit code.
+#   SPOT_RETRIED: the state machine re-runs interrupted tasks, and an execution that runs out of
+#                 re-runs fails (ExecutionsFailed alarm): the interruption itself is not a job failure
+#                 and is left out of the task rule.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
+SPOT_PAGES, SPOT_RETRIED = "pages", "retried"
+
+
+def with_spot_policy(pattern: dict, policy: str | None) -> dict:
+    """The task-stopped alert pattern, adjusted for tasks that may run on Fargate Spot."""
+    if policy is None:
+        return pattern
+    detail = dict(pattern["detail"])
+    if policy == SPOT_PAGES:
+        detail["$or"] = [*detail["$or"], {"stopCode": [SPOT_INTERRUPTION]}]
+    elif policy == SPOT_RETRIED:
+        # ECS gives every STOPPED task a stopCode, so "anything but" keeps the other stops.
+        detail["stopCode"] = [{"anything-but": [SPOT_INTERRUPTION]}]
+    else:
+        raise ValueError(f"unknown Spot interruption policy {policy!r}")
+    return {**pattern, "detail": detail}
+
+
 def add_alerts(template: Template, task: TaskRef | None, options: AlertOptions, *, stack_name: str,
-               rule=None, schedule_group=None, dead_letter_queue=None, state_machine_arn=None, function_name=None) -> object | None:
+               rule=None, schedule_group=None, dead_letter_queue=None, state_machine_arn=None, function_name=None,
+               spot_interruptions: str | None = None) -> object | None:
     """Add the alert rule and alarms; return the topic ARN expression (None when alerts are off).
 
     task: the ECS task whose failed runs the alert rule hears; None for a stack that starts no task.
     rule (FailedInvocations), schedule_group (the Scheduler's InvocationDroppedCount, its counterpart
     for a schedule), dead_letter_queue (its depth), state_machine_arn (ExecutionsFailed) and
-    function_name (a Lambda function's Errors): each given one gets an alarm.
+    function_name (a Lambda function's Errors): each given one gets an alarm. spot_interruptions:
+    SPOT_PAGES or SPOT_RETRIED when the task may run on Fargate Spot (see with_spot_policy).
     """
     if options.alerts == "off":
         return None
@@ -133,8 +165,9 @@ def add_alerts(template: Template, task: TaskRef | None, options: AlertOptions, 
     if task is not None:
         alert_rule = template.add_resource(events.Rule(
             TASK_STOPPED_ALERT_RULE,
-            Description=f"{stack_name}: ECS task stopped with a non-zero exit code or failed to start",
-            EventPattern=task_failed_pattern(task),
+            Description=f"{stack_name}: ECS task stopped with a non-zero exit code or failed to start"
+                        + (" or was interrupted on Fargate Spot" if spot_interruptions == SPOT_PAGES else ""),
+            EventPattern=with_spot_policy(task_failed_pattern(task), spot_interruptions),
             State="ENABLED",
             Targets=[events.Target(Id="Alert", Arn=topic_arn, InputTransformer=ALERT_MESSAGE)],
         ))

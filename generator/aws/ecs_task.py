@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from troposphere import Equals, If, ImportValue, Not, Ref, Select, Split, Sub, Template
 
 from generator.aws import parameters as P
+from generator.aws import task_tags
 from generator.aws.arns import arn
+from generator.aws.capacity import (
+    SPOT_MIN_PLATFORM, SPOT_ONLY, CapacityProviderItem, check_platform_version, places_on_spot, validate_strategy,
+)
+from generator.aws.fargate import NEEDS_PLATFORM_1_4, validate_task_size
 from generator.core.errors import UserError
 from generator.core.options import did_you_mean
 
@@ -34,7 +39,16 @@ FOUNDATION_STACK = P.ParameterSpec(
 
 @dataclass(frozen=True, kw_only=True)
 class RunTaskOptions:
-    """Options every blueprint that runs an ECS task shares (validated once, here)."""
+    """Options every blueprint that runs an ECS task shares (validated once, here).
+
+    capacity_provider_strategy: default none, the task runs with launch type FARGATE; a list of
+    { provider = "FARGATE" | "FARGATE_SPOT", weight, base } runs it through the cluster's capacity
+    providers instead (the cluster must have them associated). spot: default false; true is the
+    strategy [{ provider = "FARGATE_SPOT" }]. cpu / memory: default none, the task definition's size;
+    both together override the task's size for this job (a Fargate cpu/memory pair).
+    propagate_tags: default none; "TASK_DEFINITION" copies the task definition's tags to each task.
+    enable_ecs_managed_tags: default false. stack_tags_on_tasks: default false; true puts the
+    environment's `tags` on each task. concurrency: default none, runs may overlap; 1 only in sfn_task."""
 
     container_name: str
     command: tuple[str, ...] = ()
@@ -44,6 +58,14 @@ class RunTaskOptions:
     assign_public_ip: bool = False
     import_from: str | None = None
     ssm_parameters: tuple[str, ...] = ()
+    capacity_provider_strategy: tuple[CapacityProviderItem, ...] = ()
+    spot: bool = False
+    cpu: int | None = None
+    memory: int | None = None
+    propagate_tags: str | None = None
+    enable_ecs_managed_tags: bool = False
+    stack_tags_on_tasks: bool = False
+    concurrency: int | None = None
 
     def __post_init__(self):
         if not self.container_name.strip():
@@ -60,6 +82,43 @@ class RunTaskOptions:
         for name in self.ssm_parameters:
             if name not in SSM_CAPABLE:
                 raise UserError(f"{name!r} cannot come from SSM{did_you_mean(name, SSM_CAPABLE)}; allowed: {', '.join(SSM_CAPABLE)}", field="ssm_parameters")
+        if self.spot and self.capacity_provider_strategy:
+            raise UserError("spot = true is the strategy [{ provider = \"FARGATE_SPOT\" }]; use either it or capacity_provider_strategy",
+                            field="spot")
+        validate_strategy(self.capacity_provider_strategy)
+        if places_on_spot(self.strategy):
+            check_platform_version(self.platform_version, SPOT_MIN_PLATFORM, "Fargate Spot")
+        if (self.cpu is None) != (self.memory is None):
+            raise UserError("give cpu and memory together: the task-level override must be a whole Fargate task size",
+                            field="memory" if self.memory is None else "cpu")
+        if self.cpu is not None:
+            validate_task_size(self.cpu, self.memory)
+            if self.cpu in NEEDS_PLATFORM_1_4:
+                check_platform_version(self.platform_version, (1, 4, 0), f"cpu {self.cpu}")
+        if self.propagate_tags is not None and self.propagate_tags not in task_tags.PROPAGATE_TAGS_VALUES:
+            raise UserError(f"{self.propagate_tags!r} is not allowed; allowed: {', '.join(task_tags.PROPAGATE_TAGS_VALUES)} "
+                            "(or leave it out: no tags are copied)", field="propagate_tags")
+        if self.concurrency is not None and self.concurrency != 1:
+            raise UserError(f"{self.concurrency} is not allowed; allowed: 1 (a new run does not start while one is running), "
+                            "or leave it out (runs may overlap)", field="concurrency")
+
+    @property
+    def strategy(self) -> tuple[CapacityProviderItem, ...]:
+        """The capacity provider strategy the task starts with (empty: launch type FARGATE)."""
+        return SPOT_ONLY if self.spot else self.capacity_provider_strategy
+
+    @property
+    def tags_tasks(self) -> bool:
+        """Whether RunTask puts tags on the task (which needs ecs:TagResource)."""
+        return bool(self.propagate_tags or self.enable_ecs_managed_tags or self.stack_tags_on_tasks)
+
+    def task_tag_parameter_values(self, tags: dict[str, str]) -> dict[str, str]:
+        """The TaskTag<Key> parameter values an environment with these `tags` takes."""
+        return task_tags.tag_parameter_values(tags) if self.stack_tags_on_tasks else {}
+
+    def task_size_override(self) -> dict:
+        """RunTask TaskOverride cpu/memory (strings, as ECS takes them), or nothing."""
+        return {"cpu": str(self.cpu), "memory": str(self.memory)} if self.cpu is not None else {}
 
     def implied_parameters(self, environment: str) -> dict[str, str]:
         """Parameter values this stack takes in `environment` unless stacks.toml sets them: with
@@ -91,10 +150,60 @@ class RunTaskOptions:
         from generator.aws.event_rules import api_length, check_run_task_overrides
 
         override = self.container_override()
-        body = {"containerOverrides": [override]} if len(override) > 1 else {}
+        body = {**self.task_size_override(), **({"containerOverrides": [override]} if len(override) > 1 else {})}
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
         check_run_task_overrides(api_length(text), self)
         return text
+
+
+def refuse_concurrency(options: RunTaskOptions, blueprint: str) -> None:
+    """EventBridge (rules and Scheduler) starts a task without looking at what runs: it cannot skip a
+    run while the previous one is still running, so `concurrency` is sfn_task's alone."""
+    if options.concurrency is not None:
+        raise UserError(f"{blueprint} starts the task from EventBridge, which cannot see a run still in progress; "
+                        "use blueprint sfn_task, whose state machine skips a run while another is running (concurrency = 1)",
+                        field="concurrency")
+
+
+def _strategy_words(options: RunTaskOptions) -> str:
+    return ", ".join(f"`{item.provider}` weight {item.weight}" + (f" base {item.base}" if item.base else "") for item in options.strategy)
+
+
+def run_task_notes(options: RunTaskOptions, *, spot_retries: int | None) -> list[str]:
+    """What the stack README says about where the task runs, its size and its tags.
+    spot_retries: how many times an interrupted Spot task is run again (None: nothing re-runs it)."""
+    notes = []
+    if options.strategy:
+        notes.append(f"Capacity provider strategy {_strategy_words(options)} (no launch type: ECS takes one or the other); "
+                     "the cluster must have these capacity providers associated (task_foundation's `capacity_providers`), "
+                     "or RunTask fails.")
+    if places_on_spot(options.strategy):
+        spot = ("Fargate Spot: when AWS needs the capacity back, the task's containers get a SIGTERM and two minutes' warning "
+                "(they are killed after the container's stop timeout, 30 s unless the task definition sets up to 120 s), and "
+                "the stopped task has `stopCode: SpotInterruption`. Fargate Spot runs Linux X86_64 tasks only, and does not "
+                "fall back to on-demand Fargate when it has no capacity. ")
+        if spot_retries is None:
+            spot += ("Nothing runs an interrupted task again here (the trigger's retries cover only the RunTask call), so every "
+                     "interrupted task alerts as a failed run, whatever its exit code; sfn_task re-runs interrupted tasks.")
+        else:
+            spot += (f"The state machine runs an interrupted task again, up to {spot_retries} time(s) (`spot_retry_attempts`), "
+                     "also when its container exited 0 on the SIGTERM; an interruption is therefore not alerted as a job "
+                     "failure, and an execution that runs out of re-runs fails (and alerts). The job must be safe to run again.")
+        notes.append(spot)
+    if options.cpu is not None:
+        notes.append(f"Each task is sized {options.cpu} CPU units / {options.memory} MiB (a task-level override of the task "
+                     "definition's size); the task definition's containers must not reserve more than that.")
+    tagged = []
+    if options.propagate_tags:
+        tagged.append("the task definition's tags (`propagate_tags`)")
+    if options.enable_ecs_managed_tags:
+        tagged.append("ECS managed tags (`aws:ecs:clusterName`, `aws:ecs:serviceName`...)")
+    if options.stack_tags_on_tasks:
+        tagged.append("the environment's `tags`, through the `TaskTag<Key>` parameters")
+    if tagged:
+        notes.append("Each task is tagged with " + ", ".join(tagged) + "; the role that starts it may tag only the tasks it starts "
+                     "in this cluster (`ecs:TagResource` with `ecs:CreateAction` = `RunTask`).")
+    return notes
 
 
 @dataclass(frozen=True)

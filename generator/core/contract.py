@@ -11,12 +11,14 @@ from troposphere import Template
 class StackContext:
     """What a blueprint may know about the stack it builds. The template is the same for every
     environment; `environments` only lets a blueprint check limits that depend on the names
-    (e.g. a resource name built from ${AWS::StackName}, which is <name>-<environment>)."""
+    (e.g. a resource name built from ${AWS::StackName}, which is <name>-<environment>), and
+    `environment_tags` (environment → its stacks.toml `tags`) which tag keys every environment has."""
 
     name: str
     blueprint: str
     description: str
     environments: tuple[str, ...] = ()
+    environment_tags: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
 
 
 @dataclass
