@@ -28,12 +28,20 @@ from generator.core.contract import Rendered, StackContext
 from generator.aws.ecs_task import ENV_NAME
 from generator.core.errors import UserError
 from generator.aws.log_groups import validate_retention_days
+from generator.aws.capacity import FARGATE, FARGATE_PROVIDERS, FARGATE_SPOT
 from generator.aws.fargate import NEEDS_PLATFORM_1_4, validate_task_size
+from generator.core.options import did_you_mean
 from generator.aws.parameters import TASK_FAMILY_PATTERN
 
 DESCRIPTION = "ECS cluster, Fargate task definition (image tag from a parameter), log group and roles, exported for import_from"
 
 CLUSTER, TASK_DEFINITION, LOG_GROUP = "Cluster", "TaskDefinition", "LogGroup"
+CAPACITY_PROVIDERS = "ClusterCapacityProviders"
+EPHEMERAL_STORAGE_GIB = (21, 200)  # Fargate: "minimum supported value is 21 GiB and the maximum ... 200 GiB"
+STOP_TIMEOUT_SECONDS = (2, 120)    # Fargate: "The valid values for Fargate are 2-120 seconds"
+# ECS Ulimit names: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Ulimit.html
+ULIMIT_NAMES = ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio",
+                "rttime", "sigpending", "stack")
 EXECUTION_ROLE, TASK_ROLE = "ExecutionRole", "TaskRole"
 IMAGE_URI, IMAGE_TAG = "ImageUri", "ImageTag"
 CPU_ARCHITECTURES = ("X86_64", "ARM64")
@@ -98,6 +106,22 @@ class TaskRoleStatement:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Ulimit:
+    """One container ulimit: name (nofile, nproc...), soft and hard limits (soft <= hard)."""
+
+    name: str
+    soft: int
+    hard: int
+
+    def __post_init__(self):
+        if self.name not in ULIMIT_NAMES:
+            raise UserError(f"{self.name!r} is not a ulimit{did_you_mean(self.name, ULIMIT_NAMES)}; allowed: {', '.join(ULIMIT_NAMES)}",
+                            field="name")
+        if not 0 <= self.soft <= self.hard:
+            raise UserError(f"soft {self.soft} and hard {self.hard}: the soft limit must be from 0 to the hard limit", field="soft")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Options:
     """container_name: default "app". family: task definition family; default: the CloudFormation
     stack name (one family per environment). cpu/memory: a Fargate task size; default 256/512.
@@ -108,7 +132,14 @@ class Options:
     account and Region), an SSM parameter ARN or a Secrets Manager secret ARN (ARNs may use
     {partition}, {region}, {account_id}); default none (a secret encrypted with a customer managed
     KMS key also needs kms:Decrypt on it, which is not granted here). log_retention_days: default 30.
-    container_insights: default false. task_role_statements: default none (the task role allows nothing)."""
+    container_insights: default false. task_role_statements: default none (the task role allows nothing).
+    capacity_providers: default none (tasks start with launch type FARGATE only); FARGATE and/or
+    FARGATE_SPOT associates them with the cluster, so jobs may use a capacity provider strategy (the
+    cluster's default strategy is FARGATE when associated, else FARGATE_SPOT). ephemeral_storage_gib:
+    default none (Fargate's 20 GiB); 21-200. readonly_root_filesystem: default false. stop_timeout:
+    default none (30 s); 2-120 seconds between SIGTERM and SIGKILL. ulimits: default none.
+    init_process_enabled: default false; true runs an init process in the container that forwards
+    signals and reaps child processes."""
 
     container_name: str = "app"
     family: str | None = None
@@ -122,6 +153,12 @@ class Options:
     log_retention_days: int = 30
     container_insights: bool = False
     task_role_statements: tuple[TaskRoleStatement, ...] = ()
+    capacity_providers: tuple[str, ...] = ()
+    ephemeral_storage_gib: int | None = None
+    readonly_root_filesystem: bool = False
+    stop_timeout: int | None = None
+    ulimits: tuple[Ulimit, ...] = ()
+    init_process_enabled: bool = False
 
     def __post_init__(self):
         if not re.match(r"^[A-Za-z0-9_-]{1,255}$", self.container_name):
@@ -145,6 +182,33 @@ class Options:
                 raise UserError(f"{value!r} is not ssm:/<parameter name>, an SSM parameter ARN or a Secrets Manager secret ARN "
                                 "(arn:…:secretsmanager:<region>:<account>:secret:<name>)", field=f"secrets.{name}")
         validate_retention_days(self.log_retention_days)
+        for provider in self.capacity_providers:
+            if provider not in FARGATE_PROVIDERS:
+                raise UserError(f"{provider!r} is not a Fargate capacity provider{did_you_mean(provider, FARGATE_PROVIDERS)}; "
+                                f"allowed: {', '.join(FARGATE_PROVIDERS)}", field="capacity_providers")
+        if len(set(self.capacity_providers)) != len(self.capacity_providers):
+            raise UserError("a capacity provider is listed twice", field="capacity_providers")
+        if FARGATE_SPOT in self.capacity_providers and self.cpu_architecture == "ARM64":
+            raise UserError("Fargate Spot runs X86_64 tasks only and this family is ARM64; drop FARGATE_SPOT or use X86_64",
+                            field="capacity_providers")
+        for name, (low, high), unit in (("ephemeral_storage_gib", EPHEMERAL_STORAGE_GIB, "GiB"), ("stop_timeout", STOP_TIMEOUT_SECONDS, "s")):
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:
+                raise UserError(f"{value} is out of range; allowed: {low} to {high} ({unit}, Fargate's limits)", field=name)
+        names = [limit.name for limit in self.ulimits]
+        if len(set(names)) != len(names):
+            raise UserError("a ulimit is listed twice", field="ulimits")
+
+    @property
+    def minimum_platform_version(self) -> tuple[tuple[int, ...], str] | None:
+        """The oldest Fargate platform version a task of this family runs on, and why (None: any)."""
+        if self.cpu in NEEDS_PLATFORM_1_4:
+            return (1, 4, 0), f"its cpu {self.cpu}"
+        if self.ephemeral_storage_gib is not None:
+            return (1, 4, 0), "its ephemeral_storage_gib"
+        if self.stop_timeout is not None:
+            return (1, 3, 0), "its stop_timeout"
+        return None
 
 
 def _secret_statements(secrets: dict[str, str]) -> list[Statement]:
@@ -210,6 +274,14 @@ def build(options: Options, stack: StackContext) -> Rendered:
     cluster = template.add_resource(ecs.Cluster(CLUSTER, ClusterSettings=[
         ecs.ClusterSetting(Name="containerInsights", Value="enabled" if options.container_insights else "disabled")],
         **({} if options.container_insights else {"Metadata": checkov_skips(skip_reasons.CONTAINER_INSIGHTS_OFF)})))
+    if options.capacity_providers:
+        # Its DefaultCapacityProviderStrategy is required, and used only by a RunTask that names neither
+        # a launch type nor a strategy (the jobs always name one).
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-clustercapacityproviderassociations.html
+        default = FARGATE if FARGATE in options.capacity_providers else FARGATE_SPOT
+        template.add_resource(ecs.ClusterCapacityProviderAssociations(
+            CAPACITY_PROVIDERS, Cluster=Ref(cluster), CapacityProviders=list(options.capacity_providers),
+            DefaultCapacityProviderStrategy=[ecs.CapacityProviderStrategy(CapacityProvider=default, Weight=1)]))
     family = options.family or Sub("${AWS::StackName}")
     container = {
         "Name": options.container_name, "Image": image, "Essential": True,
@@ -222,12 +294,23 @@ def build(options: Options, stack: StackContext) -> Rendered:
         container["Environment"] = [ecs.Environment(Name=k, Value=v) for k, v in sorted(options.environment.items())]
     if options.secrets:
         container["Secrets"] = [ecs.Secret(Name=k, ValueFrom=_value(secret_arn(v))) for k, v in sorted(options.secrets.items())]
+    if options.readonly_root_filesystem:
+        container["ReadonlyRootFilesystem"] = True
+    if options.stop_timeout is not None:
+        container["StopTimeout"] = options.stop_timeout
+    if options.ulimits:
+        container["Ulimits"] = [ecs.Ulimit(Name=u.name, SoftLimit=u.soft, HardLimit=u.hard) for u in options.ulimits]
+    if options.init_process_enabled:
+        container["LinuxParameters"] = ecs.LinuxParameters(InitProcessEnabled=True)
+    task_extra = {}
+    if options.ephemeral_storage_gib is not None:
+        task_extra["EphemeralStorage"] = ecs.EphemeralStorage(SizeInGiB=options.ephemeral_storage_gib)
     task_definition = template.add_resource(ecs.TaskDefinition(
         TASK_DEFINITION, Family=family, Cpu=str(options.cpu), Memory=str(options.memory), NetworkMode="awsvpc",
         RequiresCompatibilities=["FARGATE"],
         RuntimePlatform=ecs.RuntimePlatform(OperatingSystemFamily="LINUX", CpuArchitecture=options.cpu_architecture),
         ExecutionRoleArn=GetAtt(execution_role, "Arn"), TaskRoleArn=GetAtt(task_role, "Arn"),
-        ContainerDefinitions=[ecs.ContainerDefinition(**container)],
+        ContainerDefinitions=[ecs.ContainerDefinition(**container)], **task_extra,
     ))
 
     exports = {
@@ -246,6 +329,14 @@ def build(options: Options, stack: StackContext) -> Rendered:
                f"(kept {options.log_retention_days} days), exported as `<stack name>-ClusterArn`, `-TaskFamily`, `-ExecutionRoleArn`, "
                f"`-TaskRoleArn` and `-LogGroup` for stacks that set `import_from = \"{stack.name}\"`.")
     notes = ["A new image tag or URI registers a new task definition revision; triggers run the latest one."]
-    if options.cpu in NEEDS_PLATFORM_1_4:
-        notes.append(f"{options.cpu // 1024} vCPU tasks need Fargate platform version 1.4.0 or later (LATEST) in the stacks that run them.")
+    if options.minimum_platform_version:
+        version, why = options.minimum_platform_version
+        notes.append(f"Because of {why}, tasks of this family need Fargate platform version {'.'.join(map(str, version))} or later "
+                     "(LATEST) in the stacks that run them.")
+    if options.capacity_providers:
+        notes.append(f"The cluster has capacity providers {', '.join(f'`{p}`' for p in options.capacity_providers)}, so jobs may set "
+                     "`capacity_provider_strategy` (or `spot = true`) with them.")
+    if options.stop_timeout is not None:
+        notes.append(f"A stopped task's container gets SIGTERM and, {options.stop_timeout} s later, SIGKILL (on Fargate Spot the "
+                     "whole task is reclaimed two minutes after the warning).")
     return Rendered(template, summary=summary, notes=notes)

@@ -8,15 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from generator.aws.capacity import check_platform_version, places_on_spot
 from generator.aws.ecs_task import FOUNDATION_STACK
 from generator.core.errors import UserError
 from generator.core.options import build_dataclass, did_you_mean, unknown_key_error
+from generator.core.overrides import Override, parse_overrides
 from generator.core.registry import BLUEPRINTS
 
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
-STACK_KEYS = ("blueprint", "description", "options", "environments")
+STACK_KEYS = ("blueprint", "description", "options", "environments", "overrides")
 ENVIRONMENT_KEYS = ("region", "tags", "parameters", "confirm_changeset")
 FOUNDATION_BLUEPRINT = "task_foundation"  # the blueprint `import_from` may name in this manifest
 
@@ -38,6 +40,7 @@ class StackSpec:
     description: str
     options: object
     environments: dict[str, Environment]
+    overrides: tuple[Override, ...] = ()  # [stacks.<name>.overrides], applied to the rendered template
 
     def config_env(self, environment: str) -> str:
         return f"{self.name}-{environment}"
@@ -47,6 +50,9 @@ class StackSpec:
         = <import_from>-<env>), then stacks.toml's own values, which win."""
         implied = getattr(self.options, "implied_parameters", None)
         values = dict(implied(environment)) if implied else {}
+        tagged = getattr(self.options, "task_tag_parameter_values", None)  # the environment's tags as task tag values
+        if tagged:
+            values.update(tagged(self.environments[environment].tags))
         values.update(self.environments[environment].parameters)
         return values
 
@@ -82,6 +88,7 @@ def _check_import_from(spec: StackSpec, specs: dict[str, StackSpec]) -> None:
     if foundation is None:
         return
     field = "options.import_from"
+    _check_foundation_runs_this_task(spec, foundation)
     if foundation.blueprint != FOUNDATION_BLUEPRINT:
         ours = sorted(s.name for s in specs.values() if s.blueprint == FOUNDATION_BLUEPRINT)
         raise UserError(
@@ -108,6 +115,34 @@ def _check_import_from(spec: StackSpec, specs: dict[str, StackSpec]) -> None:
                 f"or set environments.{env.name}.parameters.{FOUNDATION_STACK.name}",
                 stack=spec.name, field=f"environments.{env.name}.region",
             )
+
+
+def _check_foundation_runs_this_task(spec: StackSpec, foundation: StackSpec) -> None:
+    """What a job asks of its foundation's cluster and task definition (when both are in the
+    manifest): the capacity providers its strategy names are associated with the cluster (else
+    RunTask fails), Fargate Spot only for an X86_64 family, and a platform version the family can run
+    on (ephemeral storage, a stop timeout and 8/16 vCPU need newer ones)."""
+    if foundation.blueprint != FOUNDATION_BLUEPRINT:
+        return  # reported by the caller
+    job, base = spec.options, foundation.options
+    strategy = getattr(job, "strategy", ())
+    field = "options.spot" if getattr(job, "spot", False) else "options.capacity_provider_strategy"
+    missing = [item.provider for item in strategy if item.provider not in base.capacity_providers]
+    if missing:
+        raise UserError(
+            f"{missing[0]} is not a capacity provider of {foundation.name}'s cluster (capacity_providers = "
+            f"{list(base.capacity_providers)}), and RunTask cannot use a provider the cluster lacks; "
+            f"allowed: add it to [stacks.{foundation.name}.options] capacity_providers, or drop it here",
+            stack=spec.name, field=field)
+    if places_on_spot(strategy) and base.cpu_architecture != "X86_64":
+        raise UserError(f"{foundation.name}'s task family is {base.cpu_architecture}, and Fargate Spot runs X86_64 tasks only; "
+                        "allowed: FARGATE only for this family", stack=spec.name, field=field)
+    if base.minimum_platform_version:
+        version, why = base.minimum_platform_version
+        try:
+            check_platform_version(job.platform_version, version, f"{foundation.name}'s task family ({why})")
+        except UserError as error:
+            raise error.within(stack=spec.name, field_prefix="options") from None
 
 
 def _load_stack(name: str, table: dict) -> StackSpec:
@@ -143,7 +178,8 @@ def _parse_stack(name: str, table) -> StackSpec:
     if not isinstance(environments_table, dict) or not environments_table:
         raise UserError("at least one [stacks.<name>.environments.<env>] table is needed", field="environments")
     environments = {env: _parse_environment(env, value, options) for env, value in environments_table.items()}
-    return StackSpec(name, blueprint, module, description, options, environments)
+    overrides = parse_overrides(table.get("overrides", {}))
+    return StackSpec(name, blueprint, module, description, options, environments, overrides)
 
 
 def _parse_environment(name: str, table, options) -> Environment:
