@@ -220,6 +220,9 @@ def cmd_diff(args) -> int:
             print(f"{stack.spec.name}: resources " + "; ".join(parts))
         else:
             print(f"{stack.spec.name}: no resource changes")
+        if stack.spec.overrides:
+            print(f"{stack.spec.name}: {len(stack.spec.overrides)} hand override(s): "
+                  + "; ".join(override.describe().replace("`", "") for override in stack.spec.overrides))
     sys.stdout.write(diff(render_plan))
     return EXIT_OK
 
