@@ -203,7 +203,7 @@ class Options:
     def minimum_platform_version(self) -> tuple[tuple[int, ...], str] | None:
         """The oldest Fargate platform version a task of this family runs on, and why (None: any)."""
         if self.cpu in NEEDS_PLATFORM_1_4:
-            return (1, 4, 0), f"its cpu {self.cpu}"
+            return (1, 4, 0), f"its {self.cpu // 1024} vCPU size"
         if self.ephemeral_storage_gib is not None:
             return (1, 4, 0), "its ephemeral_storage_gib"
         if self.stop_timeout is not None:

@@ -197,11 +197,12 @@ def run_task_notes(options: RunTaskOptions, *, spot_retries: int | None) -> list
     if options.propagate_tags:
         tagged.append("the task definition's tags (`propagate_tags`)")
     if options.enable_ecs_managed_tags:
-        tagged.append("ECS managed tags (`aws:ecs:clusterName`, `aws:ecs:serviceName`...)")
+        tagged.append("ECS managed tags (such as `aws:ecs:clusterName`)")
     if options.stack_tags_on_tasks:
         tagged.append("the environment's `tags`, through the `TaskTag<Key>` parameters")
     if tagged:
-        notes.append("Each task is tagged with " + ", ".join(tagged) + "; the role that starts it may tag only the tasks it starts "
+        listed = tagged[0] if len(tagged) == 1 else ", ".join(tagged[:-1]) + " and " + tagged[-1]
+        notes.append(f"Each task is tagged with {listed}; the role that starts it may tag only the tasks it starts "
                      "in this cluster (`ecs:TagResource` with `ecs:CreateAction` = `RunTask`).")
     return notes
 

@@ -232,10 +232,12 @@ RUN_TASK, CHECK_STARTED, NOT_STARTED, STARTED = "Run ECS task", "Check task star
 RECORD_FAILURE, JOB_FAILED = "Record failure", "Job failed"
 JOB_FAILED_ERROR = "EcsJobFailed"
 # concurrency = 1 (see concurrency_states)
-CHECK_RUNNING, ANOTHER_RUNNING = "Check for a running execution", "Previous run still running?"
+CHECK_RUNNING, COUNT_RUNNING, ANY_RUNNING = "Check for a running execution", "Count running executions", "Any execution running?"
+FIND_OLDEST, ANOTHER_RUNNING = "Find oldest running execution", "Previous run still running?"
 RECORD_SKIP, RUN_SKIPPED = "Record skipped run", "Run skipped: previous run still running"
 RUN_SKIPPED_ERROR = "PreviousRunStillRunning"
 LIST_EXECUTIONS_ARN = "arn:${Partition}:states:::aws-sdk:sfn:listExecutions"
+LIST_EXECUTIONS_PAGE = 100  # with concurrency = 1 the list is short: every overlapping run ends at once
 ON_OVERLAP = ("skip", "fail")
 # Fargate Spot re-runs (see spot_states)
 CHECK_FAILED_STOP, READ_STOPPED_TASK = "Check failed task for Spot interruption", "Read stopped task"
@@ -251,43 +253,51 @@ def concurrency_states(*, next_state: str, on_overlap: str, retry: list[dict]) -
     still runs), `fail` in a Fail state with error PreviousRunStillRunning (alerted as a failure).
 
     ListExecutions returns the newest execution first, so the last one of the list is the oldest
-    still running; this execution goes on only if that is itself (or the list is empty). Two
+    still running; this execution goes on only if that is itself (or the list is empty), so two
     executions that see each other agree on which one goes on. ListExecutions "is eventually
     consistent": executions started within moments of each other may not see each other, and both
-    run. The check fails closed: if it cannot list, the execution fails.
+    run. The check fails closed: if it cannot list, the execution fails. The oldest is picked with
+    intrinsic functions and compared by paths without array indexes.
     https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html
     https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html
+    https://docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html
     """
     states: dict[str, dict] = {
         CHECK_RUNNING: {
             "Type": "Task",
             "Comment": "concurrency = 1: list this state machine's RUNNING executions (newest first)",
             "Resource": LIST_EXECUTIONS_ARN,
-            "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 1000},
-            "ResultSelector": {"oldestRunning.$": "$.Executions[-1:]"},
+            "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": LIST_EXECUTIONS_PAGE},
+            "ResultSelector": {"running.$": "$.Executions", "self.$": "$$.Execution.Id"},
             "ResultPath": "$.concurrency",
             "Retry": list(retry),
             "Catch": [catcher(["States.ALL"], next_state=RECORD_FAILURE, result_path="$.error")],
-            "Next": ANOTHER_RUNNING,
+            "Next": COUNT_RUNNING,
         },
+        COUNT_RUNNING: pass_state(parameters={
+            "running.$": "$.concurrency.running", "count.$": "States.ArrayLength($.concurrency.running)", "self.$": "$.concurrency.self",
+        }, result_path="$.concurrency", next_state=ANY_RUNNING),
+        ANY_RUNNING: choice_state(choices=[{"Variable": "$.concurrency.count", "NumericEquals": 0, "Next": next_state}],
+                                  default=FIND_OLDEST),
+        FIND_OLDEST: pass_state(parameters={
+            "oldest.$": "States.ArrayGetItem($.concurrency.running, States.MathAdd($.concurrency.count, -1))",
+            "self.$": "$.concurrency.self",
+        }, result_path="$.concurrency", next_state=ANOTHER_RUNNING),
         ANOTHER_RUNNING: choice_state(choices=[{
-            "And": [
-                {"Variable": "$.concurrency.oldestRunning[0].ExecutionArn", "IsPresent": True},
-                {"Not": {"Variable": "$.concurrency.oldestRunning[0].ExecutionArn", "StringEqualsPath": "$$.Execution.Id"}},
-            ],
+            "Not": {"Variable": "$.concurrency.oldest.ExecutionArn", "StringEqualsPath": "$.concurrency.self"},
             "Next": RECORD_SKIP if on_overlap == "skip" else RUN_SKIPPED,
         }], default=next_state),
     }
     if on_overlap == "skip":
         states[RECORD_SKIP] = pass_state(parameters={
             "skipped": "a previous run of this state machine is still running",
-            "runningExecution.$": "$.concurrency.oldestRunning[0].ExecutionArn",
+            "runningExecution.$": "$.concurrency.oldest.ExecutionArn",
         }, next_state=RUN_SKIPPED)
         states[RUN_SKIPPED] = succeed_state(comment="concurrency = 1: this run did nothing; its output names the running execution")
     else:
         states[RUN_SKIPPED] = fail_state(
             error=RUN_SKIPPED_ERROR, comment="concurrency = 1, on_overlap = fail: this run did nothing",
-            cause_path="States.Format('execution {} is still running', $.concurrency.oldestRunning[0].ExecutionArn)")
+            cause_path="States.Format('execution {} is still running', $.concurrency.oldest.ExecutionArn)")
     return states
 
 
