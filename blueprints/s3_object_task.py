@@ -6,11 +6,11 @@ S3 publishes `Object Created` to EventBridge itself once the bucket has EventBri
 on (`NotificationConfiguration.EventBridgeConfiguration`); no CloudTrail trail is needed.
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html
 
-The container gets `detail.object.key` exactly as the event carries it (never decoded here). S3's
-EventBridge event reference (ev-events.html) does not say that key is URL-encoded, unlike its
-SQS/SNS/Lambda notifications ("The object key name value is URL encoded",
-notification-content-structure.html); AWS Lambda Powertools does URL-decode it (unquote_plus), so a
-container that must open the object should be ready for a key with `+`/`%XX` escapes.
+The container gets `detail.object.key` exactly as the event carries it: URL-encoded, as S3 writes
+keys in its notifications ("The object key name value is URL encoded", notification-content-
+structure.html; the EventBridge event reference, ev-events.html, does not say either way, but AWS
+Lambda Powertools decodes it with unquote_plus). Key filters are compared in that encoded form
+(generator.aws.event_rules.s3_encode) and the stack README says how the container decodes the key.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from troposphere import events, s3
 from generator.aws import iam
 from generator.aws import checkov_skips as skip_reasons
 from generator.aws.checkov_skips import checkov_skips
-from generator.aws.alerts import SPOT_PAGES, AlertOptions, add_alerts
+from generator.aws.alerts import AlertOptions, add_alerts
 from generator.aws.capacity import places_on_spot
 from generator.aws.arns import sub
 from generator.core.contract import Rendered, StackContext
@@ -34,7 +34,7 @@ from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, refuse_concurrency,
 from generator.core.errors import UserError
 from generator.aws.event_rules import (
     BUCKET_NAME_PATH, OBJECT_CREATED, OBJECT_KEY_PATH, OBJECT_RESTORE_COMPLETED, S3KeyFilter,
-    container_override_transformer, s3_object_created_pattern,
+    container_override_transformer, encoded_key_notes, s3_object_created_pattern,
 )
 from generator.aws.targets import ecs_rule_target, invoke_statements
 from generator.aws.task_tags import task_tag_refs
@@ -62,7 +62,8 @@ class Options(RunTaskOptions, DeliveryOptions, S3KeyFilter, AlertOptions):
     false. bucket_encryption: AES256 (default, SSE-S3) or aws:kms (SSE-KMS, AWS managed key).
     restore_completed: default false; true also runs the task on `Object Restore Completed`.
     bucket_env_var / key_env_var: default S3_BUCKET / OBJECT_KEY. The key is passed exactly as
-    the event's detail.object.key. enabled: default true."""
+    the event's detail.object.key: URL-encoded as S3 sends it (a space as +, other characters as
+    %XX; decode with urllib.parse.unquote_plus). enabled: default true."""
 
     existing_bucket: bool | str = False
     bucket_versioning: bool = False
@@ -97,6 +98,11 @@ class Options(RunTaskOptions, DeliveryOptions, S3KeyFilter, AlertOptions):
     @property
     def creates_bucket(self) -> bool:
         return self.existing_bucket is False
+
+    def check_parameter_values(self, values: dict[str, str]) -> None:
+        """An environment's BucketName against the key filter (a filter that starts with it matches no key)."""
+        bucket = values.get(BUCKET_NAME, self.existing_bucket if isinstance(self.existing_bucket, str) else "")
+        self.check_bucket(str(bucket))
 
 
 def _bucket(template: Template, options: Options) -> s3.Bucket:
@@ -175,9 +181,9 @@ def build(options: Options, stack: StackContext) -> Rendered:
         template.add_output(Output("DeadLetterQueueUrl", Description="Failed task starts land here", Value=Ref(dead_letter_queue)))
     template.add_output(Output("BucketName", Description="The bucket whose new objects start the task", Value=Ref(bucket or BUCKET_NAME)))
     template.add_output(Output("RuleArn", Description="The EventBridge rule", Value=GetAtt(rule, "Arn")))
-    add_alerts(template, task, options, stack_name=stack.name, rule=rule, dead_letter_queue=dead_letter_queue,
-               spot_interruptions=SPOT_PAGES if places_on_spot(options.strategy) else None)
-    notes = [] if options.creates_bucket else [EXISTING_BUCKET_NOTE]
+    add_alerts(template, task, options, stack_name=stack.name, container_name=options.container_name, rule=rule,
+               dead_letter_queue=dead_letter_queue, spot_interruptions_alert=places_on_spot(options.strategy))
+    notes = ([] if options.creates_bucket else [EXISTING_BUCKET_NOTE]) + encoded_key_notes(options, options.key_env_var)
     if options.import_from:
         notes.append(f"FoundationStack is `{options.import_from}-<environment>` (the `{options.import_from}` stack deployed for the "
                      "same environment, in the same account and Region) unless the environment sets it.")

@@ -16,14 +16,16 @@ from troposphere import events, stepfunctions
 
 from generator.aws import step_functions as asl
 from generator.aws import iam
-from generator.aws.alerts import SPOT_PAGES, SPOT_RETRIED, AlertOptions, add_alerts
+from generator.aws.alerts import AlertOptions, add_alerts
 from generator.aws.arns import arn
 from generator.aws.capacity import places_on_spot, strategy_properties
 from generator.core.contract import Rendered, StackContext
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, run_task_notes, task_ref
 from generator.core.errors import UserError
-from generator.aws.event_rules import BUCKET_NAME_PATH, OBJECT_KEY_PATH, Placeholder, S3KeyFilter, json_input_transformer, s3_object_created_pattern
+from generator.aws.event_rules import (
+    BUCKET_NAME_PATH, OBJECT_KEY_PATH, Placeholder, S3KeyFilter, encoded_key_notes, json_input_transformer, s3_object_created_pattern,
+)
 from generator.aws.log_groups import validate_retention_days
 from generator.aws.schedules import validate_schedule_expression, validate_timezone
 from generator.aws.targets import add_schedule, start_execution_statements, state_machine_rule_target, state_machine_schedule_target
@@ -44,8 +46,9 @@ BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 @dataclass(frozen=True, kw_only=True)
 class S3Trigger(S3KeyFilter):
     """Objects created in the bucket named by the BucketName parameter (an existing bucket whose
-    EventBridge notifications are on) start an execution, filtered as in s3_object_task.
-    bucket_env_var / key_env_var: default S3_BUCKET / OBJECT_KEY."""
+    EventBridge notifications are on) start an execution, filtered as in s3_object_task (filters
+    compared with the URL-encoded key). bucket_env_var / key_env_var: default S3_BUCKET / OBJECT_KEY;
+    the key arrives URL-encoded, as S3 sends it."""
 
     bucket_env_var: str = "S3_BUCKET"
     key_env_var: str = "OBJECT_KEY"
@@ -66,8 +69,11 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
     `<stack>-<env>-<name>`, at most 80 characters in every environment. wait: default true
     (ecs:runTask.sync, the execution fails when the task fails); false only starts the task. input_overrides: default
     false; true lets the execution input set `command` and `environment.<NAME>` for the names in
-    `environment`, each falling back to the option. timeout_seconds: default none, no limit (the
-    task is stopped and the execution fails with States.Timeout). ecs_retry_attempts /
+    `environment`, each falling back to the option. timeout_seconds: default none, no limit; the
+    limit of each attempt of the task (every retry gets it again; past it the attempt fails with
+    States.Timeout, which is never retried). execution_timeout_seconds: default none, no limit but
+    Step Functions' one year; the limit of the whole execution, retries included (top-level
+    TimeoutSeconds: the execution then ends TIMED_OUT). ecs_retry_attempts /
     ecs_retry_interval_seconds / ecs_retry_backoff_rate: default 3 / 10 / 2, for throttling and
     capacity errors (the backoff rate is a number from 1.0, e.g. 1.5). task_failure_retry_attempts:
     default 0, a failed task is not run again; n re-runs it up to n times after any error but a
@@ -86,6 +92,7 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
     wait: bool = True
     input_overrides: bool = False
     timeout_seconds: int | None = None
+    execution_timeout_seconds: int | None = None
     ecs_retry_attempts: int = 3
     ecs_retry_interval_seconds: int = 10
     ecs_retry_backoff_rate: Any = 2  # a number: generator.core.options has no float type, so checked below
@@ -116,6 +123,10 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
         if self.input_overrides and not self.command:
             raise UserError("input_overrides needs a default command (used when the execution input has none)", field="command")
         _in_range(self.timeout_seconds, 1, MAX_SECONDS, "timeout_seconds")
+        _in_range(self.execution_timeout_seconds, 1, MAX_SECONDS, "execution_timeout_seconds")
+        if self.timeout_seconds and self.execution_timeout_seconds and self.timeout_seconds > self.execution_timeout_seconds:
+            raise UserError(f"{self.execution_timeout_seconds} is shorter than timeout_seconds ({self.timeout_seconds}), the limit of one "
+                            "attempt; allowed: at least timeout_seconds", field="execution_timeout_seconds")
         _in_range(self.ecs_retry_attempts, 0, 99_999_999, "ecs_retry_attempts")
         _in_range(self.ecs_retry_interval_seconds, 1, 99_999_999, "ecs_retry_interval_seconds")
         rate = self.ecs_retry_backoff_rate
@@ -166,6 +177,11 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
         if not (places_on_spot(self.strategy) and self.wait):
             return None
         return 2 if self.spot_retry_attempts is None else self.spot_retry_attempts
+
+    def check_parameter_values(self, values: dict[str, str]) -> None:
+        """An environment's BucketName against the S3 trigger's key filter (a filter that starts with it matches no key)."""
+        if self.s3 is not None:
+            self.s3.check_bucket(str(values.get(BUCKET_NAME, "")), field_prefix="s3.")
 
     @property
     def backoff_rate(self) -> int | float:
@@ -232,7 +248,7 @@ def definition(options: Options, stack: StackContext, tags: list = ()) -> dict:
         environment={} if options.input_overrides else dict(options.environment),
         input_command=options.input_overrides, input_environment=input_environment, wait=options.wait,
         platform_version=options.platform_version, assign_public_ip=options.assign_public_ip,
-        timeout_seconds=options.timeout_seconds, retry=retry,
+        timeout_seconds=options.timeout_seconds, execution_timeout_seconds=options.execution_timeout_seconds, retry=retry,
         capacity_provider_strategy=strategy_properties(options.strategy),
         task_size={key.capitalize(): value for key, value in options.task_size_override().items()},
         tagging=tagging, concurrency=concurrency, spot_rerun_attempts=options.spot_reruns,
@@ -274,11 +290,14 @@ def build(options: Options, stack: StackContext) -> Rendered:
     ))
     template.add_output(Output("StateMachineArn", Description="Start an execution of this state machine to run the task", Value=Ref(machine)))
     rule, schedule_group, dead_letter_queue = _add_trigger(template, options, stack, Ref(machine))
-    # With wait the state machine re-runs a task interrupted on Spot (and fails when out of re-runs);
-    # without it nothing sees the task stop, so the interruption pages like any lost run.
-    spot = None if not places_on_spot(options.strategy) else SPOT_RETRIED if options.spot_reruns is not None else SPOT_PAGES
-    add_alerts(template, task, options, stack_name=stack.name, rule=rule, schedule_group=schedule_group,
-               dead_letter_queue=dead_letter_queue, state_machine_arn=Ref(machine), spot_interruptions=spot)
+    # The outcome of an execution is what matters: with wait (.sync) a failed task fails the
+    # execution, after whatever retries the definition makes, so the execution alert says it once.
+    # Without wait nothing watches the task but the task alert (and nothing retries it): there a
+    # Fargate Spot interruption is a lost run and alerts too; with wait the definition re-runs an
+    # interrupted task (spot_states) and only an execution out of re-runs fails and alerts.
+    add_alerts(template, None if options.wait else task, options, stack_name=stack.name, container_name=options.container_name,
+               rule=rule, schedule_group=schedule_group, dead_letter_queue=dead_letter_queue, state_machine_arn=Ref(machine),
+               spot_interruptions_alert=not options.wait and places_on_spot(options.strategy))
     return Rendered(template, files={definition_path: asl.dump_json(document)}, summary=_summary(options), notes=_notes(options))
 
 
@@ -331,6 +350,20 @@ def _summary(options: Options) -> str:
 def _notes(options: Options) -> list[str]:
     notes = [f"A failed execution reports error `{asl.JOB_FAILED_ERROR}`; its cause is JSON with the original `Error` "
              "(e.g. `States.TaskFailed` for a non-zero exit, `States.Timeout`) and its `Cause` (ECS's description of the task)."]
+    if options.timeout_seconds is not None or options.execution_timeout_seconds is not None:
+        per_attempt = (f"`timeout_seconds` ({options.timeout_seconds} s) limits each attempt of the task: every retry gets it again"
+                       if options.timeout_seconds is not None else "Each attempt of the task has no time limit of its own")
+        whole = (f"`execution_timeout_seconds` ({options.execution_timeout_seconds} s) limits the whole execution, retries included "
+                 "(it then ends `TIMED_OUT`)" if options.execution_timeout_seconds is not None else
+                 "the whole execution has no limit but Step Functions' one year (set `execution_timeout_seconds`)")
+        notes.append(f"{per_attempt}; {whole}.")
+    if options.alerts != "off":
+        watched = ("Alerts are on the outcome: an execution that ends `FAILED`, `TIMED_OUT` or `ABORTED` (after its retries) "
+                   "is alerted once, with its ARN; an attempt that a retry recovers is not.")
+        if not options.wait:
+            watched += (" With `wait = false` the execution succeeds once the task has started, so the task's own failure "
+                        "(its container `" + options.container_name + "` exiting non-zero) is alerted by the task rule.")
+        notes.append(watched)
     if options.task_failure_retry_attempts:
         notes.append(f"The task is run again up to {options.task_failure_retry_attempts} time(s) after any error but a timeout: "
                      "`States.TaskFailed` in a retrier matches every error except `States.Timeout`, so permanent ones "
@@ -340,6 +373,7 @@ def _notes(options: Options) -> list[str]:
         notes.append('Execution input such as `{"command": ["..."], "environment": {"NAME": "value"}}` overrides the command and the '
                      f"variables listed in `environment` ({names}); an absent field keeps the value from the manifest.")
     if options.s3 is not None:
+        notes += encoded_key_notes(options.s3, options.s3.key_env_var)
         notes.append("Requires EventBridge notifications on for the existing bucket (aws s3api put-bucket-notification-configuration "
                      "--notification-configuration '{\"EventBridgeConfiguration\": {}}').")
     if options.concurrency is not None:

@@ -109,7 +109,8 @@ def test_diff_summarises_resource_changes_and_writes_nothing(rendered, run_cli):
     before = snapshot(rendered)
     result = run_cli("diff", cwd=rendered)
     assert result.code == 0
-    assert "artisan-logger: resources removed DeadLetterQueue, DeadLetterQueuePolicy, DeadLetterQueueAlarm; changed ScheduleRule\n" in result.out
+    # the alert rule loses its dead-letter queue too
+    assert "artisan-logger: resources removed DeadLetterQueue, DeadLetterQueuePolicy, DeadLetterQueueAlarm; changed ScheduleRule, TaskFailedAlertRule\n" in result.out
     assert "nightly-report: no resource changes\n" in result.out
     assert "-  DeadLetterQueue:\n" in result.out
     assert snapshot(rendered) == before

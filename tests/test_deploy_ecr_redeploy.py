@@ -119,5 +119,17 @@ def test_redeploy_stack_deploys_and_wires_rule_function_and_role(rendered_exampl
                                  [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}], [{"Ref": "AlertTopic"}]),
         "FailedInvocationsAlarm": ("AWS/Events", "FailedInvocations", [{"Name": "RuleName", "Value": {"Ref": "RedeployRule"}}], [{"Ref": "AlertTopic"}]),
         "FunctionErrorsAlarm": ("AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": {"Ref": "RedeployFunction"}}], [{"Ref": "AlertTopic"}]),
+        "FunctionDestinationFailuresAlarm": ("AWS/Lambda", "DestinationDeliveryFailures",
+                                             [{"Name": "FunctionName", "Value": {"Ref": "RedeployFunction"}}], [{"Ref": "AlertTopic"}]),
+        "FunctionEventsDroppedAlarm": ("AWS/Lambda", "AsyncEventsDropped",
+                                       [{"Name": "FunctionName", "Value": {"Ref": "RedeployFunction"}}], [{"Ref": "AlertTopic"}]),
+        "DeploymentFailedAlertRuleFailedInvocationsAlarm": ("AWS/Events", "FailedInvocations",
+                                                            [{"Name": "RuleName", "Value": {"Ref": "DeploymentFailedAlertRule"}}],
+                                                            [{"Ref": "AlertTopic"}]),
     }
+    # the rule on failed rollouts of the mapped service, as created, publishing to the stack's topic
+    deployment_rule = events.describe_rule(Name=ids["DeploymentFailedAlertRule"].split("/")[-1].split("|")[0])
+    assert json.loads(deployment_rule["EventPattern"])["resources"] == [f"arn:aws:ecs:{region}:{account}:service/main/api"]
+    (alert,) = events.list_targets_by_rule(Rule=deployment_rule["Name"])["Targets"]
+    assert alert["Arn"] == ids["AlertTopic"]
     assert translated["Resources"]["RedeployFunction"]["Type"] == "AWS::Lambda::Function"  # what FunctionErrorsAlarm's Ref names

@@ -406,18 +406,26 @@ def check_rules(stack: Deployed, resolve: Resolve, task) -> int:
             clusters += 1
             assert pattern["detail"]["group"] == [f"family:{family}"]
             assert pattern["detail"]["lastStatus"] == ["STOPPED"]
-            (alert,) = targets.values()
+            (target,) = targets.values()
+            if pattern["detail"].get("containers", {}).get("exitCode") == [0]:
+                # the missed-run alarm's success rule writes to the stack's own log group
+                (group,) = [stack.ids[name] for name in stack.of_type("AWS::Logs::LogGroup") if name == "SuccessfulRunsLogGroup"]
+                assert target["Arn"] == f"arn:aws:logs:{stack.region}:{stack.account}:log-group:{group}"
+                continue
             topics = stack.of_type("AWS::SNS::Topic")
             if topics:  # the stack's own topic (alerts = "topic"), else the AlertTopicArn parameter's
-                assert alert["Arn"] in {stack.ids[name] for name in topics}
+                assert target["Arn"] in {stack.ids[name] for name in topics}
             else:
-                assert alert["Arn"] == stack.overrides["AlertTopicArn"]
-            assert set(alert["InputTransformer"]["InputPathsMap"]) >= {"group", "task", "reason"}
+                assert target["Arn"] == stack.overrides["AlertTopicArn"]
+            assert set(target["InputTransformer"]["InputPathsMap"]) >= {"group", "task", "reason", "containers"}
 
-    if task is not None and stack.of_type("AWS::SNS::Topic"):
-        alert_rules = [name for name, resource in stack.of_type("AWS::Events::Rule").items()
-                       if resource["Properties"].get("EventPattern", {}).get("detail-type") == [ALERT_DETAIL_TYPE]]
-        assert alert_rules, "a stack with an alert topic that runs a task has an alert rule"
+    if stack.of_type("AWS::SNS::Topic"):
+        # a stack with an alert topic hears its failures: a task's, or (a state machine that waits
+        # for its task) the execution's outcome, or (ecr_redeploy) the rollout's
+        detail_types = {t for resource in stack.of_type("AWS::Events::Rule").values()
+                        for t in resource["Properties"].get("EventPattern", {}).get("detail-type", [])}
+        if task is not None:
+            assert detail_types & {ALERT_DETAIL_TYPE, "Step Functions Execution Status Change"}, "a stack that runs a task has an alert rule"
     return clusters
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from generator.core.contract import StackContext
 from generator.emit.encode import template_data
 from generator.core.manifest import load_manifest
+from generator.core.render import stack_context
 
 MANIFESTS = [REPO / "stacks.toml", Path(__file__).parent / "golden" / "stacks.toml"]
 SPECS = [spec for manifest in MANIFESTS for spec in load_manifest(manifest).values()]
@@ -18,7 +18,7 @@ SPECS = [spec for manifest in MANIFESTS for spec in load_manifest(manifest).valu
 @pytest.mark.parametrize("spec", SPECS, ids=[f"{spec.name}" for spec in SPECS])
 def test_same_data_as_troposphere(spec):
     def build():
-        return spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description)).template
+        return spec.module.build(spec.options, stack_context(spec)).template
 
     assert template_data(build()) == build().to_dict()
 

@@ -259,6 +259,20 @@ task_failure_retry_attempts = 2''')
     assert "ECS.AccessDeniedException" in stack.files["job/README.md"]
 
 
+def test_timeout_seconds_is_per_attempt_and_execution_timeout_bounds_the_whole_execution(tmp_path):
+    stack = render(tmp_path, SEED + '\ntimeout_seconds = 600\nexecution_timeout_seconds = 3600\ntask_failure_retry_attempts = 2')
+    definition = definition_of(stack)
+    assert list(definition) == ["Comment", "StartAt", "TimeoutSeconds", "States"]
+    assert definition["TimeoutSeconds"] == 3600  # top level: the whole execution, retries included
+    assert definition["States"]["Run ECS task"]["TimeoutSeconds"] == 600  # each attempt
+    readme = stack.files["job/README.md"]
+    assert "`timeout_seconds` (600 s) limits each attempt of the task: every retry gets it again" in readme
+    assert "`execution_timeout_seconds` (3600 s) limits the whole execution, retries included (it then ends `TIMED_OUT`)" in readme
+    unbounded = definition_of(render(tmp_path, SEED + '\ntimeout_seconds = 600'))
+    assert "TimeoutSeconds" not in unbounded
+    assert "the whole execution has no limit but Step Functions' one year" in render(tmp_path, SEED + '\ntimeout_seconds = 600').files["job/README.md"]
+
+
 def test_backoff_rate_may_be_any_number_from_one(tmp_path):
     """ASL's BackoffRate is a number >= 1.0: 1.5 is a gentler backoff than any whole number allows."""
     stack = render(tmp_path, SEED + "\necs_retry_backoff_rate = 1.5\ntask_failure_retry_attempts = 1")
@@ -410,6 +424,8 @@ def test_s3_trigger_matches_the_bucket_and_key_and_passes_them_to_the_container(
     ('name = "a.b"', "name", "letters, digits"),
     ('wait = false\ntask_failure_retry_attempts = 1', "task_failure_retry_attempts", "wait = true"),
     ('timeout_seconds = 0', "timeout_seconds", "1 to 31536000"),
+    ('execution_timeout_seconds = 31536001', "execution_timeout_seconds", "1 to 31536000"),
+    ('timeout_seconds = 600\nexecution_timeout_seconds = 300', "execution_timeout_seconds", "shorter than timeout_seconds (600)"),
     ('ecs_retry_backoff_rate = 0', "ecs_retry_backoff_rate", "1.0 to 100"),
     ('ecs_retry_backoff_rate = 0.5', "ecs_retry_backoff_rate", "0.5 is out of range; allowed: 1.0 to 100"),
     ('ecs_retry_backoff_rate = nan', "ecs_retry_backoff_rate", "allowed: 1.0 to 100"),
@@ -528,3 +544,15 @@ def test_task_scoped_statements_cover_the_task_arns_ecs_reports(tmp_path, event_
     family_arn, revisions_arn = resolved(statements["RunTaskFamilyInCluster"], detail["clusterArn"])
     assert fnmatch.fnmatchcase(detail["taskDefinitionArn"], revisions_arn)
     assert not fnmatch.fnmatchcase(detail["taskDefinitionArn"], family_arn)
+
+
+def test_an_s3_trigger_filter_starting_with_the_bucket_name_is_refused_per_environment(tmp_path):
+    from generator.core.manifest import load_manifest
+
+    (tmp_path / "stacks.toml").write_text(manifest_text("job", "sfn_task", SEED + '\ns3 = { key_prefix = "landing/raw/" }',
+                                                        NETWORK_PARAMETERS + 'BucketName = "landing"\n'))
+    options = load_manifest(tmp_path / "stacks.toml")["job"].options
+    with pytest.raises(UserError) as raised:
+        options.check_parameter_values({"BucketName": "landing"})
+    assert raised.value.field == "s3.key_prefix" and "allowed: 'raw/'" in raised.value.message
+    options.check_parameter_values({"BucketName": "other"})  # another bucket: the prefix is a key

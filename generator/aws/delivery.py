@@ -52,24 +52,25 @@ def add_dead_letter_queue(template: Template) -> Queue:
     )
 
 
-def allow_rule_to_send(template: Template, queue: Queue, rule_arn) -> QueuePolicy:
-    """Only this rule, through EventBridge, may put messages in the queue."""
+def allow_rule_to_send(template: Template, queue: Queue, rule_arn, *, sid: str = "OnlyThisRuleSendsFailedEvents") -> QueuePolicy:
+    """Only these rules (`rule_arn`: one ARN or a list), through EventBridge, may put messages in the
+    queue. Called again for more rules (the alert rules), it adds a statement to the same policy."""
+    statement = Statement(
+        Sid=sid,
+        Effect=Allow,
+        Principal=Principal("Service", ["events.amazonaws.com"]),
+        Action=[awacs.sqs.SendMessage],
+        Resource=[GetAtt(queue, "Arn")],
+        Condition=Condition(ArnEquals("aws:SourceArn", rule_arn[0] if isinstance(rule_arn, list) and len(rule_arn) == 1 else rule_arn)),
+    )
+    policy = template.resources.get(DEAD_LETTER_QUEUE_POLICY)
+    if policy is not None:
+        policy.PolicyDocument.Statement.append(statement)
+        return policy
     return template.add_resource(
         QueuePolicy(
             DEAD_LETTER_QUEUE_POLICY,
             Queues=[Ref(queue)],
-            PolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Sid="OnlyThisRuleSendsFailedEvents",
-                        Effect=Allow,
-                        Principal=Principal("Service", ["events.amazonaws.com"]),
-                        Action=[awacs.sqs.SendMessage],
-                        Resource=[GetAtt(queue, "Arn")],
-                        Condition=Condition(ArnEquals("aws:SourceArn", rule_arn)),
-                    )
-                ],
-            ),
+            PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[statement]),
         )
     )

@@ -46,8 +46,15 @@ ECS_RESOURCE = re.compile(r"^arn:[^:]+:states:::ecs:(?P<integration>.*)$")  # an
 # --- states -----------------------------------------------------------------------------
 
 
-def state_machine(*, comment: str, start_at: str, states: dict[str, dict]) -> dict:
-    return {"Comment": comment, "StartAt": start_at, "States": states}
+def state_machine(*, comment: str, start_at: str, states: dict[str, dict], timeout_seconds: int | None = None) -> dict:
+    """`timeout_seconds`: the whole execution's limit (top-level TimeoutSeconds): past it the
+    execution fails with States.Timeout, whatever state it is in.
+    https://docs.aws.amazon.com/step-functions/latest/dg/statemachine-structure.html"""
+    machine: dict = {"Comment": comment, "StartAt": start_at}
+    if timeout_seconds is not None:
+        machine["TimeoutSeconds"] = timeout_seconds
+    machine["States"] = states
+    return machine
 
 
 def _flow(state: dict, next_state: str | None) -> dict:
@@ -359,6 +366,7 @@ def ecs_job_definition(
     assign_public_ip: bool,
     timeout_seconds: int | None,
     retry: list[dict],
+    execution_timeout_seconds: int | None = None,
     capacity_provider_strategy: list[dict] = (),
     task_size: dict | None = None,
     tagging: dict | None = None,
@@ -367,6 +375,9 @@ def ecs_job_definition(
 ) -> dict:
     """[check for a running execution →] [read input →] Run ECS task [→ check started | check for a
     Spot interruption]; any error → Record failure → Job failed.
+
+    `timeout_seconds` limits each attempt of the task state (a retry starts the clock again);
+    `execution_timeout_seconds` limits the whole execution, retries included.
 
     `input_command`: the execution input's `command` replaces `command`. `input_environment`
     (name → default): each variable is the input's `environment.<name>`, or the default.
@@ -430,7 +441,7 @@ def ecs_job_definition(
     if concurrency is not None:
         states = {**concurrency_states(next_state=first, **concurrency), **states}
         first = CHECK_RUNNING
-    return state_machine(comment=comment, start_at=first, states=states)
+    return state_machine(comment=comment, start_at=first, states=states, timeout_seconds=execution_timeout_seconds)
 
 
 def ecs_job_statements(task: TaskRef, *, wait: bool, tags_tasks: bool = False, list_executions_of=None) -> list[Statement]:

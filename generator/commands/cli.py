@@ -18,6 +18,11 @@ def _add_paths(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samconfig", type=Path, default=Path("samconfig.toml"), help="SAM config file to update (default: samconfig.toml)")
 
 
+def _add_aws(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint-url", metavar="URL", help="send AWS calls to this endpoint, e.g. a local moto server")
+    parser.add_argument("--profile", metavar="NAME", help="AWS named profile (default: AWS_PROFILE or the default credential chain)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m generator",
@@ -46,21 +51,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_paths(lint)
     lint.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
 
-    diff = commands.add_parser("diff", help="show what a render would change, with a summary per stack",
+    diff = commands.add_parser("diff", help="show what a render (or, with --live, a deploy) would change",
                                description="Show what `render` would change on disk as a unified diff, with a one-line summary "
-                                           "per stack of the resources added, removed and changed (by logical id).")
-    diff.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to compare (default: all)")
+                                           "per stack of the resources added, removed and changed (by logical id) and a table of "
+                                           "IAM changes, broadenings first. With --live --env ENV: preview what a deploy would do "
+                                           "to each live stack through a CloudFormation change set that is created, described and "
+                                           "deleted, never executed; exit 0 no changes, 1 changes, 2 error.")
+    diff.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to compare (default: all; with --live: all of the environment)")
+    diff.add_argument("--live", action="store_true", help="compare with the deployed stacks of --env (change sets, never executed)")
+    diff.add_argument("--env", metavar="ENV", help="environment to compare with (--live only)")
+    diff.add_argument("--fail-on-broadening", action="store_true", help="exit 1 when an IAM change widens access (for CI)")
     _add_paths(diff)
+    _add_aws(diff)
 
-    deploy = commands.add_parser("deploy", help="sam deploy one stack to one environment with its samconfig section",
+    deploy = commands.add_parser("deploy", help="sam deploy one stack, or every stack of an environment in dependency order",
                                  description="Run `sam deploy --config-file <absolute samconfig.toml> --config-env <stack>-<env>` "
                                              "from the samconfig's folder. Refuses to deploy stale rendered output. Arguments after "
-                                             "`--` go to sam deploy (e.g. -- --no-confirm-changeset).")
-    deploy.add_argument("stack", metavar="STACK")
+                                             "`--` go to sam deploy (e.g. -- --no-confirm-changeset). With no STACK, several, or "
+                                             "--with-dependencies/--jobs/--force: deploy the environment's (or the named) stacks, "
+                                             "foundations first, skipping stacks whose live template, parameters and tags already "
+                                             "equal the render, stopping at the first failure.")
+    deploy.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to deploy (default: every stack with --env)")
     deploy.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
-    deploy.add_argument("--dry-run", action="store_true", help="print the exact command instead of running it")
-    deploy.add_argument("--endpoint-url", metavar="URL", help="send AWS calls to this endpoint (AWS_ENDPOINT_URL), e.g. a local emulator")
+    deploy.add_argument("--dry-run", action="store_true", help="print the exact command(s) instead of running them")
+    deploy.add_argument("--with-dependencies", action="store_true", help="also deploy the foundations the named stacks import from")
+    deploy.add_argument("--jobs", type=int, default=1, metavar="N", help="deploy up to N independent stacks at once (default: 1)")
+    deploy.add_argument("--force", action="store_true", help="deploy stacks whose live template and parameters equal the render too")
     _add_paths(deploy)
+    _add_aws(deploy)
 
     next_runs = commands.add_parser("next-runs", help="the next run times of a stack's schedules, in UTC and local time",
                                     description="List the next run times of every schedule in a stack, from now, in UTC and in "
@@ -83,6 +101,48 @@ def build_parser() -> argparse.ArgumentParser:
     test_event.add_argument("--env", metavar="ENV", help="environment whose parameter values resolve the template (default: the stack's first)")
     test_event.add_argument("--json", action="store_true", help='print one JSON object: {"matched", "rule", "target", "mismatch", …}')
     test_event.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+
+    run = commands.add_parser("run", help="start a deployed job now, exactly as its trigger would",
+                              description="Start the job of a deployed stack now with the request its schedule or rule sends "
+                                          "(RunTask, or StartExecution for sfn_task), built from the live stack. --wait waits "
+                                          "for it to stop and exits with the job container's exit code (1 for a failed execution).")
+    run.add_argument("stack", metavar="STACK")
+    run.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
+    run.add_argument("--wait", action="store_true", help="wait until the task (execution) stops; exit with its exit code")
+    run.add_argument("--key", metavar="KEY", help="object key as stored in S3, for a job started by an S3 object (URL-encoded into the event as S3 does; the rule's InputTransformer gets it)")
+    run.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    _add_aws(run)
+
+    status = commands.add_parser("status", help="recent runs, next runs, dead-letter queue depth and alarms of a deployed job",
+                                 description="Show the job's stopped tasks (or executions) since --since, what is running, the next "
+                                             "scheduled runs, the dead-letter queue depth and every alarm of the stack with its state.")
+    status.add_argument("stack", metavar="STACK")
+    status.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
+    status.add_argument("--since", default="1h", metavar="DURATION", help="runs that stopped within this long, like 30m, 1h, 2d (default: 1h)")
+    status.add_argument("--count", type=int, default=10, metavar="N", help="at most this many runs (default: 10)")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    _add_aws(status)
+
+    logs = commands.add_parser("logs", help="the job's container logs, newest run first",
+                               description="Print the job container's log events from its log group (the task definition's awslogs "
+                                           "group: the foundation's or the stack's) since --since, one block per run, newest run first.")
+    logs.add_argument("stack", metavar="STACK")
+    logs.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
+    logs.add_argument("--since", default="1h", metavar="DURATION", help="events of this long ago and later, like 30m, 1h, 2d (default: 1h)")
+    logs.add_argument("--follow", action="store_true", help="keep printing new events until Ctrl-C")
+    logs.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    _add_aws(logs)
+
+    teardown = commands.add_parser("teardown", help="delete an environment's stacks, importers before their foundations",
+                                   description="Delete the environment's (or the named) deployed stacks in reverse dependency order, "
+                                               "after a confirmation. Refuses to delete a stack whose exports a deployed stack still "
+                                               "imports. Resources with DeletionPolicy Retain (the buckets stacks create) are kept.")
+    teardown.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to delete (default: every stack with --env)")
+    teardown.add_argument("--env", required=True, metavar="ENV", help="environment name")
+    teardown.add_argument("--yes", action="store_true", help="do not ask for confirmation (CI)")
+    teardown.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    _add_aws(teardown)
 
     listing = commands.add_parser("list", help="list blueprints and the stacks in the manifest",
                                   description="List the blueprints (one line each) and the stacks in the manifest.")
@@ -210,9 +270,22 @@ def cmd_list(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from generator.core.render import diff, resource_changes
+    from generator.commands import iam_diff
+    from generator.core.render import TEMPLATE_FILE, diff, resource_changes
 
+    if args.live:
+        if not args.env:
+            raise UserError("--live needs --env ENV: the environment whose deployed stacks to compare with", field="--env")
+        from generator.commands.live_diff import run
+
+        return run(args)
+    if args.env or args.endpoint_url or args.profile:
+        raise UserError("--env, --endpoint-url and --profile compare with deployed stacks: add --live", field="--live")
     render_plan = _plan(args, args.stacks)
+    iam = {stack.spec.name: iam_diff.iam_changes(iam_diff.grants(iam_diff.template_on_disk(render_plan.out_dir / stack.spec.name / TEMPLATE_FILE)),
+                                                 iam_diff.grants(stack.template)) for stack in render_plan.stacks}
+    for name, changes in iam.items():
+        print("\n".join(iam_diff.broadening_lines(name, changes)), end="\n" if any(c.broadening for c in changes) else "")
     for stack in render_plan.stacks:
         added, removed, changed = resource_changes(render_plan, stack)
         if added or removed or changed:
@@ -223,7 +296,12 @@ def cmd_diff(args) -> int:
         if stack.spec.overrides:
             print(f"{stack.spec.name}: {len(stack.spec.overrides)} hand override(s): "
                   + "; ".join(override.describe().replace("`", "") for override in stack.spec.overrides))
+    for name, changes in iam.items():
+        print("\n".join(iam_diff.change_lines(name, changes)), end="\n" if changes else "")
     sys.stdout.write(diff(render_plan))
+    broadenings = [name for name, changes in iam.items() if any(c.broadening for c in changes)]
+    if args.fail_on_broadening and broadenings:
+        raise CheckFailed(f"IAM broadening in {', '.join(broadenings)} (--fail-on-broadening)")
     return EXIT_OK
 
 
@@ -231,7 +309,13 @@ def cmd_deploy(args) -> int:
     from generator.commands import deploy
     from generator.core.render import diff
 
-    render_plan = _plan(args, [args.stack])
+    if len(args.stacks) != 1 or args.with_dependencies or args.force or args.jobs != 1:
+        from generator.commands.deploy_env import run
+
+        return run(args)
+    if args.profile:
+        args.sam_args = [*args.sam_args, "--profile", args.profile]
+    render_plan = _plan(args, args.stacks)
     spec = render_plan.stacks[0].spec
     if args.env not in spec.environments:
         from generator.core.options import did_you_mean
@@ -276,5 +360,32 @@ def cmd_test_event(args) -> int:
     return run(args.manifest, args.stack, args.event, environment=args.env, as_json=args.json)
 
 
+def cmd_run(args) -> int:
+    from generator.commands.run_job import run
+
+    return run(args)
+
+
+def cmd_status(args) -> int:
+    if args.count < 1:
+        raise UserError(f"{args.count} is not a number of runs; allowed: 1 or more", field="--count")
+    from generator.commands.status import run
+
+    return run(args)
+
+
+def cmd_logs(args) -> int:
+    from generator.commands.logs import run
+
+    return run(args)
+
+
+def cmd_teardown(args) -> int:
+    from generator.commands.teardown import run
+
+    return run(args)
+
+
 COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list, "test-event": cmd_test_event,
-            "diff": cmd_diff, "deploy": cmd_deploy, "next-runs": cmd_next_runs}
+            "diff": cmd_diff, "deploy": cmd_deploy, "next-runs": cmd_next_runs, "run": cmd_run, "status": cmd_status,
+            "logs": cmd_logs, "teardown": cmd_teardown}

@@ -102,7 +102,10 @@ def build_dataclass(cls: type, table: dict[str, Any], *, field_prefix: str | Non
         kwargs[key] = coerce(value, hints[key], f"{prefix}{key}")
     for name, f in fields.items():
         if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise UserError(f"required option is missing ({_type_name(hints[name])})", field=f"{prefix}{name}")
+            # a field may say what to choose (dataclasses.field(metadata={"allowed": ...}))
+            allowed = f.metadata.get("allowed")
+            raise UserError(f"required option is missing ({_type_name(hints[name])})" + (f"; allowed: {allowed}" if allowed else ""),
+                            field=f"{prefix}{name}")
     try:
         return cls(**kwargs)
     except UserError as error:

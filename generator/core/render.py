@@ -97,11 +97,15 @@ def _non_default_options(spec: StackSpec) -> dict:
     return {k: v for k, v in plain.items() if k not in defaults or option_summary({k: defaults[k]})[k] != v}
 
 
+def stack_context(spec: StackSpec) -> StackContext:
+    """What the blueprint is told about the stack it builds."""
+    return StackContext(spec.name, spec.blueprint, spec.description, tuple(spec.environments),
+                        environment_tags={name: dict(env.tags) for name, env in spec.environments.items()})
+
+
 def render_stack(spec: StackSpec, *, manifest_name: str) -> RenderedStack:
     try:
-        rendered = spec.module.build(spec.options, StackContext(
-            spec.name, spec.blueprint, spec.description, tuple(spec.environments),
-            environment_tags={name: dict(env.tags) for name, env in spec.environments.items()}))
+        rendered = spec.module.build(spec.options, stack_context(spec))
     except UserError as error:
         raise error.within(stack=spec.name) from None  # a blueprint's error names the field; this names the stack
     template = rendered.template
@@ -182,6 +186,14 @@ def deploy_sections(stack: RenderedStack, *, out_dir: Path, samconfig_path: Path
     for env in spec.environments.values():
         values = spec.parameter_values(env.name)
         check_parameter_values(parameters, values, stack=spec.name, environment=env.name)
+        # a blueprint may check an environment's values against its options (e.g. a key filter against the bucket)
+        check_options = getattr(spec.options, "check_parameter_values", None)
+        if check_options is not None:
+            try:
+                check_options(values)
+            except UserError as error:
+                raise UserError(f"{error.message} (in environment {env.name})", stack=spec.name,
+                                field=f"options.{error.field}" if error.field else None) from None
         sections.append(DeploySection(
             config_env=spec.config_env(env.name),
             stack_name=spec.config_env(env.name),

@@ -63,6 +63,29 @@ def _key_filter_words(pattern: dict) -> str:
     return "<br/>key " + " or ".join(words)
 
 
+def alerts_in_words(template: dict, stack_name: str) -> list[dict]:
+    """What the stack alerts on: each rule that publishes to an SNS topic (the alert rules) and each
+    alarm with actions, as (kind, logical id, what it says, where it goes)."""
+    resources = template.get("Resources", {})
+    topics = {name for name, r in resources.items() if r.get("Type") == "AWS::SNS::Topic"}
+    topics |= {name for name, p in template.get("Parameters", {}).items() if str(p.get("AllowedPattern", "")).startswith("^arn:aws[a-z-]*:sns:")}
+
+    def what(text) -> str:
+        return str(text).removeprefix(f"{stack_name}: ")
+
+    found = []
+    for logical_id, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Events::Rule":
+            to = [t["Arn"]["Ref"] for t in props.get("Targets", []) if isinstance(t.get("Arn"), dict) and t["Arn"].get("Ref") in topics]
+            if to:
+                found.append({"kind": "rule", "name": logical_id, "what": what(props.get("Description", "")), "to": ", ".join(to)})
+        elif resource["Type"] == "AWS::CloudWatch::Alarm" and props.get("AlarmActions"):
+            found.append({"kind": "alarm", "name": logical_id, "what": what(props.get("AlarmDescription", "")),
+                          "to": ", ".join(expression(a).strip("${}") for a in props["AlarmActions"])})
+    return found
+
+
 def iam_in_words(template: dict) -> list[dict]:
     """Each IAM role: who may assume it and what each statement allows, in words."""
     roles = []
@@ -168,6 +191,10 @@ def flow(template: dict) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
             node = arn["Fn::GetAtt"][0]
         elif isinstance(arn, dict) and "Ref" in arn:
             node = arn["Ref"]
+        elif isinstance(arn, dict) and isinstance(arn.get("Fn::Sub"), str) and any(
+                f"${{{name}}}" in arn["Fn::Sub"] for name in resources):
+            # an ARN built from a resource's name (a log group target)
+            node = next(name for name in resources if f"${{{name}}}" in arn["Fn::Sub"])
         else:
             node = "Target"
         nodes.setdefault(node, f"{resources.get(node, {}).get('Type', 'target')}<br/>{node}")
@@ -191,8 +218,10 @@ def flow(template: dict) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
                     nodes["ExistingBucket"] = "existing S3 bucket<br/>(EventBridge notifications on)"
                     edges.append(("ExistingBucket", logical_id, "event"))
                 elif sources and "aws.s3" not in sources:
-                    nodes["Source"] = ", ".join(sources)
-                    edges.append(("Source", logical_id, "event"))
+                    # one node per event source (aws.ecr → SourceAwsEcr), so two rules on different sources stay apart
+                    source_node = "Source" + "".join(part.title() for part in re.split(r"[^a-z0-9]+", ", ".join(sources).lower()) if part)
+                    nodes[source_node] = ", ".join(sources)
+                    edges.append((source_node, logical_id, "event"))
             for target in props.get("Targets", []):
                 edges.append((logical_id, target_node(target), "runs" if "EcsParameters" in target else "invokes"))
                 if "DeadLetterConfig" in target:
@@ -217,9 +246,22 @@ def flow(template: dict) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
             nodes[logical_id] = f"Fargate task definition<br/>{logical_id}"
         elif kind == "AWS::ECS::Cluster":
             nodes[logical_id] = f"ECS cluster<br/>{logical_id}"
-    if nodes.get("Source") == "aws.ecs" and "EcsTask" in nodes:
-        # the failure alert listens to the stack's own task stopping
-        del nodes["Source"]
-        edges = [("EcsTask", target, "stopped") if source == "Source" else (source, target, label)
-                 for source, target, label in edges]
+    # Events the stack's own resources send: its task stopping, its state machine's executions ending.
+    machines = [node for node, kind in ((n, resources.get(n, {}).get("Type")) for n in nodes)
+                if kind in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")]
+    own = {"SourceAwsEcs": ("EcsTask", "stopped") if "EcsTask" in nodes and not _only_deployments(template) else None,
+           "SourceAwsStates": (machines[0], "execution ended") if len(machines) == 1 else None}
+    for source_node, replacement in own.items():
+        if source_node in nodes and replacement is not None:
+            del nodes[source_node]
+            edges = [(replacement[0], target, replacement[1]) if source == source_node else (source, target, label)
+                     for source, target, label in edges]
     return nodes, edges
+
+
+def _only_deployments(template: dict) -> bool:
+    """Every aws.ecs rule of the template hears service deployments, none a task of the stack's."""
+    patterns = [r.get("Properties", {}).get("EventPattern", {}) for r in template.get("Resources", {}).values()
+                if r.get("Type") == "AWS::Events::Rule"]
+    ecs = [p for p in patterns if "aws.ecs" in _listed(p.get("source", []))]
+    return bool(ecs) and all("ECS Deployment State Change" in _listed(p.get("detail-type", [])) for p in ecs)

@@ -270,3 +270,27 @@ def principal_is_everyone(statement: dict[str, Any]) -> bool:
     if principal == "*":
         return True
     return isinstance(principal, dict) and "*" in as_list(principal.get("AWS"))
+
+
+def principal_services(statement: dict[str, Any]) -> list[str]:
+    """The service principals a statement names (``{"Service": ...}``), lowercased; intrinsics are left out."""
+    principal = statement.get("Principal")
+    if not isinstance(principal, dict):
+        return []
+    services = []
+    for service, _ in branches(principal.get("Service"), []):
+        services += [item.lower() for item in as_list(service) if isinstance(item, str)]
+    return services
+
+
+def condition_keys(statement: dict[str, Any]) -> dict[str, str]:
+    """Each condition key of a statement, lowercased (condition keys are case-insensitive), with its operator."""
+    condition = statement.get("Condition")
+    keys: dict[str, str] = {}
+    for branch, _ in branches(condition, []):
+        if not isinstance(branch, dict):
+            continue
+        for operator, pairs in branch.items():
+            if isinstance(pairs, dict):
+                keys.update({key.lower(): operator for key in pairs if isinstance(key, str)})
+    return keys

@@ -52,6 +52,11 @@ RESOURCE_STAR_ONLY_ACTIONS: dict[str, str] = {
     "xray:PutTelemetryRecords": _XRAY,
     "xray:GetSamplingRules": _XRAY,
     "xray:GetSamplingTargets": _XRAY,
+    "ecs:DescribeTaskDefinition": (
+        "ECS defines no resource type for DescribeTaskDefinition, so the redeploy function (image_update = digest) reads "
+        "the service's task definition on \"*\": "
+        f"{_SAR}/list_amazonelasticcontainerservice.html"
+    ),
     "ecr:GetAuthorizationToken": (
         "an ECR registry token is account-wide, so the ECS task execution role gets it on \"*\": "
         "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html ; "
