@@ -108,7 +108,8 @@ def build(options: Options, stack: StackContext) -> Rendered:
 
     if dead_letter_queue is not None:
         template.add_output(Output("DeadLetterQueueUrl", Description="Failed task starts land here", Value=Ref(dead_letter_queue)))
-    successes = add_successful_runs(template, task, options.container_name, stack_name=stack.name) if options.missed_run_alarm else None
+    successes = (add_successful_runs(template, task, options.container_name, stack_name=stack.name, spot=places_on_spot(options.strategy))
+                 if options.missed_run_alarm else None)
     topic_arn = add_alerts(template, task, options, stack_name=stack.name, container_name=options.container_name, rule=rule,
                            schedule_group=schedule_group, dead_letter_queue=dead_letter_queue,
                            watched_rules=[successes] if successes is not None else [],

@@ -47,3 +47,11 @@ def test_without_spot_the_alert_rule_is_unchanged(tmp_path):
     on_demand = alert_pattern(tmp_path, "scheduled_task", 'schedule = "rate(1 hour)"\ncapacity_provider_strategy = [{ provider = "FARGATE" }]')
     assert on_demand == alert_pattern(tmp_path, "scheduled_task", 'schedule = "rate(1 hour)"')
     assert "stopCode" not in on_demand["detail"] and {"stopCode": ["SpotInterruption"]} not in on_demand["detail"]["$or"]
+
+
+def test_an_interrupted_task_that_exited_0_is_no_success_for_the_missed_run_alarm(tmp_path):
+    template = render_text(tmp_path, manifest_text("report-job", "scheduled_task", 'container_name = "app"\nschedule = "rate(1 hour)"\n'
+                                                   "spot = true\nmissed_run_alarm = true", PARAMETERS))["report-job"].template
+    successes = resolve(template["Resources"]["SuccessfulRunRule"]["Properties"]["EventPattern"], {"ClusterArn": CLUSTER, "TaskFamily": "report"})
+    assert pattern_matches(successes, event("ecs-task-state-change-stopped-exit0.json"))
+    assert not pattern_matches(successes, event("ecs-task-state-change-spot-interrupted-exit0.json"))

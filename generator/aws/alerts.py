@@ -137,6 +137,13 @@ def with_spot_interruptions(pattern: dict) -> dict:
     return {**pattern, "detail": detail}
 
 
+def without_spot_interruptions(pattern: dict) -> dict:
+    """A stopped-task pattern that leaves out Spot interruptions: for successes (a job container that
+    exited 0 on the SIGTERM of an interruption did not finish its work). ECS gives every stopped
+    task a stopCode, which "anything-but" needs to be present."""
+    return {**pattern, "detail": {**pattern["detail"], "stopCode": [{"anything-but": [SPOT_INTERRUPTION]}]}}
+
+
 def task_succeeded_pattern(task: TaskRef, container_name: str) -> dict:
     """Stopped tasks of this family in this cluster whose job container exited 0: a successful run."""
     return {
