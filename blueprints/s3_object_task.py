@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from awacs.aws import Action, Bool, Condition, Deny, Policy, Principal, Statement
+from awacs.aws import Policy
 from troposphere import GetAtt, Output, Parameter, Ref, Template
 from troposphere import events, s3
 
@@ -27,7 +27,7 @@ from generator.aws import checkov_skips as skip_reasons
 from generator.aws.checkov_skips import checkov_skips
 from generator.aws.alerts import AlertOptions, add_alerts
 from generator.aws.capacity import places_on_spot
-from generator.aws.arns import sub
+from generator.aws.buckets import private_bucket_properties, tls_only_statement
 from generator.core.contract import Rendered, StackContext
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, refuse_concurrency, run_task_notes, task_ref
@@ -124,21 +124,14 @@ def _bucket(template: Template, options: Options) -> s3.Bucket:
         Metadata=checkov_skips(*skips),
         BucketName=Ref(BUCKET_NAME),
         BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[rule]),
-        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
-        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        **private_bucket_properties(),
         NotificationConfiguration=s3.NotificationConfiguration(
             EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True)),
         **extra,
     ))
-    bucket_arn = GetAtt(bucket, "Arn")
     template.add_resource(s3.BucketPolicy(
         BUCKET_POLICY, Bucket=Ref(bucket),
-        PolicyDocument=Policy(Version=iam.POLICY_VERSION, Statement=[Statement(
-            Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[Action("s3", "*")],
-            Resource=[bucket_arn, sub("${Bucket}/*", Bucket=bucket_arn)],
-            Condition=Condition(Bool("aws:SecureTransport", "false")),
-        )]),
+        PolicyDocument=Policy(Version=iam.POLICY_VERSION, Statement=[tls_only_statement(bucket)]),
     ))
     return bucket
 

@@ -54,8 +54,10 @@ def run_cli(capsys, monkeypatch):
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    """A copy of the repository's manifest in a scratch folder (renders never touch the repo)."""
+    """A copy of the repository's manifest, and of the workflows generated from it (its [pipeline]
+    table makes `check` compare them), in a scratch folder (renders never touch the repo)."""
     shutil.copy(REPO / "stacks.toml", tmp_path / "stacks.toml")
+    shutil.copytree(REPO / ".github" / "workflows", tmp_path / ".github" / "workflows")
     return tmp_path
 
 

@@ -80,6 +80,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_paths(deploy)
     _add_aws(deploy)
 
+    summary = commands.add_parser(
+        "summary", help="Markdown for a pull request: what changes in each stack against a git REF",
+        description="Compare what the manifest renders now with the rendered output committed at a git REF and write "
+                    "Markdown for the pull request's reviewer: per changed stack what the job does now and did before, "
+                    "schedule changes with the next runs, event pattern changes, resources added, removed, replaced or "
+                    "modified, every IAM change (broadenings first) and parameter changes per environment. Written to "
+                    "$GITHUB_STEP_SUMMARY when that is set (GitHub Actions), else to stdout.")
+    summary.add_argument("--base", default="HEAD", metavar="REF",
+                         help="git commit, branch or tag to compare with (default: HEAD); '' compares with nothing")
+    summary.add_argument("--now", metavar="TIME", help="count the next runs from this instant (ISO 8601, UTC unless it says; default: now)")
+    summary.add_argument("--changed-stacks", action="store_true",
+                         help="print instead a JSON list of the stacks whose deployment to --env changes (added or changed, not removed)")
+    summary.add_argument("--env", metavar="ENV", help="environment for --changed-stacks")
+    _add_paths(summary)
+
+    pipeline = commands.add_parser(
+        "pipeline", help="write the CI/CD workflows (.github/workflows/) for the manifest",
+        description="Write the GitHub Actions workflows beside the manifest (.github/workflows/templates.yml: check, tests, "
+                    "the pull request's summary and diff --live; deploy.yml when the manifest has a deploy_role stack: "
+                    "deploy the changed stacks to each environment in order). Settings: the manifest's [pipeline] table. "
+                    "Running it again changes nothing unless the manifest did; `check` fails while they are stale.")
+    pipeline.add_argument("--provider", required=True, choices=["github"], help="CI provider (github)")
+    pipeline.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+
     next_runs = commands.add_parser("next-runs", help="the next run times of a stack's schedules, in UTC and local time",
                                     description="List the next run times of every schedule in a stack, from now, in UTC and in "
                                                 "the schedule's time zone.")
@@ -228,6 +252,8 @@ def _template_paths(render_plan) -> list[Path]:
 
 
 def cmd_check(args) -> int:
+    from generator.core.manifest import load_manifest
+    from generator.core.pipeline import pipeline_diff, plan_pipeline
     from generator.core.render import diff
 
     render_plan = _plan(args)
@@ -238,7 +264,15 @@ def cmd_check(args) -> int:
         gone += [f"[{config_env}.deploy.parameters]" for config_env in render_plan.stale_config_envs]
         left = f" (left from stacks or environments no longer in {args.manifest}: {', '.join(gone)})" if gone else ""
         raise CheckFailed(f"rendered output is stale{left}; run `python -m generator render` and commit the result")
-    print(f"check: {len(render_plan.stacks)} stack(s) and {render_plan.samconfig_path} up to date")
+    workflows = plan_pipeline(args.manifest, load_manifest(args.manifest))
+    if workflows.configured:
+        stale = pipeline_diff(workflows)
+        if stale:
+            sys.stdout.write(stale)
+            raise CheckFailed(f"workflows in {workflows.folder} are stale; run `python -m generator pipeline --provider github` "
+                              "and commit the result")
+    count = f", {len(workflows.files)} workflow(s)" if workflows.configured else ""
+    print(f"check: {len(render_plan.stacks)} stack(s){count} and {render_plan.samconfig_path} up to date")
     return _lint(_template_paths(render_plan), args.no_cache)
 
 
@@ -354,6 +388,62 @@ def cmd_next_runs(args) -> int:
     return EXIT_OK
 
 
+def cmd_summary(args) -> int:
+    import json
+    import os
+
+    from generator.core.render import diff
+    from generator.review import summary
+
+    if args.changed_stacks and not args.env:
+        raise UserError("--changed-stacks needs --env ENV (the environment being deployed)", field="--env")
+    render_plan = _plan(args)
+    now = _instant(args.now)
+    if args.env and not any(args.env in stack.spec.environments for stack in render_plan.stacks):
+        environments = sorted({env for stack in render_plan.stacks for env in stack.spec.environments})
+        raise UserError(f"no stack has environment {args.env!r}; environments: {', '.join(environments)}", field="--env")
+    head = summary.head_snapshot(render_plan)
+    base = summary.base_snapshot(args.base, render_plan, cwd=args.manifest.resolve().parent)
+    changes = summary.compare(base, head, now=now, order=[stack.spec.name for stack in render_plan.stacks])
+    if args.changed_stacks:
+        print(json.dumps(summary.changed_in(changes, args.env, base, head)))
+        return EXIT_OK
+    text = summary.markdown(changes, base=base, now=now, stale=bool(diff(render_plan)))
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:  # GitHub shows what each step appends
+            handle.write(text)
+        print(f"summary: {len(changes)} stack(s) changed against {args.base or 'nothing'}; written to $GITHUB_STEP_SUMMARY")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_pipeline(args) -> int:
+    from generator.core.manifest import load_manifest
+    from generator.core.pipeline import plan_pipeline, write_pipeline
+
+    workflows = plan_pipeline(args.manifest, load_manifest(args.manifest))
+    changed = set(write_pipeline(workflows))
+    for path in workflows.files:
+        print(f"{path}: {'updated' if path in changed else 'unchanged'}")
+    for path in workflows.stale:
+        print(f"{path}: removed (the manifest no longer generates it)")
+    return EXIT_OK
+
+
+def _instant(text: str | None):
+    import datetime as dt
+
+    if text is None:
+        return dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{text!r} is not an ISO 8601 time such as 2026-01-31T09:00", field="--now") from None
+    return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+
+
 def cmd_test_event(args) -> int:
     from generator.review.event_simulator import run
 
@@ -388,4 +478,4 @@ def cmd_teardown(args) -> int:
 
 COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list, "test-event": cmd_test_event,
             "diff": cmd_diff, "deploy": cmd_deploy, "next-runs": cmd_next_runs, "run": cmd_run, "status": cmd_status,
-            "logs": cmd_logs, "teardown": cmd_teardown}
+            "logs": cmd_logs, "teardown": cmd_teardown, "summary": cmd_summary, "pipeline": cmd_pipeline}

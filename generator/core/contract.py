@@ -8,6 +8,19 @@ from troposphere import Template
 
 
 @dataclass(frozen=True)
+class ManifestStack:
+    """A stack of the same manifest, as a blueprint that acts on other stacks sees it (deploy_role
+    grants deploying them): its name, blueprint, typed options, and per environment its Region
+    (None: the deployer's default) and parameter values."""
+
+    name: str
+    blueprint: str
+    options: object
+    regions: dict[str, str | None] = field(default_factory=dict)
+    parameters: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class StackContext:
     """What a blueprint may know about the stack it builds. The template is the same for every
     environment; `environments` only lets a blueprint check limits that depend on the names
@@ -18,6 +31,7 @@ class StackContext:
     blueprint: str
     description: str
     environments: tuple[str, ...] = ()
+    manifest: tuple[ManifestStack, ...] = ()  # every stack of the manifest, this one included
     environment_tags: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
 
 

@@ -67,8 +67,8 @@ def load_manifest(path: Path) -> dict[str, StackSpec]:
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: invalid TOML: {error}") from None
     for key in data:
-        if key != "stacks":
-            raise unknown_key_error(key, ["stacks"], what="top-level table")
+        if key not in ("stacks", "pipeline"):  # [pipeline]: generator/core/pipeline.py reads it
+            raise unknown_key_error(key, ["stacks", "pipeline"], what="top-level table")
     stacks = data.get("stacks", {})
     if not isinstance(stacks, dict) or not stacks:
         raise UserError(f"{path}: no [stacks.<name>] tables")

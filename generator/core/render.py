@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.core.contract import StackContext
+from generator.core.contract import ManifestStack, StackContext
 from generator.emit.encode import template_data
 from generator.core.errors import UserError
 from generator.core.manifest import StackSpec
@@ -97,15 +97,25 @@ def _non_default_options(spec: StackSpec) -> dict:
     return {k: v for k, v in plain.items() if k not in defaults or option_summary({k: defaults[k]})[k] != v}
 
 
-def stack_context(spec: StackSpec) -> StackContext:
+def manifest_stacks(specs) -> tuple[ManifestStack, ...]:
+    """What a blueprint may know about the manifest's stacks (StackContext.manifest)."""
+    return tuple(
+        ManifestStack(spec.name, spec.blueprint, spec.options,
+                      regions={env.name: env.region for env in spec.environments.values()},
+                      parameters={env: spec.parameter_values(env) for env in spec.environments})
+        for spec in specs
+    )
+
+
+def stack_context(spec: StackSpec, manifest: tuple[ManifestStack, ...] = ()) -> StackContext:
     """What the blueprint is told about the stack it builds."""
-    return StackContext(spec.name, spec.blueprint, spec.description, tuple(spec.environments),
+    return StackContext(spec.name, spec.blueprint, spec.description, tuple(spec.environments), manifest,
                         environment_tags={name: dict(env.tags) for name, env in spec.environments.items()})
 
 
-def render_stack(spec: StackSpec, *, manifest_name: str) -> RenderedStack:
+def render_stack(spec: StackSpec, *, manifest_name: str, manifest: tuple[ManifestStack, ...] = ()) -> RenderedStack:
     try:
-        rendered = spec.module.build(spec.options, stack_context(spec))
+        rendered = spec.module.build(spec.options, stack_context(spec, manifest))
     except UserError as error:
         raise error.within(stack=spec.name) from None  # a blueprint's error names the field; this names the stack
     template = rendered.template
@@ -217,7 +227,8 @@ def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: 
         if unknown:
             raise UserError(f"unknown stack {unknown[0]!r}{did_you_mean(unknown[0], specs)}; stacks: {', '.join(specs)}")
     selected = [specs[name] for name in (only or specs)]
-    stacks = [render_stack(spec, manifest_name=manifest_path.name) for spec in selected]
+    manifest = manifest_stacks(specs.values())
+    stacks = [render_stack(spec, manifest_name=manifest_path.name, manifest=manifest) for spec in selected]
     sections = [s for stack in stacks for s in deploy_sections(stack, out_dir=out_dir, samconfig_path=samconfig_path)]
     existing = _read_text(samconfig_path)
     document = parse_samconfig(existing, str(samconfig_path)) if existing else None  # parsed once, read twice

@@ -89,23 +89,41 @@ def alerts_in_words(template: dict, stack_name: str) -> list[dict]:
 def iam_in_words(template: dict) -> list[dict]:
     """Each IAM role: who may assume it and what each statement allows, in words."""
     roles = []
-    for logical_id, resource in template.get("Resources", {}).items():
+    resources = template.get("Resources", {})
+    for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::IAM::Role":
             continue
         props = resource["Properties"]
+        trust = props["AssumeRolePolicyDocument"]["Statement"]
         principals = [
             expression(service)
-            for statement in props["AssumeRolePolicyDocument"]["Statement"]
+            for statement in trust
             for service in _listed(statement.get("Principal", {}).get("Service", []))
+        ] + [
+            f"web identities from {expression(provider)}"
+            for statement in trust
+            for provider in _listed(statement.get("Principal", {}).get("Federated", []))
         ]
+        if all(statement.get("Condition") == _THIS_ACCOUNT_ONLY for statement in trust):
+            when = " (only for this account)"
+        else:
+            words = [_condition_words(statement) for statement in trust if statement.get("Condition")]
+            when = " only when " + "; or ".join(words) if words else ""
         grants = []
         for policy in props.get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
                 grants.append(statement_in_words(statement))
         for managed in props.get("ManagedPolicyArns", []):
             grants.append(f"everything in the managed policy {expression(managed)}")
-        roles.append({"name": logical_id, "principals": principals, "grants": grants})
+        # Policies that attach themselves to the role (AWS::IAM::ManagedPolicy / Policy `Roles`)
+        for policy in resources.values():
+            if policy["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy") and {"Ref": logical_id} in policy["Properties"].get("Roles", []):
+                grants += [statement_in_words(statement) for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
+        roles.append({"name": logical_id, "principals": principals, "when": when, "grants": grants})
     return roles
+
+
+_THIS_ACCOUNT_ONLY = {"StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}}}
 
 
 def statement_in_words(statement: dict) -> str:
@@ -113,13 +131,17 @@ def statement_in_words(statement: dict) -> str:
     actions = ", ".join(f"`{a}`" for a in _listed(statement.get("Action", [])))
     resources = ", ".join(f"`{expression(r)}`" for r in _listed(statement.get("Resource", [])))
     text = f"{verb} {actions} on {resources}"
+    if statement.get("Condition"):
+        text += " only when " + _condition_words(statement)
+    return text
+
+
+def _condition_words(statement: dict) -> str:
     conditions = []
     for operator, pairs in statement.get("Condition", {}).items():
         for key, value in pairs.items():
             conditions.append(f"`{key}` {_OPERATORS.get(operator, operator)} `{expression(value)}`")
-    if conditions:
-        text += " only when " + " and ".join(conditions)
-    return text
+    return " and ".join(conditions)
 
 
 _OPERATORS = {"StringEquals": "is", "ArnEquals": "is", "ArnLike": "matches", "StringLike": "matches", "Bool": "is"}

@@ -535,7 +535,7 @@ def read_event(path: Path) -> dict:
 def run(manifest: Path, stack: str, event_path: Path, *, environment: str | None, as_json: bool) -> int:
     """Print the verdict; return 0 when a rule matches, 1 when none does (bad input raises UserError)."""
     from generator.core.manifest import load_manifest
-    from generator.core.render import render_stack
+    from generator.core.render import manifest_stacks, render_stack
 
     specs = load_manifest(manifest)
     if stack not in specs:
@@ -547,7 +547,7 @@ def run(manifest: Path, stack: str, event_path: Path, *, environment: str | None
                         stack=stack, field="--env")
     event = read_event(event_path)
     env = spec.environments[env_name]
-    template = render_stack(spec, manifest_name=manifest.name).template
+    template = render_stack(spec, manifest_name=manifest.name, manifest=manifest_stacks(specs.values())).template
     region = env.region or event.get("region") or "<AWS::Region>"
     pseudo = {
         "AWS::Region": region, "AWS::Partition": _partition(region), "AWS::URLSuffix": "amazonaws.com",

@@ -62,6 +62,31 @@ RESOURCE_STAR_ONLY_ACTIONS: dict[str, str] = {
         "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html ; "
         f"{_SAR}/list_amazonelasticcontainerregistry.html"
     ),
+    # The deploy_role's CloudFormation execution role: CloudFormation's resource handlers call these.
+    "kms:CreateKey": (
+        "a key has no ARN before CreateKey makes it (the AWS::KMS::Key handler calls it): "
+        f"{_SAR}/list_awskeymanagementservice.html"
+    ),
+    "logs:DescribeIndexPolicies": (
+        "the AWS::Logs::LogGroup handler reads index policies; the action has no resource type: "
+        f"{_SAR}/list_amazoncloudwatchlogs.html"
+    ),
+    "logs:DeleteResourcePolicy": (
+        "CloudWatch Logs resource policies are account-wide (the AWS::Logs::ResourcePolicy handler deletes one); the action has no "
+        f"resource type: {_SAR}/list_amazoncloudwatchlogs.html"
+    ),
+    "cloudformation:ListExports": (
+        "exports are listed per Region, not per stack (diff --live reads importing stacks' values); the action has no "
+        f"resource type: {_SAR}/list_awscloudformation.html"
+    ),
+    "ecs:DeregisterTaskDefinition": (
+        "the AWS::ECS::TaskDefinition handler deregisters replaced revisions; the action has no resource type: "
+        f"{_SAR}/list_amazonelasticcontainerservice.html"
+    ),
+    "ecs:DescribeTaskDefinition": (
+        "the AWS::ECS::TaskDefinition handler reads the revision it registered; the action has no resource type: "
+        f"{_SAR}/list_amazonelasticcontainerservice.html"
+    ),
 }
 _EXCEPTED = {action.lower() for action in RESOURCE_STAR_ONLY_ACTIONS}  # IAM action names are case-insensitive
 
