@@ -26,10 +26,11 @@ from generator.aws import iam
 from generator.aws import checkov_skips as skip_reasons
 from generator.aws.checkov_skips import checkov_skips
 from generator.aws.alerts import AlertOptions, add_alerts
+from generator.aws.capacity import places_on_spot
 from generator.aws.buckets import private_bucket_properties, tls_only_statement
 from generator.core.contract import Rendered, StackContext
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
-from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, task_ref
+from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, refuse_concurrency, run_task_notes, task_ref
 from generator.core.errors import UserError
 from generator.core.options import option
 from generator.aws.event_rules import (
@@ -37,6 +38,7 @@ from generator.aws.event_rules import (
     container_override_transformer, encoded_key_notes, s3_object_created_pattern,
 )
 from generator.aws.targets import ecs_rule_target, invoke_statements
+from generator.aws.task_tags import task_tag_refs
 
 DESCRIPTION = "Run an ECS Fargate task for each S3 object created (native S3 → EventBridge events, key prefix/suffix/wildcard filter)"
 
@@ -87,6 +89,7 @@ class Options(RunTaskOptions, DeliveryOptions, S3KeyFilter, AlertOptions):
                 raise UserError(f"{value!r} is also in environment; the event's value would be overridden", field=name)
         if self.bucket_env_var == self.key_env_var:
             raise UserError("must differ from bucket_env_var", field="key_env_var")
+        refuse_concurrency(self, "s3_object_task")
 
     @property
     def creates_bucket(self) -> bool:
@@ -143,11 +146,13 @@ def build(options: Options, stack: StackContext) -> Rendered:
             bucket_parameter["Default"] = options.existing_bucket
     template.add_parameter(Parameter(BUCKET_NAME, **bucket_parameter))
     task = task_ref(template, options)
+    tags = task_tag_refs(template, options, stack.environment_tags)
     bucket = _bucket(template, options) if options.creates_bucket else None
     dead_letter_queue = add_dead_letter_queue(template) if options.dead_letter_queue else None
 
     role = template.add_resource(iam.service_role(
-        RUN_TASK_ROLE, service="events.amazonaws.com", policy_name="run-task", statements=invoke_statements(task)))
+        RUN_TASK_ROLE, service="events.amazonaws.com", policy_name="run-task",
+        statements=invoke_statements(task, tags_tasks=options.tags_tasks)))
     detail_types = (OBJECT_CREATED, OBJECT_RESTORE_COMPLETED) if options.restore_completed else (OBJECT_CREATED,)
     try:
         transformer = container_override_transformer(options, {options.bucket_env_var: BUCKET_NAME_PATH, options.key_env_var: OBJECT_KEY_PATH})
@@ -158,7 +163,8 @@ def build(options: Options, stack: StackContext) -> Rendered:
         Description=f"{stack.name}: {' or '.join(detail_types)} in the bucket → ECS task",
         EventPattern=s3_object_created_pattern(Ref(BUCKET_NAME), options, detail_types=detail_types),
         State="ENABLED" if options.enabled else "DISABLED",
-        Targets=[ecs_rule_target(task, options, options, role=role, dead_letter_queue=dead_letter_queue, input_transformer=transformer)],
+        Targets=[ecs_rule_target(task, options, options, role=role, dead_letter_queue=dead_letter_queue, input_transformer=transformer,
+                                 tags=tags)],
     ))
     if dead_letter_queue is not None:
         allow_rule_to_send(template, dead_letter_queue, GetAtt(rule, "Arn"))
@@ -166,11 +172,12 @@ def build(options: Options, stack: StackContext) -> Rendered:
     template.add_output(Output("BucketName", Description="The bucket whose new objects start the task", Value=Ref(bucket or BUCKET_NAME)))
     template.add_output(Output("RuleArn", Description="The EventBridge rule", Value=GetAtt(rule, "Arn")))
     add_alerts(template, task, options, stack_name=stack.name, container_name=options.container_name, rule=rule,
-               dead_letter_queue=dead_letter_queue)
+               dead_letter_queue=dead_letter_queue, spot_interruptions_alert=places_on_spot(options.strategy))
     notes = ([] if options.creates_bucket else [EXISTING_BUCKET_NOTE]) + encoded_key_notes(options, options.key_env_var)
     if options.import_from:
         notes.append(f"FoundationStack is `{options.import_from}-<environment>` (the `{options.import_from}` stack deployed for the "
                      "same environment, in the same account and Region) unless the environment sets it.")
+    notes += run_task_notes(options, spot_retries=None)
     return Rendered(template, summary=_summary(options), notes=notes)
 
 

@@ -13,10 +13,11 @@ from troposphere import events
 
 from generator.aws import iam
 from generator.aws.alerts import AlertOptions, add_alerts
+from generator.aws.capacity import places_on_spot
 from generator.core.contract import Rendered, StackContext
 from generator.core.options import option
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
-from generator.aws.ecs_task import RunTaskOptions, task_ref
+from generator.aws.ecs_task import RunTaskOptions, refuse_concurrency, run_task_notes, task_ref
 from generator.core.errors import UserError
 from generator.aws.missed_run import (
     MISSED_RUN_ALARM, SUCCESSFUL_RUNS_RETENTION_DAYS, WINDOW_FACTOR, AlarmWindow, add_missed_run_alarm, add_successful_runs,
@@ -24,6 +25,7 @@ from generator.aws.missed_run import (
 )
 from generator.aws.schedules import validate_schedule_expression, validate_timezone
 from generator.aws.targets import add_schedule, ecs_rule_target, ecs_schedule_target, invoke_statements
+from generator.aws.task_tags import task_tag_refs
 
 DESCRIPTION = "Run an ECS Fargate task on a cron/rate schedule (EventBridge Scheduler with a time zone, else a UTC rule)"
 
@@ -49,6 +51,7 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
         validate_schedule_expression(self.schedule)
         if self.timezone is not None:
             validate_timezone(self.timezone)
+        refuse_concurrency(self, "scheduled_task")
         if self.missed_run_alarm:
             if not self.enabled:
                 raise UserError("a disabled schedule never runs, so the alarm would always be on; allowed: enabled = true",
@@ -66,6 +69,7 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
 def build(options: Options, stack: StackContext) -> Rendered:
     template = Template()
     task = task_ref(template, options)
+    tags = task_tag_refs(template, options, stack.environment_tags)
     dead_letter_queue = add_dead_letter_queue(template) if options.dead_letter_queue else None
     state = "ENABLED" if options.enabled else "DISABLED"
     rule = schedule_group = None
@@ -73,18 +77,18 @@ def build(options: Options, stack: StackContext) -> Rendered:
     if options.timezone:
         role = template.add_resource(iam.service_role(
             RUN_TASK_ROLE, service="scheduler.amazonaws.com", policy_name="run-task",
-            statements=invoke_statements(task, dead_letter_queue=dead_letter_queue),
+            statements=invoke_statements(task, dead_letter_queue=dead_letter_queue, tags_tasks=options.tags_tasks),
         ))
         _, schedule_group = add_schedule(
             template, description=f"{stack.name}: {options.schedule} in {options.timezone}", expression=options.schedule,
             timezone=options.timezone, enabled=options.enabled,
             target=ecs_schedule_target(task, options, options, role=role, dead_letter_queue=dead_letter_queue,
-                                       input_text=options.static_input()),
+                                       input_text=options.static_input(), tags=tags),
         )
     else:
         role = template.add_resource(iam.service_role(
             RUN_TASK_ROLE, service="events.amazonaws.com", policy_name="run-task",
-            statements=invoke_statements(task),
+            statements=invoke_statements(task, tags_tasks=options.tags_tasks),
         ))
         rule = template.add_resource(events.Rule(
             SCHEDULE_RULE,
@@ -93,7 +97,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
             State=state,
             Targets=[ecs_rule_target(
                 task, options, options, role=role, dead_letter_queue=dead_letter_queue,
-                input_text=options.static_input(),
+                input_text=options.static_input(), tags=tags,
             )],
         ))
         if dead_letter_queue is not None:
@@ -102,10 +106,12 @@ def build(options: Options, stack: StackContext) -> Rendered:
 
     if dead_letter_queue is not None:
         template.add_output(Output("DeadLetterQueueUrl", Description="Failed task starts land here", Value=Ref(dead_letter_queue)))
-    successes = add_successful_runs(template, task, options.container_name, stack_name=stack.name) if options.missed_run_alarm else None
+    successes = (add_successful_runs(template, task, options.container_name, stack_name=stack.name, spot=places_on_spot(options.strategy))
+                 if options.missed_run_alarm else None)
     topic_arn = add_alerts(template, task, options, stack_name=stack.name, container_name=options.container_name, rule=rule,
                            schedule_group=schedule_group, dead_letter_queue=dead_letter_queue,
-                           watched_rules=[successes] if successes is not None else [])
+                           watched_rules=[successes] if successes is not None else [],
+                           spot_interruptions_alert=places_on_spot(options.strategy))
     notes = []
     if successes is not None:
         window = options.missed_run_window
@@ -116,6 +122,7 @@ def build(options: Options, stack: StackContext) -> Rendered:
                      "until the first run succeeds, it is in ALARM. Successful runs are kept "
                      f"{SUCCESSFUL_RUNS_RETENTION_DAYS} days in the log group `/aws/events/<stack name>/successful-runs`; the stack uses "
                      "one of the account's 10 CloudWatch Logs resource policies in the Region.")
+    notes += run_task_notes(options, spot_retries=None)
     return Rendered(template, summary=_summary(options), notes=notes)
 
 

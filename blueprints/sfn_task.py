@@ -16,9 +16,11 @@ from troposphere import events, stepfunctions
 from generator.aws import step_functions as asl
 from generator.aws import iam
 from generator.aws.alerts import AlertOptions, add_alerts
+from generator.aws.arns import arn
+from generator.aws.capacity import places_on_spot, strategy_properties
 from generator.core.contract import Rendered, StackContext
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
-from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, task_ref
+from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, run_task_notes, task_ref
 from generator.core.errors import UserError
 from generator.core.options import option
 from generator.aws.event_rules import (
@@ -27,6 +29,7 @@ from generator.aws.event_rules import (
 from generator.aws.log_groups import validate_retention_days
 from generator.aws.schedules import validate_schedule_expression, validate_timezone
 from generator.aws.targets import add_schedule, start_execution_statements, state_machine_rule_target, state_machine_schedule_target
+from generator.aws.task_tags import task_tag_refs
 
 DESCRIPTION = "Run an ECS Fargate task from a Step Functions state machine (SAM, ecs:runTask.sync: the execution fails when the task fails), optionally on a schedule or S3 upload"
 
@@ -61,7 +64,8 @@ class S3Trigger(S3KeyFilter):
 
 @dataclass(frozen=True, kw_only=True)
 class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
-    """retry_attempts, max_event_age_seconds and dead_letter_queue apply to the trigger (schedule or s3), if any."""
+    """retry_attempts, max_event_age_seconds and dead_letter_queue apply to the trigger (schedule or s3),
+    if any. concurrency = 1: an execution that starts while an earlier one is still running does nothing."""
 
     name: str | None = option(None, doc="letters, digits, - and _: the state machine is `<stack>-<env>-<name>` (at most 80 characters "
                                         "in every environment) and its ASL file `<name>.asl.json`",
@@ -101,6 +105,12 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
     s3: S3Trigger | None = option(None, doc="start an execution for each object created in the bucket of the BucketName parameter, "
                                             "e.g. { key_prefix = \"in/\" } (not with schedule)",
                                   by_default="no S3 trigger")
+    on_overlap: str | None = option(None, doc="with concurrency = 1, what an execution that finds an earlier one running does: "
+                                              "skip (it succeeds, its output says so) or fail (error PreviousRunStillRunning, which alerts)",
+                                    by_default="skip")
+    spot_retry_attempts: int | None = option(None, doc="with a strategy that may place the task on Fargate Spot and wait = true, "
+                                                       "how often a task interrupted on Spot is run again",
+                                             by_default="2")
 
     def __post_init__(self):
         super().__post_init__()
@@ -147,6 +157,27 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
             for name in (self.s3.bucket_env_var, self.s3.key_env_var):
                 if name in self.environment:
                     raise UserError(f"{name!r} is also in environment; the event's value would be overridden", field="s3")
+        if self.s3 is not None and self.concurrency is not None:
+            raise UserError("with an s3 trigger a skipped run would be an object never processed; concurrency = 1 is for "
+                            "scheduled or API-started runs", field="concurrency")
+        if self.on_overlap is not None:
+            if self.concurrency is None:
+                raise UserError("applies only with concurrency = 1", field="on_overlap")
+            if self.on_overlap not in asl.ON_OVERLAP:
+                raise UserError(f"{self.on_overlap!r} is not allowed; allowed: {', '.join(asl.ON_OVERLAP)}", field="on_overlap")
+        if self.spot_retry_attempts is not None:
+            if not (places_on_spot(self.strategy) and self.wait):
+                raise UserError("applies only when the task may run on Fargate Spot (spot or a FARGATE_SPOT strategy) and "
+                                "wait = true", field="spot_retry_attempts")
+            _in_range(self.spot_retry_attempts, 0, 100, "spot_retry_attempts")
+
+    @property
+    def spot_reruns(self) -> int | None:
+        """How often an interrupted Spot task is run again; None when no Spot check is made (no
+        Spot in the strategy, or wait = false: then nothing sees the task stop)."""
+        if not (places_on_spot(self.strategy) and self.wait):
+            return None
+        return 2 if self.spot_retry_attempts is None else self.spot_retry_attempts
 
     def check_parameter_values(self, values: dict[str, str]) -> None:
         """An environment's BucketName against the S3 trigger's key filter (a filter that starts with it matches no key)."""
@@ -191,20 +222,38 @@ def check_state_machine_names(stack_name: str, environments, name: str | None) -
                             stack=stack_name, field="options.name")
 
 
-def definition(options: Options, stack: StackContext) -> dict:
+def definition(options: Options, stack: StackContext, tags: list = ()) -> dict:
+    """The state machine's ASL; `tags`: (key, parameter name) pairs put on the task, each value a
+    DefinitionSubstitutions placeholder."""
     input_environment = {k: options.environment[k] for k in sorted(options.environment)} if options.input_overrides else {}
     if options.s3 is not None:
         input_environment.update({options.s3.bucket_env_var: "", options.s3.key_env_var: ""})
     waits = " and waits for it to stop" if options.wait else ""
+    tagging: dict = {}
+    if options.propagate_tags:
+        tagging["PropagateTags"] = options.propagate_tags
+    if options.enable_ecs_managed_tags:
+        tagging["EnableECSManagedTags"] = True
+    if tags:
+        tagging["Tags"] = [{"Key": key, "Value": f"${{{name}}}"} for key, name in tags]
+    retry = asl.ecs_job_retry(interval_seconds=options.ecs_retry_interval_seconds, backoff_rate=options.backoff_rate,
+                              attempts=options.ecs_retry_attempts, task_failure_attempts=options.task_failure_retry_attempts)
+    concurrency = None
+    if options.concurrency is not None:
+        # Listing executions only reads, so any error of the call is retried like a transient ECS error.
+        concurrency = {"on_overlap": options.on_overlap or "skip", "retry": [asl.retrier(
+            ["States.ALL"], interval_seconds=options.ecs_retry_interval_seconds, max_attempts=options.ecs_retry_attempts,
+            backoff_rate=options.backoff_rate)]}
     return asl.ecs_job_definition(
         comment=f"{stack.name}: runs container {options.container_name} on Fargate{waits}; any error fails the execution",
         container_name=options.container_name, command=options.command,
         environment={} if options.input_overrides else dict(options.environment),
         input_command=options.input_overrides, input_environment=input_environment, wait=options.wait,
         platform_version=options.platform_version, assign_public_ip=options.assign_public_ip,
-        timeout_seconds=options.timeout_seconds, execution_timeout_seconds=options.execution_timeout_seconds,
-        retry=asl.ecs_job_retry(interval_seconds=options.ecs_retry_interval_seconds, backoff_rate=options.backoff_rate,
-                                attempts=options.ecs_retry_attempts, task_failure_attempts=options.task_failure_retry_attempts),
+        timeout_seconds=options.timeout_seconds, execution_timeout_seconds=options.execution_timeout_seconds, retry=retry,
+        capacity_provider_strategy=strategy_properties(options.strategy),
+        task_size={key.capitalize(): value for key, value in options.task_size_override().items()},
+        tagging=tagging, concurrency=concurrency, spot_rerun_attempts=options.spot_reruns,
     )
 
 
@@ -212,9 +261,10 @@ def build(options: Options, stack: StackContext) -> Rendered:
     template = Template()
     template.set_transform("AWS::Serverless-2016-10-31")
     task = task_ref(template, options)
+    tags = [(key, ref.data["Ref"]) for key, ref in task_tag_refs(template, options, stack.environment_tags)]
     name = options.name or stack.name
-    document = definition(options, stack)
-    substitutions = asl.ecs_job_substitutions(task)
+    document = definition(options, stack, tags)
+    substitutions = {**asl.ecs_job_substitutions(task), **{parameter: Ref(parameter) for _, parameter in tags}}
     try:
         asl.check_substitutions(document, substitutions)
     except UserError as error:
@@ -222,8 +272,12 @@ def build(options: Options, stack: StackContext) -> Rendered:
     check_state_machine_names(stack.name, stack.environments or None, options.name)
     definition_path = f"statemachine/{name}.asl.json"
 
+    # The state machine's own ARN, built from its name: a Ref to it from its role would be a circular dependency.
+    own_arn = arn("states", "stateMachine:${AWS::StackName}" + (f"-{options.name}" if options.name else ""))
+    statements = asl.ecs_job_statements(task, wait=options.wait, tags_tasks=options.tags_tasks,
+                                        list_executions_of=own_arn if options.concurrency is not None else None)
     role = template.add_resource(iam.service_role(STATE_MACHINE_ROLE, service="states.amazonaws.com", policy_name="run-ecs-task",
-                                                  statements=asl.ecs_job_statements(task, wait=options.wait) + asl.state_machine_statements(
+                                                  statements=statements + asl.state_machine_statements(
                                                       logging=options.log_level != "OFF", tracing=options.tracing)))
     extra = {}
     if options.log_level != "OFF":
@@ -240,9 +294,12 @@ def build(options: Options, stack: StackContext) -> Rendered:
     rule, schedule_group, dead_letter_queue = _add_trigger(template, options, stack, Ref(machine))
     # The outcome of an execution is what matters: with wait (.sync) a failed task fails the
     # execution, after whatever retries the definition makes, so the execution alert says it once.
-    # Without wait nothing watches the task but the task alert (and nothing retries it).
+    # Without wait nothing watches the task but the task alert (and nothing retries it): there a
+    # Fargate Spot interruption is a lost run and alerts too; with wait the definition re-runs an
+    # interrupted task (spot_states) and only an execution out of re-runs fails and alerts.
     add_alerts(template, None if options.wait else task, options, stack_name=stack.name, container_name=options.container_name,
-               rule=rule, schedule_group=schedule_group, dead_letter_queue=dead_letter_queue, state_machine_arn=Ref(machine))
+               rule=rule, schedule_group=schedule_group, dead_letter_queue=dead_letter_queue, state_machine_arn=Ref(machine),
+               spot_interruptions_alert=not options.wait and places_on_spot(options.strategy))
     return Rendered(template, files={definition_path: asl.dump_json(document)}, summary=_summary(options), notes=_notes(options))
 
 
@@ -321,4 +378,11 @@ def _notes(options: Options) -> list[str]:
         notes += encoded_key_notes(options.s3, options.s3.key_env_var)
         notes.append("Requires EventBridge notifications on for the existing bucket (aws s3api put-bucket-notification-configuration "
                      "--notification-configuration '{\"EventBridgeConfiguration\": {}}').")
-    return notes
+    if options.concurrency is not None:
+        ending = (f"ends in the Succeed state `{asl.RUN_SKIPPED}` with output `{{\"skipped\": …, \"runningExecution\": <ARN>}}`"
+                  if (options.on_overlap or "skip") == "skip" else
+                  f"fails in `{asl.RUN_SKIPPED}` with error `{asl.RUN_SKIPPED_ERROR}` (and so alerts)")
+        notes.append("No overlapping runs (`concurrency = 1`): an execution first lists this state machine's RUNNING executions; if an "
+                     f"older one is still running it starts no task and {ending}. ListExecutions is eventually consistent, so two "
+                     "executions started within moments of each other may both run; if the list cannot be read the execution fails.")
+    return notes + run_task_notes(options, spot_retries=options.spot_reruns)

@@ -8,23 +8,13 @@ import pytest
 from moto.events.models import EventPattern
 
 from generator.review.event_simulator import Resolver, apply_input_transformer, eventbridge_view, pattern_matches
+from support.events import CLUSTER, EVENTS, PARAMETERS, event
 from support.manifests import manifest_text, render_text, resources_of_type
 from support.paths import REFERENCE_EVENTS
-
-CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/example-cluster"
-PARAMETERS = f'''ClusterArn = "{CLUSTER}"
-TaskFamily = "report"
-Subnets = "subnet-0a1b2c3d"
-SecurityGroups = "sg-0123456789abcdef0"
-ExecutionRoleArn = "arn:aws:iam::111122223333:role/exec"'''
-
 
 def render(tmp_path, extra: str = "") -> dict:
     options = f'schedule = "rate(1 hour)"\ncontainer_name = "app"\n{extra}'
     return render_text(tmp_path, manifest_text("report-job", "scheduled_task", options, PARAMETERS))["report-job"].template
-
-
-EVENTS = REFERENCE_EVENTS.parent
 
 
 @pytest.fixture
@@ -32,11 +22,6 @@ def alert_pattern(tmp_path):
     template = render(tmp_path)
     pattern = template["Resources"]["TaskFailedAlertRule"]["Properties"]["EventPattern"]
     return Resolver(template, {"ClusterArn": CLUSTER, "TaskFamily": "report"}, pseudo={}).resolve(pattern)
-
-
-def event(name: str) -> dict:
-    folder = REFERENCE_EVENTS if (REFERENCE_EVENTS / name).exists() else EVENTS
-    return json.loads((folder / name).read_text())
 
 
 @pytest.mark.parametrize("name, alerts", [

@@ -187,7 +187,7 @@ def test_every_granted_action_applies_to_the_resources_it_is_granted_on():
     kinds = {"ManageStackRoles": "role", "PassStackRoles": "role", "ManageQueues": "queue", "ManageTopics": "topic",
              "ManageRules": "rule-on-default-event-bus", "ManageSchedules": ("schedule", "schedule-group"), "ManageAlarms": "alarm",
              "ManageLogGroups": "log-group", "ManageFunctions": "function", "ManageStateMachines": "statemachine",
-             "ManageClusters": "cluster", "ManageKeys": "key"}
+             "ManageClusters": "cluster", "DescribeFargateCapacityProviders": "capacity-provider", "ManageKeys": "key"}
     for grant in permissions.EXECUTION_GRANTS:
         for action in grant.actions:
             service, name = action.split(":")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.core.contract import StackContext
 from generator.core.manifest import load_manifest, manifest_stacks
+from generator.core.render import stack_context
 from generator.emit.encode import template_data
 from support.paths import REPO
 
@@ -19,8 +19,7 @@ SPECS = [(spec, manifest_stacks(specs.values())) for specs in map(load_manifest,
 @pytest.mark.parametrize("spec, manifest", SPECS, ids=[f"{spec.name}" for spec, _ in SPECS])
 def test_same_data_as_troposphere(spec, manifest):
     def build():
-        context = StackContext(spec.name, spec.blueprint, spec.description, tuple(spec.environments), manifest)
-        return spec.implementation.build(spec.options, context).template
+        return spec.implementation.build(spec.options, stack_context(spec, manifest)).template
 
     assert template_data(build()) == build().to_dict()
 

@@ -33,6 +33,7 @@ from troposphere import Equals, GetAtt, Not, Parameter, Ref, Sub, Template
 from troposphere import cloudwatch, events, kms, sns
 
 from generator.aws.arns import arn, sub
+from generator.aws.capacity import SPOT_INTERRUPTION
 from generator.aws.delivery import allow_rule_to_send
 from generator.aws.ecs_task import TaskRef
 from generator.core.contract import BlueprintOptions
@@ -122,6 +123,30 @@ def task_failed_pattern(task: TaskRef, container_name: str) -> dict:
     }
 
 
+# --- Fargate Spot interruptions (issue 15; kept apart from the rest) --------------------------------
+# A task Fargate stops to take Spot capacity back has stopCode SpotInterruption (its containers got a
+# SIGTERM, then SIGKILL after the stop timeout; the job container may still exit 0). Where nothing
+# runs the job again (an EventBridge rule or schedule started the task, whose retries cover only the
+# RunTask call; a state machine that does not wait for its task), the run is lost: the task alert
+# then also matches every interrupted task, whatever its exit code. A state machine that waits for
+# its task runs an interrupted one again and is watched by its execution's outcome (no task alert),
+# so an interruption followed by a re-run never pages there.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
+
+def with_spot_interruptions(pattern: dict) -> dict:
+    """The task-failed pattern, also matching tasks stopped by a Fargate Spot interruption."""
+    detail = dict(pattern["detail"])
+    detail["$or"] = [*detail["$or"], {"stopCode": [SPOT_INTERRUPTION]}]
+    return {**pattern, "detail": detail}
+
+
+def without_spot_interruptions(pattern: dict) -> dict:
+    """A stopped-task pattern that leaves out Spot interruptions: for successes (a job container that
+    exited 0 on the SIGTERM of an interruption did not finish its work). ECS gives every stopped
+    task a stopCode, which "anything-but" needs to be present."""
+    return {**pattern, "detail": {**pattern["detail"], "stopCode": [{"anything-but": [SPOT_INTERRUPTION]}]}}
+
+
 def task_succeeded_pattern(task: TaskRef, container_name: str) -> dict:
     """Stopped tasks of this family in this cluster whose job container exited 0: a successful run."""
     return {
@@ -158,9 +183,10 @@ def deployment_failed_pattern(service_arns: list) -> dict:
 # notation, indices and *), so the task alert lists every container with its exit code and reason.
 # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html
 
-def task_failed_message(stack_name: str, container_name: str) -> events.InputTransformer:
+def task_failed_message(stack_name: str, container_name: str, *, spot: bool = False) -> events.InputTransformer:
+    interrupted = ", or Fargate Spot interrupted it (stopCode SpotInterruption; nothing runs it again)" if spot else ""
     return json_input_transformer({
-        "alert": f"{stack_name}: the job's ECS task failed: container {container_name} exited non-zero, or the task did not start",
+        "alert": f"{stack_name}: the job's ECS task failed: container {container_name} exited non-zero, or the task did not start{interrupted}",
         "jobContainer": container_name,
         "group": Placeholder("group"),
         "stopCode": Placeholder("stopCode"),
@@ -208,7 +234,7 @@ class _Alarm:
 
 def add_alerts(template: Template, task: TaskRef | None, options: AlertOptions, *, stack_name: str, container_name: str | None = None,
                rule=None, watched_rules=(), schedule_group=None, dead_letter_queue=None, state_machine_arn=None,
-               function_name=None, service_arns=()) -> object | None:
+               function_name=None, service_arns=(), spot_interruptions_alert: bool = False) -> object | None:
     """Add the alert rules and alarms; return the topic ARN expression (None when alerts are off).
 
     task + container_name: the ECS task whose failed runs an alert rule hears (None: no task alert,
@@ -218,7 +244,8 @@ def add_alerts(template: Template, task: TaskRef | None, options: AlertOptions, 
     InvocationDroppedCount), dead_letter_queue (its depth; alert rules also dead-letter to it),
     state_machine_arn (ExecutionsFailed, and the execution outcome rule), function_name (a Lambda
     function invoked asynchronously: Errors, DestinationDeliveryFailures, AsyncEventsDropped) and
-    service_arns (failed deployments of those ECS services).
+    service_arns (failed deployments of those ECS services). spot_interruptions_alert: the task may
+    run on Fargate Spot and nothing re-runs it, so an interruption alerts too (with_spot_interruptions).
     """
     if options.alerts == "off":
         if dead_letter_queue is None and (rule is not None or schedule_group is not None or watched_rules):
@@ -227,8 +254,12 @@ def add_alerts(template: Template, task: TaskRef | None, options: AlertOptions, 
         return None
     alert_rules = []  # (logical id, description, pattern, message)
     if task is not None:
-        alert_rules.append((TASK_STOPPED_ALERT_RULE, f"{stack_name}: the job's ECS task failed or did not start",
-                            task_failed_pattern(task, container_name), task_failed_message(stack_name, container_name)))
+        pattern = task_failed_pattern(task, container_name)
+        if spot_interruptions_alert:
+            pattern = with_spot_interruptions(pattern)
+        what = "failed, did not start or was interrupted on Fargate Spot" if spot_interruptions_alert else "failed or did not start"
+        alert_rules.append((TASK_STOPPED_ALERT_RULE, f"{stack_name}: the job's ECS task {what}",
+                            pattern, task_failed_message(stack_name, container_name, spot=spot_interruptions_alert)))
     if state_machine_arn is not None:
         alert_rules.append((EXECUTION_FAILED_ALERT_RULE, f"{stack_name}: a state machine execution failed, timed out or was aborted",
                             execution_failed_pattern(state_machine_arn), execution_failed_message(stack_name)))

@@ -157,6 +157,11 @@ EXECUTION_GRANTS = (
                              "ecs:UpdateClusterSettings", "ecs:PutClusterCapacityProviders", "ecs:TagResource", "ecs:UntagResource",
                              "ecs:ListTagsForResource"),
           lambda p: [arn("ecs", f"cluster/{p}-*")]),
+    # AWS::ECS::ClusterCapacityProviderAssociations (task_foundation's capacity_providers) looks up
+    # the providers it associates: only Fargate's two, which every account has under these names.
+    # (That the handler's call is authorised against these ARNs is not confirmed here.)
+    Grant("DescribeFargateCapacityProviders", ("ecs:DescribeCapacityProviders",),
+          lambda p: [arn("ecs", "capacity-provider/FARGATE"), arn("ecs", "capacity-provider/FARGATE_SPOT")]),
     Grant("ManageKeys", ("kms:DescribeKey", "kms:EnableKey", "kms:DisableKey", "kms:EnableKeyRotation", "kms:DisableKeyRotation",
                          "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
                          "kms:TagResource", "kms:UntagResource", "kms:UpdateKeyDescription", "kms:ScheduleKeyDeletion"),
@@ -254,7 +259,7 @@ EXCLUDED_SERVICES = {"s3tables": "no stack creates S3 table buckets"}
 
 # The resource types the blueprints' templates create, after the SAM transform.
 RESOURCE_TYPES = (
-    "AWS::CloudWatch::Alarm", "AWS::ECS::Cluster", "AWS::ECS::TaskDefinition", "AWS::Events::Rule", "AWS::IAM::Role",
+    "AWS::CloudWatch::Alarm", "AWS::ECS::Cluster", "AWS::ECS::ClusterCapacityProviderAssociations", "AWS::ECS::TaskDefinition", "AWS::Events::Rule", "AWS::IAM::Role",
     "AWS::KMS::Key", "AWS::Lambda::EventInvokeConfig", "AWS::Lambda::Function", "AWS::Lambda::Permission",
     "AWS::Logs::LogGroup", "AWS::Logs::MetricFilter", "AWS::Logs::ResourcePolicy", "AWS::S3::Bucket", "AWS::S3::BucketPolicy", "AWS::SNS::Subscription", "AWS::SNS::Topic",
     "AWS::SNS::TopicPolicy", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy", "AWS::Scheduler::Schedule",

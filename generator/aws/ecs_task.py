@@ -15,7 +15,12 @@ from typing import Mapping
 from troposphere import Equals, If, ImportValue, Not, Ref, Select, Split, Sub, Template
 
 from generator.aws import parameters as P
+from generator.aws import task_tags
 from generator.aws.arns import arn
+from generator.aws.capacity import (
+    SPOT_MIN_PLATFORM, SPOT_ONLY, CapacityProviderItem, check_platform_version, places_on_spot, validate_strategy,
+)
+from generator.aws.fargate import NEEDS_PLATFORM_1_4, validate_task_size
 from generator.core.contract import BlueprintOptions, ManifestStack
 from generator.core.errors import UserError
 from generator.core.options import did_you_mean, option
@@ -26,7 +31,8 @@ STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 HAS_TASK_ROLE = "HasTaskRole"
 SSM_CAPABLE = ("ClusterArn", "TaskFamily", "Subnets", "SecurityGroups", "ExecutionRoleArn", "TaskRoleArn")
 # What a blueprint PROVIDES when its stacks export `${AWS::StackName}-<name>` for each of
-# FOUNDATION_EXPORTS: a stack whose `import_from` names a stack of the same manifest checks this.
+# FOUNDATION_EXPORTS, and its Options have capacity_providers, cpu_architecture and
+# minimum_platform_version: a stack whose `import_from` names a stack of the same manifest checks these.
 TASK_FOUNDATION = "ecs-task-foundation"
 FOUNDATION_EXPORTS = ("ClusterArn", "TaskFamily", "ExecutionRoleArn", "TaskRoleArn")
 # A foundation stack is deployed once per environment as `<manifest stack>-<env>` (samconfig's
@@ -58,6 +64,19 @@ class RunTaskOptions(BlueprintOptions):
                                      by_default="they are the parameters ClusterArn, TaskFamily, ExecutionRoleArn and TaskRoleArn")
     ssm_parameters: tuple[str, ...] = option((), doc=f"parameters whose value is the name of an SSM parameter holding it; any of {', '.join(SSM_CAPABLE)}",
                                              by_default="every parameter value is given in stacks.toml")
+    capacity_provider_strategy: tuple[CapacityProviderItem, ...] = option(
+        (), doc='run through the cluster\'s capacity providers (which must be associated with it): a list of '
+                '{ provider = "FARGATE" | "FARGATE_SPOT", weight, base }', by_default="launch type FARGATE")
+    spot: bool = option(False, doc='the strategy [{ provider = "FARGATE_SPOT" }]', by_default="false")
+    cpu: int | None = option(None, doc="with memory: this job's task size (a Fargate cpu/memory pair), overriding the task definition's",
+                             by_default="the task definition's size")
+    memory: int | None = option(None, doc="with cpu: this job's task memory in MiB", by_default="the task definition's size")
+    propagate_tags: str | None = option(None, doc=f"copy tags to each task: {' or '.join(task_tags.PROPAGATE_TAGS_VALUES)}",
+                                        by_default="no tags are copied")
+    enable_ecs_managed_tags: bool = option(False, doc="ECS managed tags on each task", by_default="false")
+    stack_tags_on_tasks: bool = option(False, doc="put the environment's `tags` on each task", by_default="false")
+    concurrency: int | None = option(None, doc="1: a new run does not start while one is running (sfn_task only)",
+                                     by_default="runs may overlap")
 
     def __post_init__(self):
         if not self.container_name.strip():
@@ -74,7 +93,45 @@ class RunTaskOptions(BlueprintOptions):
         for name in self.ssm_parameters:
             if name not in SSM_CAPABLE:
                 raise UserError(f"{name!r} cannot come from SSM{did_you_mean(name, SSM_CAPABLE)}; allowed: {', '.join(SSM_CAPABLE)}", field="ssm_parameters")
+        if self.spot and self.capacity_provider_strategy:
+            raise UserError("spot = true is the strategy [{ provider = \"FARGATE_SPOT\" }]; use either it or capacity_provider_strategy",
+                            field="spot")
+        validate_strategy(self.capacity_provider_strategy)
+        if places_on_spot(self.strategy):
+            check_platform_version(self.platform_version, SPOT_MIN_PLATFORM, "Fargate Spot")
+        if (self.cpu is None) != (self.memory is None):
+            raise UserError("give cpu and memory together: the task-level override must be a whole Fargate task size",
+                            field="memory" if self.memory is None else "cpu")
+        if self.cpu is not None:
+            validate_task_size(self.cpu, self.memory)
+            if self.cpu in NEEDS_PLATFORM_1_4:
+                check_platform_version(self.platform_version, (1, 4, 0), f"cpu {self.cpu}")
+        if self.propagate_tags is not None and self.propagate_tags not in task_tags.PROPAGATE_TAGS_VALUES:
+            raise UserError(f"{self.propagate_tags!r} is not allowed; allowed: {', '.join(task_tags.PROPAGATE_TAGS_VALUES)} "
+                            "(or leave it out: no tags are copied)", field="propagate_tags")
+        if self.concurrency is not None and self.concurrency != 1:
+            raise UserError(f"{self.concurrency} is not allowed; allowed: 1 (a new run does not start while one is running), "
+                            "or leave it out (runs may overlap)", field="concurrency")
         super().__post_init__()
+
+    @property
+    def strategy(self) -> tuple[CapacityProviderItem, ...]:
+        """The capacity provider strategy the task starts with (empty: launch type FARGATE)."""
+        return SPOT_ONLY if self.spot else self.capacity_provider_strategy
+
+    @property
+    def tags_tasks(self) -> bool:
+        """Whether RunTask puts tags on the task (which needs ecs:TagResource)."""
+        return bool(self.propagate_tags or self.enable_ecs_managed_tags or self.stack_tags_on_tasks)
+
+    def task_tag_parameter_values(self, tags: dict[str, str]) -> dict[str, str]:
+        """The TaskTag<Key> parameter values an environment with these `tags` takes."""
+        values = super().task_tag_parameter_values(tags)
+        return {**values, **task_tags.tag_parameter_values(tags)} if self.stack_tags_on_tasks else values
+
+    def task_size_override(self) -> dict:
+        """RunTask TaskOverride cpu/memory (strings, as ECS takes them), or nothing."""
+        return {"cpu": str(self.cpu), "memory": str(self.memory)} if self.cpu is not None else {}
 
     def implied_parameters(self, environment: str) -> dict[str, str]:
         """With import_from, the foundation stack deployed for the same environment."""
@@ -111,6 +168,7 @@ class RunTaskOptions(BlueprintOptions):
                 "or a stack deployed from outside this manifest",
                 field=field,
             )
+        self._check_foundation_runs_this_task(foundation)
         for env, region in stack.regions.items():
             if FOUNDATION_STACK.name in stack.given_parameters.get(env, {}):
                 continue  # the environment names its foundation stack itself
@@ -130,6 +188,31 @@ class RunTaskOptions(BlueprintOptions):
                     field=f"environments.{env}.region",
                 )
 
+    def _check_foundation_runs_this_task(self, foundation: ManifestStack) -> None:
+        """What this job asks of its foundation's cluster and task definition (when both are in the
+        manifest): the capacity providers its strategy names are associated with the cluster (else
+        RunTask fails), Fargate Spot only for an X86_64 family, and a platform version the family can
+        run on (ephemeral storage, a stop timeout and 8/16 vCPU need newer ones). A TASK_FOUNDATION's
+        Options have capacity_providers, cpu_architecture and minimum_platform_version."""
+        base = foundation.options
+        field = "options.spot" if self.spot else "options.capacity_provider_strategy"
+        missing = [item.provider for item in self.strategy if item.provider not in base.capacity_providers]
+        if missing:
+            raise UserError(
+                f"{missing[0]} is not a capacity provider of {foundation.name}'s cluster (capacity_providers = "
+                f"{list(base.capacity_providers)}), and RunTask cannot use a provider the cluster lacks; "
+                f"allowed: add it to [stacks.{foundation.name}.options] capacity_providers, or drop it here",
+                field=field)
+        if places_on_spot(self.strategy) and base.cpu_architecture != "X86_64":
+            raise UserError(f"{foundation.name}'s task family is {base.cpu_architecture}, and Fargate Spot runs X86_64 tasks only; "
+                            "allowed: FARGATE only for this family", field=field)
+        if base.minimum_platform_version:
+            version, why = base.minimum_platform_version
+            try:
+                check_platform_version(self.platform_version, version, f"{foundation.name}'s task family ({why})")
+            except UserError as error:
+                raise error.within(field_prefix="options") from None
+
     def container_override(self, extra_environment: list[dict] = ()) -> dict:
         """The containerOverrides entry for this container (RunTask's TaskOverride shape)."""
         override: dict = {"name": self.container_name}
@@ -145,10 +228,61 @@ class RunTaskOptions(BlueprintOptions):
         from generator.aws.event_rules import api_length, check_run_task_overrides
 
         override = self.container_override()
-        body = {"containerOverrides": [override]} if len(override) > 1 else {}
+        body = {**self.task_size_override(), **({"containerOverrides": [override]} if len(override) > 1 else {})}
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
         check_run_task_overrides(api_length(text), self)
         return text
+
+
+def refuse_concurrency(options: RunTaskOptions, blueprint: str) -> None:
+    """EventBridge (rules and Scheduler) starts a task without looking at what runs: it cannot skip a
+    run while the previous one is still running, so `concurrency` is sfn_task's alone."""
+    if options.concurrency is not None:
+        raise UserError(f"{blueprint} starts the task from EventBridge, which cannot see a run still in progress; "
+                        "use blueprint sfn_task, whose state machine skips a run while another is running (concurrency = 1)",
+                        field="concurrency")
+
+
+def _strategy_words(options: RunTaskOptions) -> str:
+    return ", ".join(f"`{item.provider}` weight {item.weight}" + (f" base {item.base}" if item.base else "") for item in options.strategy)
+
+
+def run_task_notes(options: RunTaskOptions, *, spot_retries: int | None) -> list[str]:
+    """What the stack README says about where the task runs, its size and its tags.
+    spot_retries: how many times an interrupted Spot task is run again (None: nothing re-runs it)."""
+    notes = []
+    if options.strategy:
+        notes.append(f"Capacity provider strategy {_strategy_words(options)} (no launch type: ECS takes one or the other); "
+                     "the cluster must have these capacity providers associated (task_foundation's `capacity_providers`), "
+                     "or RunTask fails.")
+    if places_on_spot(options.strategy):
+        spot = ("Fargate Spot: when AWS needs the capacity back, the task's containers get a SIGTERM and two minutes' warning "
+                "(they are killed after the container's stop timeout, 30 s unless the task definition sets up to 120 s), and "
+                "the stopped task has `stopCode: SpotInterruption`. Fargate Spot runs Linux X86_64 tasks only, and does not "
+                "fall back to on-demand Fargate when it has no capacity. ")
+        if spot_retries is None:
+            spot += ("Nothing runs an interrupted task again here (the trigger's retries cover only the RunTask call), so every "
+                     "interrupted task alerts as a failed run, whatever its exit code; sfn_task re-runs interrupted tasks.")
+        else:
+            spot += (f"The state machine runs an interrupted task again, up to {spot_retries} time(s) (`spot_retry_attempts`), "
+                     "also when its container exited 0 on the SIGTERM; an interruption is therefore not alerted as a job "
+                     "failure, and an execution that runs out of re-runs fails (and alerts). The job must be safe to run again.")
+        notes.append(spot)
+    if options.cpu is not None:
+        notes.append(f"Each task is sized {options.cpu} CPU units / {options.memory} MiB (a task-level override of the task "
+                     "definition's size); the task definition's containers must not reserve more than that.")
+    tagged = []
+    if options.propagate_tags:
+        tagged.append("the task definition's tags (`propagate_tags`)")
+    if options.enable_ecs_managed_tags:
+        tagged.append("ECS managed tags (such as `aws:ecs:clusterName`)")
+    if options.stack_tags_on_tasks:
+        tagged.append("the environment's `tags`, through the `TaskTag<Key>` parameters")
+    if tagged:
+        listed = tagged[0] if len(tagged) == 1 else ", ".join(tagged[:-1]) + " and " + tagged[-1]
+        notes.append(f"Each task is tagged with {listed}; the role that starts it may tag only the tasks it starts "
+                     "in this cluster (`ecs:TagResource` with `ecs:CreateAction` = `RunTask`).")
+    return notes
 
 
 @dataclass(frozen=True)

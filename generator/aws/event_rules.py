@@ -385,7 +385,8 @@ def container_override_transformer(options, environment_paths: dict[str, str]) -
     extra = [{"name": name, "value": Placeholder(name)} for name in environment_paths]
     override = options.container_override(extra_environment=extra)
     field = largest_override_option(options)
-    transformer = json_input_transformer({"containerOverrides": [override]}, dict(environment_paths), field=field)
+    body = {**options.task_size_override(), "containerOverrides": [override]}
+    transformer = json_input_transformer(body, dict(environment_paths), field=field)
     template = transformer.InputTemplate
     worst = api_length(template)
     for name, path in environment_paths.items():

@@ -128,6 +128,22 @@ def run_task_statement(*, family_arn, family_revisions_arn, cluster_arn) -> Stat
     )
 
 
+def tag_on_run_task_statement(task_arns) -> Statement:
+    """ecs:TagResource on the tasks RunTask creates, and only while RunTask creates them: a request
+    that tags the task (tags, propagated or ECS managed tags) is also authorized as TagResource with
+    `ecs:CreateAction` = RunTask; the condition keeps the role from tagging any existing resource.
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
+    """
+    return Statement(
+        Sid="TagTasksOnRunTask",
+        Effect=Allow,
+        Action=[awacs.ecs.TagResource],
+        Resource=[task_arns],
+        Condition=Condition(StringEquals("ecs:CreateAction", "RunTask")),
+    )
+
+
 def pass_role_statement(role_arns: list, *, to_service: str = "ecs-tasks.amazonaws.com") -> Statement:
     """iam:PassRole on exactly these roles, and only to `to_service`."""
     return Statement(

@@ -31,7 +31,7 @@ from troposphere import Ref, Sub, Template
 from troposphere import cloudwatch, events, logs
 
 from generator.aws import checkov_skips as skip_reasons
-from generator.aws.alerts import task_succeeded_pattern
+from generator.aws.alerts import task_succeeded_pattern, without_spot_interruptions
 from generator.aws.arns import arn
 from generator.aws.ecs_task import TaskRef
 from generator.core.errors import UserError
@@ -142,9 +142,10 @@ def alarm_window(expression: str, timezone: str | None) -> AlarmWindow:
     return AlarmWindow(gap, period, math.ceil(window / period))
 
 
-def add_successful_runs(template: Template, task: TaskRef, container_name: str, *, stack_name: str) -> events.Rule:
+def add_successful_runs(template: Template, task: TaskRef, container_name: str, *, stack_name: str, spot: bool = False) -> events.Rule:
     """The rule that writes each successful run of the job to a log group of its own, the resource
-    policy that lets EventBridge write there, and the metric filter that counts the runs."""
+    policy that lets EventBridge write there, and the metric filter that counts the runs. `spot`:
+    the task may run on Fargate Spot, where an interrupted task that exited 0 is no success."""
     log_group = template.add_resource(logs.LogGroup(
         SUCCESSFUL_RUNS_LOG_GROUP,
         # /aws/events/ is where the EventBridge console puts log groups for rules.
@@ -182,7 +183,8 @@ def add_successful_runs(template: Template, task: TaskRef, container_name: str, 
     return template.add_resource(events.Rule(
         SUCCESSFUL_RUN_RULE,
         Description=f"{stack_name}: successful runs of the job (container {container_name} exited 0), for the missed-run alarm",
-        EventPattern=task_succeeded_pattern(task, container_name),
+        EventPattern=without_spot_interruptions(task_succeeded_pattern(task, container_name)) if spot else
+        task_succeeded_pattern(task, container_name),
         State="ENABLED",
         Targets=[events.Target(Id=SUCCESSFUL_RUNS_TARGET_ID,
                                Arn=arn("logs", "log-group:${Group}", Group=Ref(log_group)))],

@@ -375,6 +375,9 @@ def cmd_diff(args) -> int:
             print(f"{stack.spec.name}: resources " + "; ".join(parts))
         else:
             print(f"{stack.spec.name}: no resource changes")
+        if stack.spec.overrides:
+            print(f"{stack.spec.name}: {len(stack.spec.overrides)} hand override(s): "
+                  + "; ".join(override.describe().replace("`", "") for override in stack.spec.overrides))
     for name, changes in iam.items():
         print("\n".join(iam_diff.change_lines(name, changes)), end="\n" if changes else "")
     sys.stdout.write(diff(render_plan))

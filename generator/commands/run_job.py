@@ -86,7 +86,8 @@ def _rule_shaped(ecs: dict) -> dict:
     if "AwsvpcConfiguration" in network:
         ecs["NetworkConfiguration"] = {"AwsVpcConfiguration": network["AwsvpcConfiguration"]}
     if "Tags" in ecs:
-        ecs["TagList"] = [{"Key": key, "Value": value} for tag in ecs.pop("Tags") for key, value in tag.items()]
+        # one {"key": K, "value": V} map per tag, as the generator writes Scheduler's Tags (generator.aws.targets)
+        ecs["TagList"] = [{"Key": tag["key"], "Value": tag["value"]} for tag in ecs.pop("Tags")]
     return ecs
 
 

@@ -63,6 +63,17 @@ def _task_view(task: dict, container: str | None) -> dict:
             "exitCode": job.get("exitCode"), "containerReason": job.get("reason")}
 
 
+def _skipped_run(output: str | None) -> str | None:
+    """The execution that was still running, when this execution's output says it skipped its run."""
+    try:
+        data = json.loads(output or "null")
+    except ValueError:
+        return None
+    if isinstance(data, dict) and "skipped" in data:
+        return str(data.get("runningExecution") or "an earlier execution")
+    return None
+
+
 def collect(args) -> dict:
     planned, aws, live = open_deployed(args)
     since = parse_since(args.since)
@@ -89,6 +100,9 @@ def collect(args) -> dict:
             report["notes"].append("ECS promises only that stopped tasks stay listed for at least an hour after they stop: older runs may be missing")
 
     machines = [ids[name] for name, resource in resources.items() if resource.get("Type") in STATE_MACHINE_TYPES and name in ids]
+    # sfn_task with concurrency = 1 ends an overlapping run at once, SUCCEEDED with output {"skipped": …}
+    # (on_overlap = "skip"): such runs are read and shown as skipped, not as runs of the job.
+    skips_runs = (template.get("Metadata", {}).get("Generator", {}).get("Options", {}).get("concurrency") == 1)
     if machines:
         sfn = aws.client("stepfunctions")
         report["executions"] = []
@@ -104,6 +118,12 @@ def collect(args) -> dict:
                     with aws_errors("DescribeExecution", stack=planned.name):
                         described = sfn.describe_execution(executionArn=execution["executionArn"])
                     view.update(error=described.get("error"), cause=described.get("cause"))
+                elif execution["status"] == "SUCCEEDED" and skips_runs:
+                    with aws_errors("DescribeExecution", stack=planned.name):
+                        described = sfn.describe_execution(executionArn=execution["executionArn"])
+                    skipped = _skipped_run(described.get("output"))
+                    if skipped is not None:
+                        view["skipped"] = skipped
                 report["executions"].append(view)
 
     report["schedules"] = []
@@ -170,7 +190,10 @@ def run(args) -> int:
                 print("  none")
                 continue
             detail = " ".join(part for part in (execution.get("error"), execution.get("cause")) if part)
-            print(f"  {execution['startDate'] or '?':<20}  {execution['status']:<9}  {execution['name']}  {detail}".rstrip())
+            status = execution["status"]
+            if execution.get("skipped"):
+                status, detail = "SKIPPED", f"previous run still running: {execution['skipped']}"
+            print(f"  {execution['startDate'] or '?':<20}  {status:<9}  {execution['name']}  {detail}".rstrip())
     for schedule in report["schedules"]:
         upcoming = ", ".join(f"{n['utc']} ({n['local']})" for n in schedule["next"]) or "none"
         print(f"schedule {schedule['name']}: {schedule['expression']} in {schedule['timezone']}, {schedule['state']}; next: {upcoming}")

@@ -18,7 +18,7 @@ and, optionally,
                                the exports `import_from` imports; PIPELINE_DEPLOY_ROLES below)
 
 Its Options may override the hooks of BlueprintOptions (below): implied_parameters,
-resolved_parameters, check_parameter_values and check_manifest. A mixin that overrides one calls
+task_tag_parameter_values, resolved_parameters, check_parameter_values and check_manifest. A mixin that overrides one calls
 super() in it, like __post_init__, so the hooks of the other mixins still run.
 """
 
@@ -64,13 +64,15 @@ class ManifestStack:
 class StackContext:
     """What a blueprint may know about the stack it builds. The template is the same for every
     environment; `environments` only lets a blueprint check limits that depend on the names
-    (e.g. a resource name built from ${AWS::StackName}, which is <name>-<environment>)."""
+    (e.g. a resource name built from ${AWS::StackName}, which is <name>-<environment>), and
+    `environment_tags` (environment → its stacks.toml `tags`) which tag keys every environment has."""
 
     name: str
     blueprint: str
     description: str
     environments: tuple[str, ...] = ()
     manifest: tuple[ManifestStack, ...] = ()  # every stack of the manifest, this one included
+    environment_tags: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
 
 
 @dataclass
@@ -90,6 +92,11 @@ class BlueprintOptions(OptionTable):
     def implied_parameters(self, environment: str) -> dict[str, str]:
         """Parameter values this stack takes in `environment` unless stacks.toml sets them (e.g.
         FoundationStack = <import_from>-<environment>)."""
+        return {}
+
+    def task_tag_parameter_values(self, tags: dict[str, str]) -> dict[str, str]:
+        """Parameter values this stack takes from an environment's `tags` (e.g. TaskTag<Key> for
+        stack_tags_on_tasks); stacks.toml's own parameter values win over them."""
         return {}
 
     def resolved_parameters(self, values: dict[str, str], *, region: str | None) -> dict[str, str]:

@@ -11,11 +11,12 @@ from generator.core import registry
 from generator.core.contract import Blueprint, ManifestStack
 from generator.core.errors import UserError
 from generator.core.options import build_dataclass, unknown_key_error
+from generator.core.overrides import Override, parse_overrides
 
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
-STACK_KEYS = ("blueprint", "description", "options", "environments")
+STACK_KEYS = ("blueprint", "description", "options", "environments", "overrides")
 # The keys of [stacks.<name>.environments.<env>]: key → (type, what it does; its default as behaviour).
 # sam deploy --tags: CloudFormation also propagates the stack's tags to the resources that support them
 # (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-cli-command-reference-sam-deploy.html).
@@ -49,6 +50,7 @@ class StackSpec:
     description: str
     options: object
     environments: dict[str, Environment]
+    overrides: tuple[Override, ...] = ()  # [stacks.<name>.overrides], applied to the rendered template
 
     @property
     def provides(self) -> frozenset[str]:
@@ -61,6 +63,7 @@ class StackSpec:
         """An environment's parameter values: those the blueprint implies for it (e.g. FoundationStack
         = <import_from>-<env>), then stacks.toml's own values, which win."""
         values = dict(self.options.implied_parameters(environment))
+        values.update(self.options.task_tag_parameter_values(self.environments[environment].tags))
         values.update(self.environments[environment].parameters)
         return values
 
@@ -135,7 +138,8 @@ def _parse_stack(name: str, table) -> StackSpec:
     if not isinstance(environments_table, dict) or not environments_table:
         raise UserError("at least one [stacks.<name>.environments.<env>] table is needed", field="environments")
     environments = {env: _parse_environment(env, value, options) for env, value in environments_table.items()}
-    return StackSpec(name, blueprint, implementation, description, options, environments)
+    overrides = parse_overrides(table.get("overrides", {}))
+    return StackSpec(name, blueprint, implementation, description, options, environments, overrides)
 
 
 def _placeholders(value, path: str = ""):

@@ -17,6 +17,7 @@ from generator.emit.encode import template_data
 from generator.core.errors import UserError
 from generator.core.manifest import StackSpec, manifest_stacks
 from generator.core.options import did_you_mean, option_summary
+from generator.core.overrides import apply_overrides
 from generator.aws.parameters import check_parameter_values, missing_parameters
 from generator.review.stack_readme import stack_readme
 from generator.core.samconfig import DeploySection, generated_sections, parse_samconfig, update_samconfig
@@ -96,10 +97,15 @@ def _non_default_options(spec: StackSpec) -> dict:
     return {k: v for k, v in plain.items() if k not in defaults or option_summary({k: defaults[k]})[k] != v}
 
 
+def stack_context(spec: StackSpec, manifest: tuple[ManifestStack, ...] = ()) -> StackContext:
+    """What the blueprint is told about the stack it builds."""
+    return StackContext(spec.name, spec.blueprint, spec.description, tuple(spec.environments), manifest,
+                        environment_tags={name: dict(env.tags) for name, env in spec.environments.items()})
+
+
 def render_stack(spec: StackSpec, *, manifest_name: str, manifest: tuple[ManifestStack, ...] = ()) -> RenderedStack:
     try:
-        rendered = spec.implementation.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description,
-                                                                        tuple(spec.environments), manifest))
+        rendered = spec.implementation.build(spec.options, stack_context(spec, manifest))
     except UserError as error:
         raise error.within(stack=spec.name) from None  # a blueprint's error names the field; this names the stack
     template = rendered.template
@@ -107,8 +113,16 @@ def render_stack(spec: StackSpec, *, manifest_name: str, manifest: tuple[Manifes
     template.set_description(description(spec, note=template.description))  # a blueprint may set a note
     # Options left unset are omitted: CloudFormation rejects null values in Metadata (cfn-lint E4002).
     options = _without_nulls(option_summary(spec.options))
-    template.set_metadata({"Generator": {"Blueprint": spec.blueprint, "Options": options}})
+    metadata = {"Blueprint": spec.blueprint, "Options": options}
+    if spec.overrides:  # recorded in the template too, so a reviewer of the YAML sees what was changed by hand
+        metadata["HandOverrides"] = [override.as_metadata() for override in spec.overrides]
+    template.set_metadata({"Generator": metadata})
     data = template_data(template)
+    if spec.overrides:
+        try:
+            data = apply_overrides(data, spec.overrides)
+        except UserError as error:
+            raise error.within(stack=spec.name) from None
     data = _ordered_template(data)
     header = GENERATED_HEADER.format(manifest=manifest_name, stack=spec.name, blueprint=spec.blueprint)
     files = {f"{spec.name}/{TEMPLATE_FILE}": dump_yaml(data, header=header)}
