@@ -32,6 +32,7 @@ def test_render_twice_is_byte_identical_and_reports_unchanged(rendered, run_cli)
     assert "nightly-report: unchanged" in result.out
 
 
+@pytest.mark.slow  # the whole command: every template linted, worker processes each setting up cfn-lint
 @pytest.mark.lint
 def test_check_passes_on_fresh_render_and_fails_with_diff_after_edit(rendered, run_cli, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(rendered / "cache"))

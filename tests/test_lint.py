@@ -383,6 +383,7 @@ def test_worker_count():
     assert lint._worker_count(10, 64) == 10
 
 
+@pytest.mark.slow  # the whole command: every template linted, worker processes each setting up cfn-lint
 def test_parallel_lint_gives_the_same_findings_as_serial(tmp_path, monkeypatch):
     names = sorted(path.name for path in FIXTURES.glob("*.yaml"))[:10]
     paths = copy_fixtures(tmp_path, names)

@@ -30,6 +30,7 @@ def test_the_golden_variants_cover_every_blueprint():
     assert found == set(registered())
 
 
+@pytest.mark.slow  # the whole command: every template linted, worker processes each setting up cfn-lint
 def test_lint_command_fails_on_a_warning(project, run_cli):
     assert run_cli("render", cwd=project).code == 0
     template = project / "templates_out" / "nightly-report" / "template.yaml"

@@ -164,6 +164,7 @@ region = "ap-northeast-1"
 """
 
 
+@pytest.mark.slow  # the whole command: every template linted, worker processes each setting up cfn-lint
 def test_pipeline_is_idempotent_and_check_reports_a_stale_workflow(project, run_cli):
     manifest = project / "stacks.toml"
     manifest.write_text(manifest.read_text() + ROLES)
