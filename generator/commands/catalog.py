@@ -20,6 +20,7 @@ from pathlib import Path
 from generator.aws.parameters import allowed_text
 from generator.core.contract import Blueprint, StackContext
 from generator.core.errors import UserError
+from generator.core.toml_files import parse_toml, read_toml_text
 from generator.core.manifest import ENVIRONMENT_KEYS, ENVIRONMENT_NAME, PLACEHOLDER_START, STACK_NAME
 from generator.core.options import OptionDoc, build_dataclass, example_table, option_docs
 from generator.emit.encode import template_data
@@ -154,13 +155,12 @@ def append_stanza(manifest: Path, stack: str, blueprint: Blueprint, environments
             raise UserError(f"{env!r} is not an environment name; allowed: lowercase letters and digits, starting with a letter",
                             stack=stack, field="--env")
     try:
-        existing = manifest.read_text(encoding="utf-8")
+        existing = read_toml_text(manifest)
     except FileNotFoundError:
         existing = ""
-    try:
-        stacks = tomllib.loads(existing).get("stacks", {})
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{manifest}: invalid TOML: {error}") from None
+    stacks = parse_toml(existing, str(manifest)).get("stacks", {})
+    if not isinstance(stacks, dict):
+        raise UserError(f"{manifest}: `stacks` must be a table of [stacks.<name>] tables", field="stacks")
     if stack in stacks:
         raise UserError(f"is already in {manifest}; allowed: a new stack name", stack=stack)
     text = stanza(stack, blueprint, environments)

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from generator.commands.startup import defer_import
-from generator.core.errors import CheckFailed, UserError
+from generator.core.errors import CheckFailed, UserError, one_line, shown
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
 
 def _add_paths(parser: argparse.ArgumentParser) -> None:
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         if args.debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(str(error))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except CheckFailed as failure:
         if args.debug:
@@ -224,9 +224,19 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:  # a path given on the command line that cannot be read or written
         if args.debug:
             raise
-        where = f"{error.filename}: " if error.filename else ""
-        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        where = f"{shown(error.filename)}: " if error.filename else ""
+        print(f"error: {one_line(where + str(error.strerror or error))}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the one catch-all: anything else is our bug, said in one line
+        if args.debug:
+            raise
+        detail = one_line(f"{type(error).__name__}: {error}")
+        print(f"internal error (a bug in ecs-batch-templates, please report it): {detail}; "
+              "rerun with --debug for the traceback", file=sys.stderr)
+        return EXIT_BUG
 
 
 def _plan(args, only=None):

@@ -6,10 +6,10 @@ import os
 import shlex
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 
 from generator.core.errors import UserError
+from generator.core.toml_files import read_toml
 
 SAM_INSTALL_HINT = (
     "the AWS SAM CLI (`sam`) is not on PATH; install it, ideally in its own virtual environment "
@@ -44,7 +44,7 @@ def sam_deploy_command(samconfig: Path, config_env: str, extra_args: list[str], 
 def check_config_env(samconfig: Path, config_env: str, *, stack: str) -> None:
     if not samconfig.exists():
         raise UserError(f"{samconfig} does not exist; run `python -m generator render` first", stack=stack)
-    config = tomllib.loads(samconfig.read_text(encoding="utf-8"))
+    config = read_toml(samconfig)
     if "parameters" not in config.get(config_env, {}).get("deploy", {}):
         raise UserError(f"{samconfig} has no [{config_env}.deploy.parameters]; run `python -m generator render`", stack=stack)
 

@@ -2,6 +2,33 @@
 
 from __future__ import annotations
 
+import re
+
+# Names shown as they are in messages: ASCII letters, digits and the punctuation of ARNs and
+# option paths. Anything else (a newline, a quote, non-ASCII) is shown quoted, repr-style.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.:/@+=,<>\[\]-]{1,80}", re.ASCII)
+MAX_LINE = 1000
+
+
+def quoted(value: object, limit: int = 60) -> str:
+    """User text inside a message: repr-style quoted (a newline cannot split the line), long values
+    shortened with an ellipsis."""
+    text = value if isinstance(value, str) else str(value)
+    return repr(text[:limit] + "…" if len(text) > limit else text)
+
+
+def shown(name: object) -> str:
+    """A stack name, key or field path in a message: as it is when plain ASCII, else quoted."""
+    text = name if isinstance(name, str) else str(name)
+    return text if _PLAIN_NAME.fullmatch(text) else quoted(text)
+
+
+def one_line(text: str) -> str:
+    """The last defence of the one-line promise: control characters and line or paragraph
+    separators are escaped, and an overlong message is cut."""
+    text = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    return text if len(text) <= MAX_LINE else text[:MAX_LINE] + "…"
+
 
 class UserError(Exception):
     """A mistake in the user's input: names where (stack, field) and what is allowed."""
@@ -20,7 +47,8 @@ class UserError(Exception):
         return UserError(self.message, stack=self.stack or stack, field=field)
 
     def __str__(self) -> str:
-        where = ": ".join(part for part in (self.stack and f"stack {self.stack}", self.field) if part)
+        where = ": ".join(part for part in (self.stack and f"stack {shown(self.stack)}",
+                                            self.field and shown(self.field)) if part)
         return f"{where}: {self.message}" if where else self.message
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.core import registry
 from generator.core.contract import Blueprint, ManifestStack
 from generator.core.errors import UserError
+from generator.core.toml_files import parse_toml, read_toml_text
 from generator.core.options import build_dataclass, unknown_key_error
 from generator.core.overrides import Override, parse_overrides
 
@@ -70,13 +70,10 @@ class StackSpec:
 
 def load_manifest(path: Path) -> dict[str, StackSpec]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_toml_text(path)
     except FileNotFoundError:
         raise UserError(f"manifest {path} not found (pass --manifest PATH)") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{path}: invalid TOML: {error}") from None
+    data = parse_toml(text, str(path))
     for key in data:
         if key not in ("stacks", "pipeline"):  # [pipeline]: generator/core/pipeline.py reads it
             raise unknown_key_error(key, ["stacks", "pipeline"], what="top-level table")

@@ -26,12 +26,12 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.core.contract import PIPELINE_DEPLOY_ROLES
 from generator.core.errors import UserError
+from generator.core.toml_files import read_toml
 from generator.core.manifest import StackSpec
 from generator.core.options import build_dataclass
 from generator.emit.yaml_emitter import dump_yaml
@@ -77,9 +77,9 @@ class PipelineSettings:
 def load_settings(manifest_path: Path) -> tuple[PipelineSettings, bool]:
     """The `[pipeline]` table (defaults when absent) and whether the manifest has one."""
     try:
-        data = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:  # load_manifest reported these already
-        raise UserError(f"{manifest_path}: {error}") from None
+        data = read_toml(manifest_path)
+    except OSError as error:  # load_manifest reported these already
+        raise UserError(f"{manifest_path}: {error.strerror or error}") from None
     table = data.get("pipeline")
     if table is None:
         return PipelineSettings(), False

@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass
 
 from generator.core.errors import UserError
+from generator.core.toml_files import parse_toml
 
 SAM_CONFIG_VERSION = 0.1
 # Comments between a section's keys are edits too: the section is rewritten whole (README says so).
@@ -95,9 +96,9 @@ def _section_text(section: DeploySection) -> str:
 
 def parse_samconfig(text: str, path: str) -> dict:
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{path}: cannot be parsed as TOML ({error}); fix or remove it, it is never overwritten blindly") from None
+        return parse_toml(text, path)
+    except UserError as error:
+        raise UserError(f"{error.message}; fix or remove it, it is never overwritten blindly") from None
 
 
 def generated_sections(existing: str | None, *, path: str = "samconfig.toml", document: dict | None = None) -> dict[str, dict]:
@@ -113,7 +114,7 @@ def generated_sections(existing: str | None, *, path: str = "samconfig.toml", do
             continue
         try:
             keys = _table_keys(header.group(1))
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, RecursionError, ValueError):
             continue  # not a header after all (e.g. a line inside a multi-line string)
         if len(keys) == 3 and keys[1:] == ["deploy", "parameters"]:
             values = document.get(keys[0], {}).get("deploy", {}).get("parameters")
@@ -155,7 +156,7 @@ def update_samconfig(existing: str | None, sections: list[DeploySection], *, rem
 def _verified(before: dict, text: str, sections: list[DeploySection], remove) -> bool:
     try:
         after = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
         return False  # e.g. our table was also defined with dotted keys elsewhere
     return _only_ours_changed(before, after, sections, remove)
 
