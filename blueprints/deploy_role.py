@@ -16,13 +16,12 @@ administrator, never by the pipeline (a role that could update its own stack cou
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from awacs.aws import Allow, PolicyDocument, Principal, Statement
 import awacs.sts
-from troposphere import FindInMap, GetAtt, If, Output, Parameter, Ref, Sub, Template
+from troposphere import FindInMap, GetAtt, Output, Parameter, Ref, Sub, Template
 from troposphere import iam as cfn_iam, s3
 
 from generator.aws import checkov_skips as skip_reasons

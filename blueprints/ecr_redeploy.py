@@ -29,7 +29,7 @@ from generator.core.contract import Rendered, StackContext
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.core.errors import UserError
 from generator.aws.log_groups import validate_retention_days
-from generator.core.options import OptionTable, did_you_mean, option
+from generator.core.options import ascii_fullmatch, OptionTable, did_you_mean, option
 
 DESCRIPTION = ("Redeploy ECS services when an image is replicated (trigger = replication: needs ECR replication into this Region) "
                "or pushed to ECR (SAM Lambda; force a new deployment, or a new revision with the image digest)")
@@ -79,12 +79,12 @@ class EcsService(OptionTable):
 
     def __post_init__(self):
         for name in ("cluster", "service"):
-            if not ECS_NAME.match(getattr(self, name)):
+            if not ascii_fullmatch(ECS_NAME, getattr(self, name)):
                 raise UserError(f"{getattr(self, name)!r} is not an ECS {name} name; allowed: up to 255 letters, digits, - and _", field=name)
-        if self.family is not None and not ECS_NAME.match(self.family):
+        if self.family is not None and not ascii_fullmatch(ECS_NAME, self.family):
             raise UserError(f"{self.family!r} is not a task definition family; allowed: up to 255 letters, digits, - and _", field="family")
         for role in self.roles:
-            if role.startswith("arn:") or not ROLE_NAME.match(role):
+            if role.startswith("arn:") or not ascii_fullmatch(ROLE_NAME, role):
                 raise UserError(f"{role!r} is not an IAM role name; allowed: the role's name, with its path if any "
                                 "(e.g. ecsTaskExecutionRole or service-role/api-task), not an ARN", field="roles")
         super().__post_init__()
@@ -123,7 +123,7 @@ class Options(DeliveryOptions, AlertOptions):
         if not self.services:
             raise UserError("map at least one repository to its services", field="services")
         for repository, targets in self.services.items():
-            if not REPOSITORY_NAME.match(repository):
+            if not ascii_fullmatch(REPOSITORY_NAME, repository):
                 raise UserError(f"{repository!r} is not an ECR repository name (lowercase, digits, . _ - and / between parts)", field="services")
             if not targets:
                 raise UserError("list at least one { cluster, service }", field=f"services.{repository}")
@@ -138,7 +138,7 @@ class Options(DeliveryOptions, AlertOptions):
                             field="image_update")
         self._check_image_update()
         for entry in self.tag_filter:
-            if not IMAGE_TAG.match(entry.removesuffix("*")):
+            if not ascii_fullmatch(IMAGE_TAG, entry.removesuffix("*")):
                 raise UserError(f"{entry!r} is not an image tag or a tag prefix ending in *", field="tag_filter")
         if self.tag_filter and self.trigger == "cloudtrail":
             raise UserError("the CloudTrail ReplicateImage event carries no image tag, so it cannot be filtered by tag; "

@@ -15,7 +15,6 @@ Lambda Powertools decodes it with unquote_plus). Key filters are compared in tha
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from awacs.aws import Policy
@@ -32,7 +31,7 @@ from generator.core.contract import Rendered, StackContext
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, refuse_concurrency, run_task_notes, task_ref
 from generator.core.errors import UserError
-from generator.core.options import option
+from generator.core.options import ascii_fullmatch, option
 from generator.aws.event_rules import (
     BUCKET_NAME_PATH, OBJECT_CREATED, OBJECT_KEY_PATH, OBJECT_RESTORE_COMPLETED, S3KeyFilter,
     container_override_transformer, encoded_key_notes, s3_object_created_pattern,
@@ -75,7 +74,7 @@ class Options(RunTaskOptions, DeliveryOptions, S3KeyFilter, AlertOptions):
     def __post_init__(self):
         super().__post_init__()
         if isinstance(self.existing_bucket, str):
-            if not re.match(BUCKET_NAME_PATTERN, self.existing_bucket):
+            if not ascii_fullmatch(BUCKET_NAME_PATTERN, self.existing_bucket):
                 raise UserError(f"{self.existing_bucket!r} is not an S3 bucket name", field="existing_bucket")
         if self.bucket_encryption not in ENCRYPTIONS:
             raise UserError(f"{self.bucket_encryption!r} is not allowed; allowed: {', '.join(ENCRYPTIONS)}", field="bucket_encryption")
@@ -83,7 +82,7 @@ class Options(RunTaskOptions, DeliveryOptions, S3KeyFilter, AlertOptions):
             raise UserError("applies only to a bucket the stack creates", field="bucket_versioning" if self.bucket_versioning else "bucket_encryption")
         for name in ("bucket_env_var", "key_env_var"):
             value = getattr(self, name)
-            if not ENV_NAME.match(value):
+            if not ascii_fullmatch(ENV_NAME, value):
                 raise UserError(f"{value!r} is not a valid environment variable name", field=name)
             if value in self.environment:
                 raise UserError(f"{value!r} is also in environment; the event's value would be overridden", field=name)

@@ -22,7 +22,7 @@ from generator.core.contract import Rendered, StackContext
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
 from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, run_task_notes, task_ref
 from generator.core.errors import UserError
-from generator.core.options import option
+from generator.core.options import ascii_fullmatch, option
 from generator.aws.event_rules import (
     BUCKET_NAME_PATH, OBJECT_KEY_PATH, Placeholder, S3KeyFilter, encoded_key_notes, json_input_transformer, s3_object_created_pattern,
 )
@@ -56,7 +56,7 @@ class S3Trigger(S3KeyFilter):
     def __post_init__(self):
         super().__post_init__()
         for name in ("bucket_env_var", "key_env_var"):
-            if not ENV_NAME.match(getattr(self, name)):
+            if not ascii_fullmatch(ENV_NAME, getattr(self, name)):
                 raise UserError(f"{getattr(self, name)!r} is not a valid environment variable name", field=name)
         if self.bucket_env_var == self.key_env_var:
             raise UserError("must differ from bucket_env_var", field="key_env_var")
@@ -114,7 +114,7 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.name is not None and not NAME.match(self.name):
+        if self.name is not None and not ascii_fullmatch(NAME, self.name):
             raise UserError(f"{self.name!r} is not allowed; allowed: 1-64 letters, digits, - and _", field="name")
         if self.task_count != 1:
             raise UserError(f"{self.task_count}: an execution runs one task; allowed: 1 (start several executions for more)", field="task_count")

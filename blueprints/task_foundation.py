@@ -27,7 +27,7 @@ from generator.aws.checkov_skips import checkov_skips
 from generator.core.contract import BlueprintOptions, Rendered, StackContext
 from generator.aws.ecs_task import ENV_NAME, TASK_FOUNDATION
 from generator.core.errors import UserError
-from generator.core.options import OptionTable, did_you_mean, option
+from generator.core.options import ascii_fullmatch, OptionTable, did_you_mean, option
 from generator.aws.log_groups import validate_retention_days
 from generator.aws.capacity import FARGATE, FARGATE_PROVIDERS, FARGATE_SPOT
 from generator.aws.fargate import NEEDS_PLATFORM_1_4, validate_task_size
@@ -90,7 +90,7 @@ class TaskRoleStatement(OptionTable):
         if not self.actions or not self.resources:
             raise UserError("a statement needs at least one action and one resource", field="actions" if not self.actions else "resources")
         for action in self.actions:
-            if not IAM_ACTION.match(action) or set(action.split(":", 1)[1]) == {"*"}:
+            if not ascii_fullmatch(IAM_ACTION, action) or set(action.split(":", 1)[1]) == {"*"}:
                 raise UserError(f"{action!r} is not allowed; name actions like s3:GetObject (no service:* wildcards)", field="actions")
         for resource in self.resources:
             _check_arn_text(resource, field="resources")
@@ -156,24 +156,24 @@ class Options(BlueprintOptions):
 
     def __post_init__(self):
         super().__post_init__()
-        if not re.match(r"^[A-Za-z0-9_-]{1,255}$", self.container_name):
+        if not ascii_fullmatch(r"^[A-Za-z0-9_-]{1,255}$", self.container_name):
             raise UserError(f"{self.container_name!r} is not a container name (letters, digits, - and _)", field="container_name")
-        if self.family is not None and not re.match(TASK_FAMILY_PATTERN, self.family):
+        if self.family is not None and not ascii_fullmatch(TASK_FAMILY_PATTERN, self.family):
             raise UserError(f"{self.family!r} is not a task definition family (letters, digits, - and _, no :revision)", field="family")
         validate_task_size(self.cpu, self.memory)
         if self.cpu_architecture not in CPU_ARCHITECTURES:
             raise UserError(f"{self.cpu_architecture!r} is not allowed; allowed: {', '.join(CPU_ARCHITECTURES)}", field="cpu_architecture")
-        if self.image_repository is not None and not REPOSITORY_NAME.match(self.image_repository):
+        if self.image_repository is not None and not ascii_fullmatch(REPOSITORY_NAME, self.image_repository):
             raise UserError(f"{self.image_repository!r} is not an ECR repository name", field="image_repository")
         for name in (*self.environment, *self.secrets):
-            if not ENV_NAME.match(name):
+            if not ascii_fullmatch(ENV_NAME, name):
                 raise UserError(f"{name!r} is not a valid environment variable name", field="secrets" if name in self.secrets else "environment")
         both = sorted(set(self.environment) & set(self.secrets))
         if both:
             raise UserError(f"{both[0]!r} is set both in environment and in secrets", field="secrets")
         for name, value in self.secrets.items():
             _check_arn_text(value, field=f"secrets.{name}")
-            if not (SSM_PARAMETER_ARN.match(secret_arn(value)) or SECRET_ARN.match(value)):
+            if not (ascii_fullmatch(SSM_PARAMETER_ARN, secret_arn(value)) or ascii_fullmatch(SECRET_ARN, value)):
                 raise UserError(f"{value!r} is not ssm:/<parameter name>, an SSM parameter ARN or a Secrets Manager secret ARN "
                                 "(arn:…:secretsmanager:<region>:<account>:secret:<name>)", field=f"secrets.{name}")
         validate_retention_days(self.log_retention_days)
@@ -208,10 +208,10 @@ class Options(BlueprintOptions):
 
 def _secret_statements(secrets: dict[str, str]) -> list[Statement]:
     """Read exactly the listed secrets (ECS fetches them with the execution role at task start)."""
-    ssm = [_value(secret_arn(v)) for v in secrets.values() if SSM_PARAMETER_ARN.match(secret_arn(v))]
+    ssm = [_value(secret_arn(v)) for v in secrets.values() if ascii_fullmatch(SSM_PARAMETER_ARN, secret_arn(v))]
     managed = []
     for value in secrets.values():
-        if match := SECRET_ARN.match(value):
+        if match := ascii_fullmatch(SECRET_ARN, value):
             arn_text = match.group(1)
             # A partial ARN (no -XXXXXX suffix) needs the wildcard AWS documents for it.
             managed.append(_value(arn_text if FULL_SECRET_NAME.search(arn_text) else f"{arn_text}-??????"))

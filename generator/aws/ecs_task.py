@@ -23,7 +23,7 @@ from generator.aws.capacity import (
 from generator.aws.fargate import NEEDS_PLATFORM_1_4, validate_task_size
 from generator.core.contract import BlueprintOptions, ManifestStack
 from generator.core.errors import UserError
-from generator.core.options import did_you_mean, option
+from generator.core.options import ascii_fullmatch, did_you_mean, option
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLATFORM_VERSION = re.compile(r"^(LATEST|\d+\.\d+\.\d+)$")
@@ -82,13 +82,13 @@ class RunTaskOptions(BlueprintOptions):
         if not self.container_name.strip():
             raise UserError("must name the container to override (the container's name in the task definition)", field="container_name")
         for name in self.environment:
-            if not ENV_NAME.match(name):
+            if not ascii_fullmatch(ENV_NAME, name):
                 raise UserError(f"{name!r} is not a valid environment variable name (letters, digits, _; not starting with a digit)", field="environment")
         if not 1 <= self.task_count <= 10:
             raise UserError(f"{self.task_count} is out of range; allowed: 1 to 10 (RunTask's limit)", field="task_count")
-        if not PLATFORM_VERSION.match(self.platform_version):
+        if not ascii_fullmatch(PLATFORM_VERSION, self.platform_version):
             raise UserError(f"{self.platform_version!r} is not a Fargate platform version; allowed: LATEST or like 1.4.0", field="platform_version")
-        if self.import_from is not None and not STACK_NAME.match(self.import_from):
+        if self.import_from is not None and not ascii_fullmatch(STACK_NAME, self.import_from):
             raise UserError(f"{self.import_from!r} is not a stack name", field="import_from")
         for name in self.ssm_parameters:
             if name not in SSM_CAPABLE:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from troposphere import events
 
 from generator.core.errors import UserError
-from generator.core.options import OptionTable, option
+from generator.core.options import ascii_fullmatch, OptionTable, option
 
 S3_SOURCE = "aws.s3"
 OBJECT_CREATED = "Object Created"
@@ -323,7 +323,7 @@ def json_input_transformer(body, paths: dict[str, str], *, field: str | None = N
     https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html
     """
     for name in paths:
-        if not VARIABLE_NAME.match(name) or name.startswith(RESERVED_VARIABLE_PREFIX):
+        if not ascii_fullmatch(VARIABLE_NAME, name) or name.startswith(RESERVED_VARIABLE_PREFIX):
             raise ValueError(f"{name!r} is not a usable InputTransformer variable name")
     markers: dict[str, str] = {}
 

@@ -36,6 +36,7 @@ from generator.aws.arns import arn
 from generator.aws.ecs_task import TaskRef
 from generator.core.errors import UserError
 from generator.aws.checkov_skips import checkov_skips
+from generator.core.options import ascii_fullmatch
 
 SUCCESSFUL_RUN_RULE = "SuccessfulRunRule"
 SUCCESSFUL_RUNS_LOG_GROUP = "SuccessfulRunsLogGroup"
@@ -95,7 +96,7 @@ def longest_gap(expression: str, timezone: str | None) -> dt.timedelta:
     first time of the next run day (or the end of the horizon, for a schedule that stops). In a time
     zone with daylight saving a gap can be one hour longer in UTC: one hour is added there.
     """
-    rate = _RATE.match(expression)
+    rate = ascii_fullmatch(_RATE, expression)
     if rate:
         return dt.timedelta(seconds=int(rate.group(1)) * _UNITS[rate.group(2)])
     from pyawscron import AWSCron

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from troposphere import Parameter, Template
 
 from generator.core.errors import UserError
-from generator.core.options import unknown_key_error
+from generator.core.options import ascii_fullmatch, unknown_key_error
 
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"
 CLUSTER_ARN_PATTERN = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$"
@@ -103,12 +103,12 @@ def task_family_name(value: str, *, region: str | None, cluster_arn: str | None)
     and could not tell a wrong Region before the deploy."""
     if not value.startswith("arn:"):
         return value  # a name: the parameter's own AllowedPattern checks it (check_parameter_values)
-    match = TASK_DEFINITION_ARN.fullmatch(value)
+    match = ascii_fullmatch(TASK_DEFINITION_ARN, value)
     if match is None:
         raise UserError(f"{value!r} is not a task-definition ARN; allowed: {TASK_FAMILY_ALLOWED}", field=TASK_FAMILY.name)
     family = match["family"]
-    if not re.fullmatch(TASK_FAMILY_PATTERN, family):
-        revision = re.fullmatch(r"[A-Za-z0-9_-]+:(\d+)", family)
+    if not ascii_fullmatch(TASK_FAMILY_PATTERN, family):
+        revision = ascii_fullmatch(r"[A-Za-z0-9_-]+:(\d+)", family)
         problem = f"it pins revision {revision[1]}" if revision else f"{family!r} is not a family name (letters, digits, - and _)"
         raise UserError(f"{value!r} is not valid: {problem}; allowed: {TASK_FAMILY_ALLOWED}", field=TASK_FAMILY.name)
     cluster = _CLUSTER_ARN.fullmatch(cluster_arn or "")  # a malformed one is reported by its own check
@@ -169,18 +169,18 @@ def check_parameter_values(template_parameters: dict[str, dict], values: dict[st
 def _check_value(name: str, props: dict, value: str, *, stack: str, field: str) -> None:
     param_type = props["Type"]
     if param_type.startswith("AWS::SSM::Parameter::Value<"):
-        if not re.match(SSM_PARAMETER_NAME_PATTERN, value):
+        if not ascii_fullmatch(SSM_PARAMETER_NAME_PATTERN, value):
             raise UserError(f"{value!r} is not an SSM parameter name", stack=stack, field=field)
         return
     if param_type in _LIST_ITEM_PATTERNS:
         pattern, allowed = _LIST_ITEM_PATTERNS[param_type]
         items = [item.strip() for item in value.split(",")]
         for item in items:
-            if not re.match(pattern, item):
+            if not ascii_fullmatch(pattern, item):
                 raise UserError(f"{item!r} is not valid; allowed: comma-separated {allowed}", stack=stack, field=field)
         return
     pattern = props.get("AllowedPattern")
-    if pattern and not re.fullmatch(pattern, value):
+    if pattern and not ascii_fullmatch(pattern, value):
         allowed = props.get("ConstraintDescription", f"a value matching {pattern}")
         raise UserError(f"{value!r} is not valid; allowed: {allowed}", stack=stack, field=field)
     allowed_values = props.get("AllowedValues")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from generator.core.errors import UserError
+from generator.core.options import ascii_fullmatch
 
 MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
 WEEKDAYS = "SUN MON TUE WED THU FRI SAT".split()
@@ -51,7 +52,7 @@ _CRON = re.compile(r"^cron\((.*)\)$")
 
 def validate_schedule_expression(expression: str) -> str:
     """Return the expression if EventBridge would accept it, else raise UserError (field: schedule)."""
-    rate = _RATE.match(expression)
+    rate = ascii_fullmatch(_RATE, expression)
     if rate:
         value, unit = int(rate.group(1)), rate.group(2)
         if value < 1:
@@ -62,7 +63,7 @@ def validate_schedule_expression(expression: str) -> str:
         return expression
     if expression.startswith("rate("):
         raise UserError(f"{expression!r} is not a rate; allowed: rate(<n> minute|minutes|hour|hours|day|days)", field="schedule")
-    cron = _CRON.match(expression)
+    cron = ascii_fullmatch(_CRON, expression)
     if not cron:
         raise UserError(f"{expression!r} is not a schedule; allowed: cron(min hour day-of-month month day-of-week year) or rate(<n> <unit>)", field="schedule")
     fields = cron.group(1).split()
@@ -93,11 +94,11 @@ def _check_cron_field(spec: _CronField, text: str) -> None:
     for item in text.split(","):
         if not item:
             raise ValueError("empty list item")
-        if spec.name == "day-of-month" and _DAY_OF_MONTH_SPECIAL.match(item):
+        if spec.name == "day-of-month" and ascii_fullmatch(_DAY_OF_MONTH_SPECIAL, item):
             if item[:-1].isdigit():
                 spec.value(item[:-1])
             continue
-        if spec.name == "day-of-week" and _DAY_OF_WEEK_SPECIAL.match(item):
+        if spec.name == "day-of-week" and ascii_fullmatch(_DAY_OF_WEEK_SPECIAL, item):
             spec.value(re.split("[L#]", item)[0] or "1")
             continue
         base, _, step = item.partition("/")

@@ -24,6 +24,7 @@ import re
 from troposphere import Parameter, Ref, Template
 
 from generator.core.errors import UserError
+from generator.core.options import ascii_fullmatch
 
 PROPAGATE_TAGS_VALUES = ("TASK_DEFINITION",)  # the one value rule targets, Scheduler and (for tasks) RunTask accept
 # ECS's "generally allowed" tag characters, kept to ASCII so the parameter's AllowedPattern means the
@@ -75,9 +76,9 @@ def task_tag_keys(environment_tags: dict[str, dict[str, str]]) -> tuple[str, ...
     for env, tags in environment_tags.items():
         for key, value in tags.items():
             field = f"environments.{env}.tags.{key}"
-            if not TAG_KEY.match(key):
+            if not ascii_fullmatch(TAG_KEY, key):
                 raise UserError(f"{key!r} is not a task tag key; allowed: 1-128 ASCII letters, digits, spaces and _ . : / = + - @", field=field)
-            if not re.match(TAG_VALUE_PATTERN, value):
+            if not ascii_fullmatch(TAG_VALUE_PATTERN, value):
                 raise UserError(f"{value!r} is not a task tag value; allowed: 0-256 ASCII letters, digits, spaces and _ . : / = + - @",
                                 field=field)
             _check_text(key, what="key", field=field)

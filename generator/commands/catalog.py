@@ -22,7 +22,7 @@ from generator.core.contract import Blueprint, StackContext
 from generator.core.errors import UserError
 from generator.core.toml_files import parse_toml, read_toml_text
 from generator.core.manifest import ENVIRONMENT_KEYS, ENVIRONMENT_NAME, PLACEHOLDER_START, STACK_NAME
-from generator.core.options import OptionDoc, build_dataclass, example_table, option_docs
+from generator.core.options import ascii_fullmatch, OptionDoc, build_dataclass, example_table, option_docs
 from generator.emit.encode import template_data
 
 PARAMETERS_NOTE = "Options may add or replace parameters; `render` names every one still missing, all at once."
@@ -47,7 +47,7 @@ def toml_value(value) -> str:
 
 
 def _toml_key(key: str) -> str:
-    return key if BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+    return key if ascii_fullmatch(BARE_KEY, key) else json.dumps(key, ensure_ascii=False)
 
 
 def example_parameters(blueprint: Blueprint) -> dict[str, dict] | None:
@@ -147,11 +147,11 @@ def stanza(stack: str, blueprint: Blueprint, environments: list[str]) -> str:
 def append_stanza(manifest: Path, stack: str, blueprint: Blueprint, environments: list[str]) -> str:
     """Append the new stack's stanza to the manifest (created if missing), keeping every byte already
     there, and return the stanza. The result is parsed back before it replaces the file."""
-    if not STACK_NAME.match(stack):
+    if not ascii_fullmatch(STACK_NAME, stack):
         raise UserError("stack name must be lowercase letters, digits and '-', starting with a letter, at most 63 characters",
                         stack=stack, field="name")
     for env in environments:
-        if not ENVIRONMENT_NAME.match(env):
+        if not ascii_fullmatch(ENVIRONMENT_NAME, env):
             raise UserError(f"{env!r} is not an environment name; allowed: lowercase letters and digits, starting with a letter",
                             stack=stack, field="--env")
     try:

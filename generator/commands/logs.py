@@ -23,6 +23,7 @@ from generator.commands.aws_session import Aws, aws_errors
 from generator.commands.live import LiveStack, exports, open_deployed, physical_ids, read_template
 from generator.commands.plan import PlannedStack
 from generator.core.errors import UserError
+from generator.core.options import ascii_fullmatch
 
 FOLLOW_SECONDS = 5.0
 _SINCE = re.compile(r"^(\d+)([smhd])$")
@@ -30,7 +31,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_since(text: str, *, field: str = "--since") -> dt.timedelta:
-    match = _SINCE.match(text.strip())
+    match = ascii_fullmatch(_SINCE, text.strip())
     if not match or int(match.group(1)) == 0:
         raise UserError(f"{text!r} is not a duration; allowed: a number and s, m, h or d, like 30m, 1h or 2d", field=field)
     return dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})

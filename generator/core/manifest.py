@@ -10,7 +10,7 @@ from generator.core import registry
 from generator.core.contract import Blueprint, ManifestStack
 from generator.core.errors import UserError
 from generator.core.toml_files import parse_toml, read_toml_text
-from generator.core.options import build_dataclass, unknown_key_error
+from generator.core.options import ascii_fullmatch, build_dataclass, unknown_key_error
 from generator.core.overrides import Override, parse_overrides
 
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -111,7 +111,7 @@ def _load_stack(name: str, table: dict) -> StackSpec:
 
 
 def _parse_stack(name: str, table) -> StackSpec:
-    if not STACK_NAME.match(name):
+    if not ascii_fullmatch(STACK_NAME, name):
         raise UserError("stack name must be lowercase letters, digits and '-', starting with a letter, at most 63 characters", field="name")
     if not isinstance(table, dict):
         raise UserError("must be a table", field="stacks")
@@ -158,7 +158,7 @@ def _placeholders(value, path: str = ""):
 
 def _parse_environment(name: str, table, options) -> Environment:
     field = f"environments.{name}"
-    if not ENVIRONMENT_NAME.match(name):
+    if not ascii_fullmatch(ENVIRONMENT_NAME, name):
         raise UserError("environment name must be lowercase letters and digits, starting with a letter", field=field)
     if not isinstance(table, dict):
         raise UserError("expected a table", field=field)
@@ -166,7 +166,7 @@ def _parse_environment(name: str, table, options) -> Environment:
         if key not in ENVIRONMENT_KEYS:
             raise unknown_key_error(key, ENVIRONMENT_KEYS, what="environment key", field=f"{field}.{key}")
     region = table.get("region")
-    if region is not None and (not isinstance(region, str) or not REGION.match(region)):
+    if region is not None and (not isinstance(region, str) or not ascii_fullmatch(REGION, region)):
         raise UserError(f"{region!r} is not an AWS Region name like eu-west-1", field=f"{field}.region")
     tags = table.get("tags", {})
     if not isinstance(tags, dict):

@@ -15,6 +15,7 @@ when the blueprint loads, `build_dataclass` when options are built).
 from __future__ import annotations
 
 import dataclasses
+import re
 import difflib
 import types
 import typing
@@ -252,3 +253,13 @@ def example_table(cls: type) -> dict[str, Any]:
     """An options table with an example value for each required option (and nothing else), as
     stacks.toml would give it: the smallest table from which cls builds."""
     return {doc.name: doc.example for doc in option_docs(cls) if doc.required}
+
+
+def ascii_fullmatch(pattern: "str | re.Pattern[str]", value: object) -> "re.Match[str] | None":
+    """The one way user strings are checked: the whole value against `pattern` with ASCII classes
+    (so `\\d` is 0-9 only, as in CloudFormation's patterns, and `$` cannot accept a trailing newline).
+    A value that is not a string never matches."""
+    if not isinstance(value, str):
+        return None
+    source = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+    return re.fullmatch(source, value, re.ASCII)

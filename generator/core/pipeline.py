@@ -33,7 +33,7 @@ from generator.core.contract import PIPELINE_DEPLOY_ROLES
 from generator.core.errors import UserError
 from generator.core.toml_files import read_toml
 from generator.core.manifest import StackSpec
-from generator.core.options import build_dataclass
+from generator.core.options import ascii_fullmatch, build_dataclass
 from generator.emit.yaml_emitter import dump_yaml
 
 PROVIDERS = ("github",)
@@ -67,7 +67,7 @@ class PipelineSettings:
             raise UserError(f"{self.provider!r} is not supported; allowed: {', '.join(PROVIDERS)}", field="pipeline.provider")
         if not _BRANCH.match(self.branch):
             raise UserError(f"{self.branch!r} is not a branch name", field="pipeline.branch")
-        if not re.match(r"^3\.\d{1,2}$", self.python_version):
+        if not ascii_fullmatch(r"^3\.\d{1,2}$", self.python_version):
             raise UserError(f"{self.python_version!r} is not a Python version like 3.11", field="pipeline.python_version")
         for name, value in (("install", self.install), ("test_command", self.test_command)):
             if not value.strip() or "\n" in value:

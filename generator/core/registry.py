@@ -23,7 +23,7 @@ from types import ModuleType
 
 from generator.core.contract import Blueprint, check_blueprint
 from generator.core.errors import BlueprintContractError, UserError
-from generator.core.options import did_you_mean
+from generator.core.options import ascii_fullmatch, did_you_mean
 
 ENTRY_POINT_GROUP = "ecs_batch_templates.blueprints"
 FOLDER_PACKAGE = "blueprints"
@@ -59,7 +59,7 @@ def registered() -> dict[str, Blueprint]:
     for (name, value), entry_point in sorted(entry_points.items()):
         dist = getattr(entry_point, "dist", None)
         origin = f"entry point of {dist.name} {dist.version}" if dist is not None else "entry point"
-        if not NAME.match(name):
+        if not ascii_fullmatch(NAME, name):
             raise BlueprintContractError(f"blueprint entry point {name!r} ({origin}): a name must be lowercase letters, digits and _, "
                                          "starting with a letter")
         try:
@@ -84,7 +84,7 @@ def _from_module_path(path: str) -> Blueprint:
 
 def find(name: object) -> Blueprint:
     """The blueprint a stack names: a registered name, or a module path (package.module)."""
-    if isinstance(name, str) and MODULE_PATH.match(name):
+    if isinstance(name, str) and ascii_fullmatch(MODULE_PATH, name):
         return _from_module_path(name)
     blueprints = registered()
     if name not in blueprints:

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from functools import lru_cache
 from zoneinfo import ZoneInfo
+from generator.core.options import ascii_fullmatch
 
 # README run times are counted from a fixed instant, so the file changes only when the schedule
 # does (a "next 5 runs from now" list would make every committed README stale the next day).
@@ -168,7 +169,7 @@ def run_times(expression_text: str, timezone: str, *, count: int = 5, after: dt.
     """The first `count` runs after `after`, as (UTC, local) pairs. cron is evaluated in the
     schedule's time zone, as EventBridge Scheduler does; rate() counts from `after`."""
     zone = ZoneInfo(timezone)
-    rate = _RATE.match(expression_text)
+    rate = ascii_fullmatch(_RATE, expression_text)
     if rate:
         step = dt.timedelta(**{rate.group(2) + "s": int(rate.group(1))})
         utc = [after + step * (i + 1) for i in range(count)]
