@@ -434,6 +434,8 @@ def cmd_next_runs(args) -> int:
 
     from generator.review import describe
 
+    if args.count < 1:
+        raise UserError(f"{args.count} is not a number of runs; allowed: 1 or more", field="--count")
     render_plan = _plan(args, [args.stack])
     schedules = describe.schedules(render_plan.stacks[0].template)
     if not schedules:
@@ -441,7 +443,12 @@ def cmd_next_runs(args) -> int:
     now = dt.datetime.now(dt.timezone.utc)
     for schedule in schedules:
         print(f"{schedule['name']}: {schedule['expression']} in {schedule['timezone']}")
-        for utc, local in describe.run_times(schedule["expression"], schedule["timezone"], count=args.count, after=now):
+        runs = describe.run_times(schedule["expression"], schedule["timezone"], count=args.count, after=now)
+        if schedule["expression"].startswith("rate("):
+            print("  (a rate counts from when the schedule is created or updated; these are counted from now)")
+        if not runs:
+            print("  never runs again: no time its fields allow comes later (a year in the past, or a day that never comes)")
+        for utc, local in runs:
             print(f"  {utc:%Y-%m-%d %H:%M %a} UTC    {local:%Y-%m-%d %H:%M %a} {schedule['timezone']}")
     return EXIT_OK
 
