@@ -7,12 +7,12 @@ https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html
 from __future__ import annotations
 
 import calendar
+import functools
 import datetime as dt
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from generator.core.errors import UserError
+from generator.core.errors import UserError, quoted
 from generator.core.options import ascii_fullmatch
 
 MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
@@ -117,16 +117,22 @@ def _check_cron_field(spec: _CronField, text: str) -> None:
                 raise ValueError(f"range {base} runs backwards")
 
 
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    from importlib import resources
+
+    return frozenset(resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split())
+
+
 def validate_timezone(name: str) -> str:
-    """An IANA time zone name, as EventBridge Scheduler's ScheduleExpressionTimezone takes."""
-    try:
-        # Legacy aliases (Japan, EST5EDT, GMT) are IANA links too, but a name that says the place
-        # is what a reviewer can check against the job's owners.
-        if "/" not in name and name != "UTC":
-            raise ZoneInfoNotFoundError(name)
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UserError(f"{name!r} is not an IANA time zone name; allowed: an Area/Location name like Asia/Tokyo or Europe/Paris, or UTC", field="timezone") from None
+    """An IANA time zone name, as EventBridge Scheduler's ScheduleExpressionTimezone takes: one of
+    tzdata's zone names (its `zones` list), so `posix/…`/`right/…` copies and folder names such
+    as America/Argentina are refused, and no path is ever opened for a name."""
+    # Legacy aliases (Japan, EST5EDT, GMT) are IANA links too, but a name that says the place is
+    # what a reviewer can check against the job's owners.
+    if not isinstance(name, str) or name not in _zone_names() or ("/" not in name and name != "UTC"):
+        raise UserError(f"{quoted(name)} is not an IANA time zone name; allowed: an Area/Location name like Asia/Tokyo or "
+                        "Europe/Paris, or UTC", field="timezone")
     return name
 
 

@@ -55,7 +55,7 @@ class DeploySection:
         if self.region:
             values["region"] = self.region
         if self.tags:
-            values["tags"] = overrides_text(self.tags)
+            values["tags"] = tags_text(self.tags)
         values["resolve_s3"] = True
         values["confirm_changeset"] = self.confirm_changeset
         return values
@@ -69,6 +69,13 @@ def quote_override(value: str) -> str:
 
 def overrides_text(values: dict[str, str]) -> str:
     return " ".join(f"{key}={quote_override(value)}" for key, value in values.items())
+
+
+def tags_text(tags: dict[str, str]) -> str:
+    """samconfig's `tags`: Key="value" pairs as sam deploy's CfnTags reads them, the key quoted too
+    when it holds a space or `=` (unquoted, `cost center=x` reaches CloudFormation as `center`)."""
+    return " ".join(f"{key if _BARE_KEY.fullmatch(key) else quote_override(key)}={quote_override(value)}"
+                    for key, value in tags.items())
 
 
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
