@@ -253,8 +253,9 @@ def cmd_render(args) -> int:
     render_plan = _plan(args, args.stacks)
     changed = set(write(render_plan))
     for stack in render_plan.stacks:
-        paths = [render_plan.out_dir / rel for rel in stack.files]
-        state = "updated" if any(p in changed for p in paths) else "unchanged"
+        folder = render_plan.out_dir / stack.spec.name
+        # a stale file removed from the folder is a change too, not only a file written
+        state = "updated" if any(p == folder or folder in p.parents for p in changed) else "unchanged"
         print(f"{stack.spec.name}: {state} {render_plan.out_dir / stack.spec.name} ({stack.spec.blueprint}, environments: {', '.join(stack.spec.environments)})")
     for name in render_plan.stale_stacks:
         print(f"{name}: removed {render_plan.out_dir / name} (no longer in {args.manifest})")

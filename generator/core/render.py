@@ -328,15 +328,27 @@ def _files_under(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+def is_generated_name(relative: Path) -> bool:
+    """Could a render have written this file of a stack's folder (path relative to the folder)? Only
+    such files are ever removed as stale: a file a user keeps beside the output (NOTES.md) is theirs."""
+    parts = relative.parts
+    return (parts in ((TEMPLATE_FILE,), (README_FILE,))
+            or (len(parts) == 2 and parts[0] == "statemachine" and parts[1].endswith(".asl.json"))
+            or (len(parts) >= 2 and parts[0] == "functions"))
+
+
 def stale_files(render_plan: RenderPlan) -> list[Path]:
-    """Files this render would not write in a rendered stack's folder (left from an older render),
-    and every file of a stale stack's folder (its stack is no longer in the manifest)."""
+    """Generated files this render would not write in a rendered stack's folder (left from an older
+    render), and the generated files of a stale stack's folder (its stack is no longer in the
+    manifest). Other files in those folders are the user's and are kept."""
     stale = []
     for stack in render_plan.stacks:
+        folder = render_plan.out_dir / stack.spec.name
         wanted = {render_plan.out_dir / rel for rel in stack.files}
-        stale.extend(p for p in _files_under(render_plan.out_dir / stack.spec.name) if p not in wanted)
+        stale.extend(p for p in _files_under(folder) if p not in wanted and is_generated_name(p.relative_to(folder)))
     for name in render_plan.stale_stacks:
-        stale.extend(_files_under(render_plan.out_dir / name))
+        folder = render_plan.out_dir / name
+        stale.extend(p for p in _files_under(folder) if is_generated_name(p.relative_to(folder)))
     return stale
 
 
@@ -388,6 +400,7 @@ def write(render_plan: RenderPlan) -> list[Path]:
     stale = stale_files(render_plan)
     targets = sorted(render_plan.files.items(), key=lambda item: item[0] == render_plan.samconfig_path)
     staged: list[tuple[Path, Path]] = []
+    previous: dict[Path, bytes | None] = {}  # what each replaced file held, to put back if a later rename fails
     made_dirs: list[Path] = []
     path = render_plan.out_dir
     try:
@@ -399,6 +412,7 @@ def write(render_plan: RenderPlan) -> list[Path]:
                 current = None
             if current == data:
                 continue
+            previous[path] = current
             _make_dirs(path.parent, made_dirs)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             staged.append((path, Path(tmp)))
@@ -419,9 +433,11 @@ def write(render_plan: RenderPlan) -> list[Path]:
             os.replace(tmp, path)
         except BaseException as error:
             _discard([tmp for _, tmp in staged[index:]], [])
+            restored = _restore(changed, previous)
             if isinstance(error, OSError):
-                raise UserError(f"{path}: cannot replace ({error.strerror or error}) after {index} other file(s) were; "
-                                "fix this and render again") from error
+                raise UserError(f"{path}: cannot replace ({error.strerror or error}); "
+                                + ("the files already replaced were restored, nothing was changed" if restored else
+                                   f"{len(changed)} file(s) already replaced could not all be restored: render again")) from error
             raise
         changed.append(path)
     for path in stale:
@@ -435,6 +451,21 @@ def write(render_plan: RenderPlan) -> list[Path]:
         changed.append(path)
     _remove_empty_folders(render_plan, stale)
     return changed
+
+
+def _restore(replaced: list[Path], previous: dict[Path, bytes | None]) -> bool:
+    """Put back what `replaced` held before this write (remove those that did not exist); True when
+    every one was restored."""
+    restored = True
+    for path in reversed(replaced):
+        try:
+            if previous[path] is None:
+                path.unlink()
+            else:  # written in place: the rename that just failed is not to be relied on again
+                path.write_bytes(previous[path])
+        except OSError:
+            restored = False
+    return restored
 
 
 def _make_dirs(folder: Path, made: list[Path]) -> None:
