@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -12,10 +13,40 @@ from generator.core.errors import CheckFailed, UserError, one_line, shown
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
 
-def _add_paths(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
-    parser.add_argument("--out", type=Path, default=Path("templates_out"), help="output folder (default: templates_out)")
-    parser.add_argument("--samconfig", type=Path, default=Path("samconfig.toml"), help="SAM config file to update (default: samconfig.toml)")
+MANIFEST_NAME = "stacks.toml"
+MANIFEST_HELP = "stack manifest (default: stacks.toml in this folder or the nearest parent that has one)"
+
+
+def _add_paths(parser: argparse.ArgumentParser, *, writes_samconfig: bool = False) -> None:
+    parser.add_argument("--manifest", type=Path, default=None,
+                        help=MANIFEST_HELP)
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: templates_out beside the manifest)")
+    parser.add_argument("--samconfig", type=Path, default=None,
+                        help=f"SAM config file {'to update' if writes_samconfig else 'to read'} (default: samconfig.toml beside the manifest)")
+
+
+def find_manifest(start: Path) -> Path:
+    """stacks.toml in `start` or its nearest parent that has one (as git finds .git), relative to
+    `start` when it can be; `stacks.toml` itself when there is none (reported as not found)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / MANIFEST_NAME
+        if candidate.is_file():
+            return Path(os.path.relpath(candidate, start))
+    return Path(MANIFEST_NAME)
+
+
+def _resolve_paths(args) -> None:
+    """--out and --samconfig default to paths beside the manifest, not the current folder, so a
+    command run from a subfolder (or with --manifest ../stacks.toml) writes where the manifest lives."""
+    if not hasattr(args, "manifest"):
+        return
+    if args.manifest is None:
+        args.manifest = find_manifest(Path.cwd())
+    if getattr(args, "out", "absent") is None:
+        args.out = args.manifest.parent / "templates_out"
+    if getattr(args, "samconfig", "absent") is None:
+        args.samconfig = args.manifest.parent / "samconfig.toml"
 
 
 def _add_lint_options(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Render all (or the named) stacks into the output folder and update samconfig.toml. "
                                              "Nothing is written unless every stack renders and validates.")
     render.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to render (default: all)")
-    _add_paths(render)
+    _add_paths(render, writes_samconfig=True)
 
     check = commands.add_parser("check", help="fail (exit 1) with a diff if rendered output is stale, then lint",
                                 description="Render in memory and compare with the files on disk; exit 1 with a unified diff "
@@ -109,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "deploy the changed stacks to each environment in order). Settings: the manifest's [pipeline] table. "
                     "Running it again changes nothing unless the manifest did; `check` fails while they are stale.")
     pipeline.add_argument("--provider", required=True, choices=["github"], help="CI provider (github)")
-    pipeline.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    pipeline.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
 
     next_runs = commands.add_parser("next-runs", help="the next run times of a stack's schedules, in UTC and local time",
                                     description="List the next run times of every schedule in a stack, from now, in UTC and in "
@@ -131,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     test_event.add_argument("event", type=Path, metavar="EVENT.json", help="the event as EventBridge delivers it (- reads stdin)")
     test_event.add_argument("--env", metavar="ENV", help="environment whose parameter values resolve the template (default: the stack's first)")
     test_event.add_argument("--json", action="store_true", help='print one JSON object: {"matched", "rule", "target", "mismatch", …}')
-    test_event.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    test_event.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
 
     run = commands.add_parser("run", help="start a deployed job now, exactly as its trigger would",
                               description="Start the job of a deployed stack now with the request its schedule or rule sends "
@@ -141,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
     run.add_argument("--wait", action="store_true", help="wait until the task (execution) stops; exit with its exit code")
     run.add_argument("--key", metavar="KEY", help="object key as stored in S3, for a job started by an S3 object (URL-encoded into the event as S3 does; the rule's InputTransformer gets it)")
-    run.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    run.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
     _add_aws(run)
 
     status = commands.add_parser("status", help="recent runs, next runs, dead-letter queue depth and alarms of a deployed job",
@@ -152,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--since", default="1h", metavar="DURATION", help="runs that stopped within this long, like 30m, 1h, 2d (default: 1h)")
     status.add_argument("--count", type=int, default=10, metavar="N", help="at most this many runs (default: 10)")
     status.add_argument("--json", action="store_true", help="print one JSON object")
-    status.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    status.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
     _add_aws(status)
 
     logs = commands.add_parser("logs", help="the job's container logs, newest run first",
@@ -162,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
     logs.add_argument("--since", default="1h", metavar="DURATION", help="events of this long ago and later, like 30m, 1h, 2d (default: 1h)")
     logs.add_argument("--follow", action="store_true", help="keep printing new events until Ctrl-C")
-    logs.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    logs.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
     _add_aws(logs)
 
     teardown = commands.add_parser("teardown", help="delete an environment's stacks, importers before their foundations",
@@ -172,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     teardown.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to delete (default: every stack with --env)")
     teardown.add_argument("--env", required=True, metavar="ENV", help="environment name")
     teardown.add_argument("--yes", action="store_true", help="do not ask for confirmation (CI)")
-    teardown.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    teardown.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
     _add_aws(teardown)
 
     listing = commands.add_parser("list", help="list blueprints and the stacks in the manifest, or describe one blueprint",
@@ -182,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "what it does), every CloudFormation parameter and whether it is required, and the "
                                               "keys of an environment.")
     listing.add_argument("blueprint", nargs="?", metavar="BLUEPRINT", help="a blueprint name or module path (package.module)")
-    listing.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    listing.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
 
     new = commands.add_parser("new", help="append a ready-to-edit stack to the manifest",
                               description="Append [stacks.STACK] for BLUEPRINT to the manifest (its comments and everything in "
@@ -191,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("stack", metavar="STACK")
     new.add_argument("--blueprint", required=True, metavar="NAME", help="a blueprint name (python -m generator list) or module path")
     new.add_argument("--env", action="append", metavar="ENV", help="an environment of the stack; may be repeated (default: dev)")
-    new.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    new.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
     for command in commands.choices.values():
         # also after the command (`render --debug`); SUPPRESS keeps a --debug given before it
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
@@ -210,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("arguments after -- are only for `deploy`")
     args.sam_args = passthrough
     try:
+        _resolve_paths(args)
         return COMMANDS[args.command](args)
     except UserError as error:
         if args.debug:
@@ -338,6 +370,9 @@ def cmd_list(args) -> int:
     for name, blueprint in listed.items():
         where = "" if blueprint.origin == FOLDER_ORIGIN else f"  ({blueprint.origin})"
         print(f"  {name:<{width}}  {blueprint.description}{where}")
+    if not specs:
+        print(f"No stacks: {args.manifest} was not found (here or in a parent folder; --manifest PATH names one)."
+              if not args.manifest.exists() else f"No stacks in {args.manifest}.")
     if specs:
         print(f"Stacks in {args.manifest}:")
         width = max(map(len, specs))
