@@ -156,9 +156,14 @@ class RunTaskOptions(BlueprintOptions):
         super().check_manifest(stack, stacks)
         name = self.import_from
         foundation = stacks.get(name) if name else None
-        if foundation is None:
-            return
         field = "options.import_from"
+        if foundation is None:
+            foundations = [s.name for s in stacks.values() if TASK_FOUNDATION in s.provides]
+            suggestion = did_you_mean(name, foundations) if name else ""
+            if suggestion:  # a typo of a foundation in this manifest, not one deployed from elsewhere
+                raise UserError(f"{name!r} is no stack of this manifest{suggestion}; allowed: a task foundation stack of "
+                                f"this manifest ({', '.join(sorted(foundations))}) or one deployed from outside it", field=field)
+            return
         if TASK_FOUNDATION not in foundation.provides:
             ours = sorted(s.name for s in stacks.values() if TASK_FOUNDATION in s.provides)
             kinds = " or ".join(sorted({s.blueprint for s in stacks.values() if TASK_FOUNDATION in s.provides}))
@@ -169,6 +174,12 @@ class RunTaskOptions(BlueprintOptions):
                 field=field,
             )
         self._check_foundation_runs_this_task(foundation)
+        foundation_container = getattr(foundation.options, "container_name", None)
+        if foundation_container and self.container_name != foundation_container:
+            # RunTask fails at run time when containerOverrides names a container the task definition lacks.
+            raise UserError(f"{self.container_name!r} is not the container of {name}'s task definition ({foundation_container!r}), "
+                            "and RunTask refuses overrides for a container the task definition does not have; "
+                            f"allowed: {foundation_container!r}", field="options.container_name")
         for env, region in stack.regions.items():
             if FOUNDATION_STACK.name in stack.given_parameters.get(env, {}):
                 continue  # the environment names its foundation stack itself

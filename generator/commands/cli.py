@@ -14,6 +14,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
 
 MANIFEST_NAME = "stacks.toml"
+CONSOLE_SCRIPT = "ecs-batch-templates"  # setup.cfg's console_scripts entry
 MANIFEST_HELP = "stack manifest (default: stacks.toml in this folder or the nearest parent that has one)"
 
 
@@ -61,12 +62,20 @@ def _add_aws(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", metavar="NAME", help="AWS named profile (default: AWS_PROFILE or the default credential chain)")
 
 
+def _program_name() -> str:
+    """How the user called us: the console script's own name, or `python -m generator`."""
+    invoked = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return CONSOLE_SCRIPT if invoked == CONSOLE_SCRIPT else "python -m generator"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m generator",
+        prog=_program_name(),
         description="Generate least-privilege CloudFormation/SAM templates for event-driven ECS Fargate jobs from stacks.toml.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    from generator import __version__
+    parser.add_argument("--version", action="version", version=f"ecs-batch-templates {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     render = commands.add_parser("render", help="render stacks into the output folder and update samconfig.toml",
@@ -99,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--live", action="store_true", help="compare with the deployed stacks of --env (change sets, never executed)")
     diff.add_argument("--env", metavar="ENV", help="environment to compare with (--live only)")
     diff.add_argument("--fail-on-broadening", action="store_true", help="exit 1 when an IAM change widens access (for CI)")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when a render would change anything, 0 when not (like git diff --exit-code)")
     _add_paths(diff)
     _add_aws(diff)
 
@@ -426,11 +436,12 @@ def cmd_diff(args) -> int:
                   + "; ".join(override.describe().replace("`", "") for override in stack.spec.overrides))
     for name, changes in iam.items():
         print("\n".join(iam_diff.change_lines(name, changes)), end="\n" if changes else "")
-    sys.stdout.write(diff(render_plan))
+    unified = diff(render_plan)
+    sys.stdout.write(unified)
     broadenings = [name for name, changes in iam.items() if any(c.broadening for c in changes)]
     if args.fail_on_broadening and broadenings:
         raise CheckFailed(f"IAM broadening in {', '.join(broadenings)} (--fail-on-broadening)")
-    return EXIT_OK
+    return EXIT_FAILED if args.exit_code and unified else EXIT_OK
 
 
 def cmd_deploy(args) -> int:
