@@ -22,9 +22,10 @@ from generator.aws.capacity import (
 )
 from generator.aws.fargate import NEEDS_PLATFORM_1_4, validate_task_size
 from generator.core.contract import BlueprintOptions, ManifestStack
-from generator.core.errors import UserError
+from generator.core.errors import UserError, quoted
 from generator.core.options import ascii_fullmatch, did_you_mean, option
 
+CONTAINER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLATFORM_VERSION = re.compile(r"^(LATEST|\d+\.\d+\.\d+)$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
@@ -79,8 +80,10 @@ class RunTaskOptions(BlueprintOptions):
                                      by_default="runs may overlap")
 
     def __post_init__(self):
-        if not self.container_name.strip():
-            raise UserError("must name the container to override (the container's name in the task definition)", field="container_name")
+        # ECS container names: up to 255 letters, digits, hyphens and underscores (ContainerDefinition.name)
+        if not ascii_fullmatch(CONTAINER_NAME, self.container_name):
+            raise UserError(f"{quoted(self.container_name)} is not a container name; allowed: the container's name in the task "
+                            "definition, 1-255 letters, digits, - and _", field="container_name")
         for name in self.environment:
             if not ascii_fullmatch(ENV_NAME, name):
                 raise UserError(f"{name!r} is not a valid environment variable name (letters, digits, _; not starting with a digit)", field="environment")
