@@ -399,6 +399,7 @@ def cmd_diff(args) -> int:
 
 def cmd_deploy(args) -> int:
     from generator.commands import deploy
+    from generator.commands.aws_session import check_endpoint_url
     from generator.core.render import diff
 
     if len(args.stacks) != 1 or args.with_dependencies or args.force or args.jobs != 1:
@@ -415,6 +416,7 @@ def cmd_deploy(args) -> int:
         raise UserError(f"unknown environment {args.env!r}{did_you_mean(args.env, spec.environments)}; allowed: {', '.join(spec.environments)}",
                         stack=spec.name, field="--env")
     config_env = spec.config_env(args.env)
+    check_endpoint_url(args.endpoint_url, stack=spec.name)  # sam would only fail on it after packaging
     if diff(render_plan):
         raise UserError("rendered output is stale; run `python -m generator render` (and review the diff) before deploying", stack=spec.name)
     deploy.check_config_env(args.samconfig, config_env, stack=spec.name)

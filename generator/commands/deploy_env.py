@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.commands import deploy
-from generator.commands.aws_session import Aws, AwsTarget, aws_errors, one_line
+from generator.commands.aws_session import Aws, AwsTarget, aws_errors, check_endpoint_url, one_line
 from generator.commands.live import DesiredStack, differences, packaged, read_stack, read_template
 from generator.commands.plan import PlannedStack, environment_plan
 from generator.core.errors import CheckFailed, UserError
@@ -85,6 +85,7 @@ def run(args) -> int:
 
     if args.jobs < 1:
         raise UserError(f"{args.jobs} is not a number of parallel deploys; allowed: 1 or more", field="--jobs")
+    check_endpoint_url(args.endpoint_url)
     specs = load_manifest(args.manifest)
     stacks = environment_plan(specs, args.env, args.stacks or None, with_dependencies=args.with_dependencies)
     render_plan = plan(specs, only=[s.name for s in stacks], manifest_path=args.manifest, out_dir=args.out, samconfig_path=args.samconfig)
