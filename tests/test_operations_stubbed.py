@@ -127,6 +127,62 @@ def test_an_error_while_waiting_still_deletes_the_change_set(rendered, run_cli, 
     stubs.done()
 
 
+def test_a_change_set_still_being_created_is_deleted_once_its_creation_ends(rendered, run_cli, stubs):
+    """DeleteChangeSet refuses a change set in CREATE_IN_PROGRESS (InvalidChangeSetStatus): the
+    clean-up waits for the creation to end and deletes it then."""
+    _, _, name = queue_live_stack(stubs, rendered, "artisan-logger", "dev", "us-east-1")
+    change_set = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:changeSet/ecs-batch-templates-diff-1/5f0a"
+    cloudformation = stubs["cloudformation"]
+    cloudformation.add_response("create_change_set", {"Id": change_set}, None)
+    cloudformation.add_client_error("describe_change_set", "Throttling", "Rate exceeded", 400)
+    for status in ("CREATE_IN_PROGRESS", "CREATE_COMPLETE"):  # refused, still being created; refused, created now
+        cloudformation.add_client_error("delete_change_set", "InvalidChangeSetStatus", "Cannot delete ChangeSet in status CREATE_IN_PROGRESS",
+                                        400, expected_params={"ChangeSetName": change_set})
+        cloudformation.add_response("describe_change_set", {"ChangeSetId": change_set, "StackName": name, "Status": status, "Changes": []},
+                                    {"ChangeSetName": change_set, "StackName": name})
+    cloudformation.add_response("delete_change_set", {}, {"ChangeSetName": change_set})
+    result = run_cli("diff", "--live", "--env", "dev", "artisan-logger", cwd=rendered)
+    assert (result.code, result.err) == (2, f"error: stack artisan-logger: DescribeChangeSet {change_set}: Throttling: Rate exceeded\n")
+    stubs.done()
+
+
+def test_a_change_set_made_by_an_unanswered_create_is_found_by_name_and_deleted(rendered, run_cli, stubs):
+    """A CreateChangeSet that timed out may have made the change set, and botocore's retry then gets
+    AlreadyExistsException: the clean-up looks it up by the name it sent and deletes it."""
+    _, _, name = queue_live_stack(stubs, rendered, "artisan-logger", "dev", "us-east-1")
+    cloudformation = stubs["cloudformation"]
+    cloudformation.add_client_error("create_change_set", "AlreadyExistsException", "ChangeSet ecs-batch-templates-diff-1 already exists", 400)
+    change_set = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:changeSet/ecs-batch-templates-diff-1/5f0a"
+    cloudformation.add_response("describe_change_set", {"ChangeSetId": change_set, "StackName": name, "Status": "CREATE_COMPLETE", "Changes": []},
+                                {"ChangeSetName": ANY, "StackName": name})
+    cloudformation.add_response("delete_change_set", {}, {"ChangeSetName": ANY, "StackName": name})
+    result = run_cli("diff", "--live", "--env", "dev", "artisan-logger", cwd=rendered)
+    assert result.code == 2 and result.err.startswith("error: stack artisan-logger: CreateChangeSet for artisan-logger-dev: AlreadyExistsException")
+    sent = stubs.request("CreateChangeSet")["ChangeSetName"]
+    assert stubs.request("DescribeChangeSet")["ChangeSetName"] == sent and stubs.request("DeleteChangeSet") == {"ChangeSetName": sent, "StackName": name}
+    stubs.done()
+
+
+def test_a_create_without_an_answer_deletes_nothing_it_did_not_make(rendered, run_cli, stubs, monkeypatch):
+    import botocore.exceptions
+
+    _, _, name = queue_live_stack(stubs, rendered, "artisan-logger", "dev", "us-east-1")
+    cloudformation = stubs["cloudformation"]
+    client = stubs.clients["cloudformation"]
+
+    def timed_out(**request):
+        stubs.requests.append(("CreateChangeSet", request))
+        raise botocore.exceptions.ReadTimeoutError(endpoint_url="https://cloudformation.us-east-1.amazonaws.com/")
+
+    monkeypatch.setattr(client, "create_change_set", timed_out)
+    cloudformation.add_client_error("describe_change_set", "ChangeSetNotFound", "ChangeSet [ecs-batch-templates-diff-1] does not exist", 404,
+                                    expected_params={"ChangeSetName": ANY, "StackName": name})
+    result = run_cli("diff", "--live", "--env", "dev", "artisan-logger", cwd=rendered)
+    assert result.code == 2 and len(result.err.splitlines()) == 1 and "Read timeout on endpoint URL" in result.err
+    assert stubs.request("DescribeChangeSet")["ChangeSetName"] == stubs.request("CreateChangeSet")["ChangeSetName"]
+    stubs.done()  # and no DeleteChangeSet was asked (none was queued)
+
+
 @pytest.mark.parametrize("how", ["status reason", "validation error"])
 def test_a_change_set_without_changes_is_no_change(rendered, run_cli, stubs, how):
     _, _, name = queue_live_stack(stubs, rendered, "artisan-logger", "dev", "us-east-1")
