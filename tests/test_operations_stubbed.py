@@ -301,6 +301,58 @@ def test_a_failed_deploy_reports_the_stack_status_and_the_first_failed_resource_
     stubs.done()
 
 
+class RecordingDeployer:
+    """Stands in for `sam deploy` (deploy_env.DEPLOYER): records the stacks and succeeds."""
+
+    calls: list[str] = []
+
+    def __init__(self, samconfig, extra_args, *, endpoint_url, profile, capture):
+        pass
+
+    def describe(self, planned) -> str:
+        return f"deploy {planned.stack_name}"
+
+    def __call__(self, planned):
+        self.calls.append(planned.stack_name)
+        return 0, None
+
+
+@pytest.fixture
+def deployer(monkeypatch):
+    from generator.commands import deploy_env
+
+    monkeypatch.setattr(RecordingDeployer, "calls", [])
+    monkeypatch.setattr(deploy_env, "DEPLOYER", RecordingDeployer)
+    return RecordingDeployer
+
+
+def test_a_stack_whose_creation_rolled_back_is_deployed_although_its_template_equals_the_render(rendered, run_cli, stubs, deployer):
+    """ROLLBACK_COMPLETE: CloudFormation kept the submitted template but the stack has no resources,
+    so it is not "no changes" (no template is even read); sam deploy gets it."""
+    template = template_of(rendered, "artisan-logger")
+    values = with_defaults(template, overrides_of(rendered, "artisan-logger", "dev"))
+    stubs["cloudformation"].add_response("describe_stacks", described_stack("artisan-logger-dev", "us-east-1", values, status="ROLLBACK_COMPLETE",
+                                                                            tags={"team": "web", "env": "dev"}), {"StackName": "artisan-logger-dev"})
+    result = run_cli("deploy", "--env", "dev", "artisan-logger", "--force", cwd=rendered)  # (--force: an environment deploy of one stack)
+    assert result.code == 0, result.err
+    assert "artisan-logger-dev: deploying (the stack is ROLLBACK_COMPLETE)\n" in result.out and deployer.calls == ["artisan-logger-dev"]
+    stubs.done()
+
+
+def test_an_aws_error_midway_prints_what_was_deployed_then_one_line(rendered, run_cli, stubs, deployer):
+    missing = "Stack with id {} does not exist"
+    stubs["cloudformation"].add_client_error("describe_stacks", "ValidationError", missing.format("batch-base-dev"), 400,
+                                             expected_params={"StackName": "batch-base-dev"})
+    stubs["cloudformation"].add_client_error("describe_stacks", "Throttling", "Rate exceeded", 400, expected_params={"StackName": "csv-ingest-dev"})
+    result = run_cli("deploy", "--env", "dev", "csv-ingest", "stock-trader-task", "--with-dependencies", cwd=rendered)
+    assert deployer.calls == ["batch-base-dev"]
+    assert result.out.endswith("deploy --env dev:\n  deployed:      batch-base-dev\n"
+                               "  failed:        csv-ingest-dev (DescribeStacks csv-ingest-dev: Throttling: Rate exceeded)\n"
+                               "  not attempted: stock-trader-task-dev\n")
+    assert (result.code, result.err) == (2, "error: stack csv-ingest: DescribeStacks csv-ingest-dev: Throttling: Rate exceeded\n")
+    stubs.done()
+
+
 # --- run --wait --------------------------------------------------------------------------------------------
 
 
