@@ -401,6 +401,49 @@ def test_run_wait_exits_with_the_job_containers_exit_code(rendered, run_cli, stu
     stubs.done()
 
 
+def test_run_wait_reads_the_exit_code_of_the_container_the_stack_names_not_the_first(rendered, run_cli, stubs):
+    """The task definition has a sidecar listed first, and the rule sends no overrides (a job run
+    with its image's own command): the job's exit code is that of container_name (php), from the
+    stack's Metadata, not containers[0]'s."""
+    template = template_of(rendered, "artisan-logger")
+    del template["Resources"]["ScheduleRule"]["Properties"]["Targets"][0]["Input"]
+    overrides = overrides_of(rendered, "artisan-logger", "dev")
+    name = "artisan-logger-dev"
+    stubs["cloudformation"].add_response("describe_stacks", described_stack(name, "us-east-1", with_defaults(template, overrides)), {"StackName": name})
+    stubs["cloudformation"].add_response("get_template", {"TemplateBody": json.dumps(template)}, {"StackName": name, "TemplateStage": "Original"})
+    queue_resources(stubs, name, {})
+    revision = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/artisan:7"
+    stubs["ecs"].add_response("run_task", {"tasks": [{"taskArn": TASK, "taskDefinitionArn": revision, "lastStatus": "PROVISIONING"}]}, {
+        "cluster": overrides["ClusterArn"], "taskDefinition": f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/artisan", "count": 1,
+        "launchType": "FARGATE", "platformVersion": "LATEST",
+        "networkConfiguration": {"awsvpcConfiguration": {"subnets": overrides["Subnets"].split(","),
+                                                         "securityGroups": overrides["SecurityGroups"].split(","), "assignPublicIp": "DISABLED"}}})
+    definition = task_definition("artisan", "php", "/ecs/artisan")
+    sidecar = {"name": "log-router", "image": "x", "logConfiguration": {"logDriver": "awslogs", "options": {
+        "awslogs-group": "/ecs/sidecars", "awslogs-stream-prefix": "sidecar"}}}
+    definition["taskDefinition"]["containerDefinitions"].insert(0, sidecar)
+    stubs["ecs"].add_response("describe_task_definition", definition, {"taskDefinition": revision})
+    stubs["ecs"].add_response("describe_tasks", {"tasks": [{
+        "taskArn": TASK, "lastStatus": "STOPPED", "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
+        "containers": [{"name": "log-router", "exitCode": 0}, {"name": "php", "exitCode": 3}]}]}, {"cluster": overrides["ClusterArn"], "tasks": [TASK]})
+    result = run_cli("run", "artisan-logger", "--env", "dev", "--wait", cwd=rendered)
+    assert result.code == 3, result.err
+    assert "  logs: log group /ecs/artisan, stream php/php/0f6b2c6a7d1e4d0c9b7a1e2f3a4b5c6d\n" in result.out
+    assert "; container php exit code 3\n" in result.out and result.out.endswith("exit code 3\n")
+    stubs.done()
+
+
+def test_run_wait_stops_when_ecs_no_longer_knows_the_task(rendered, run_cli, stubs):
+    _, overrides, _ = queue_deployed(stubs, rendered, "artisan-logger", "dev", "us-east-1")
+    queue_run_task(stubs, overrides, tasks=[{"taskArn": TASK, "taskDefinitionArn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/artisan:7"}])
+    stubs["ecs"].add_response("describe_task_definition", task_definition("artisan", "php", "/ecs/artisan"), None)
+    stubs["ecs"].add_response("describe_tasks", {"tasks": [], "failures": [{"arn": TASK, "reason": "MISSING"}]},
+                              {"cluster": overrides["ClusterArn"], "tasks": [TASK]})
+    result = run_cli("run", "artisan-logger", "--env", "dev", "--wait", cwd=rendered)
+    assert (result.code, result.err) == (2, f"error: stack artisan-logger: DescribeTasks no longer finds task {TASK} (MISSING); its end is unknown\n")
+    stubs.done()
+
+
 def test_run_reports_runtask_failures_and_exits_1(rendered, run_cli, stubs):
     _, overrides, _ = queue_deployed(stubs, rendered, "artisan-logger", "dev", "us-east-1")
     queue_run_task(stubs, overrides, tasks=[], failures=[{"arn": overrides["ClusterArn"], "reason": "Capacity is unavailable at this time. "

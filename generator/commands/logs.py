@@ -58,11 +58,27 @@ class LogLocation:
         return f"{self.stream_prefix}/{self.container}/" if self.stream_prefix else None
 
 
+def job_container(template: dict) -> str | None:
+    """The job's container (the option container_name, recorded in the template's Metadata): the one
+    whose exit code is the job's, whatever other containers (sidecars) the task definition has."""
+    options = ((template.get("Metadata") or {}).get("Generator") or {}).get("Options") or {}
+    return options.get("container_name") if isinstance(options.get("container_name"), str) else None
+
+
+def job_container_of(task: dict, container: str | None) -> dict:
+    """The job container's entry in a DescribeTasks task ({} when the task has no such container);
+    the first one only when the job's container is not known."""
+    containers = task.get("containers", [])
+    if container is None:
+        return containers[0] if containers else {}
+    return next((c for c in containers if c.get("name") == container), {})
+
+
 def job_task(aws: Aws, planned: PlannedStack, live: LiveStack, template: dict) -> JobTask | None:
     """The cluster and family the stack's job runs as: its parameters, the foundation's exports it
     imports, or (a task_foundation stack) its own outputs; None for a stack that runs no task."""
     values = live.resolved or live.parameters
-    container = ((template.get("Metadata") or {}).get("Generator") or {}).get("Options", {}).get("container_name")
+    container = job_container(template)
     if "ClusterArn" in values and "TaskFamily" in values:
         return JobTask(values["ClusterArn"], values["TaskFamily"], container)
     if "FoundationStack" in values:
