@@ -112,6 +112,17 @@ def test_run_key_passes_the_object_as_the_rule_would_with_the_foundations_family
     assert f"  logs: log group /ecs/batch-base-{environment}, stream app/app/" in result.out
 
 
+def test_run_key_goes_into_the_event_url_encoded_as_s3_sends_it(ops, cli):
+    """--key is the key as stored; the event carries it as S3 writes it (a space as +, other
+    characters as %XX of their UTF-8 bytes), so the container receives what the trigger would pass."""
+    result = cli("run", "csv-ingest", "--env", "dev", "--key", "test/aaa/complete.txt (copy) é")
+    assert result.code == 0, result.err
+    assert f" for s3://sample-bucket-dev-{ops.account}/test/aaa/complete.txt (copy) é (RunTask " in result.out
+    task = _task(ops, "ap-northeast-1", result.out.split(" in ", 1)[1].split(")")[0], _started_task(result.out))
+    (override,) = task["overrides"]["containerOverrides"]
+    assert {"name": "OBJECT_KEY", "value": "test/aaa/complete.txt+%28copy%29+%C3%A9"} in override["environment"]
+
+
 def test_run_key_must_match_the_rules_filter_and_is_required(ops, cli):
     missing = cli("run", "csv-ingest", "--env", "dev")
     assert (missing.code, missing.err) == (2, "error: stack csv-ingest: --key: needs --key KEY: its rule starts the job for an S3 "
