@@ -253,6 +253,21 @@ def test_teardown_needs_a_terminal_or_yes(ops, cli, monkeypatch):
     assert "teardown --env dev deletes, in this order:\n" in result.out
 
 
+@pytest.mark.parametrize("typed", ["n\n", "", "yes please\n"])  # no; Ctrl-D; anything but y or yes
+def test_teardown_asks_on_a_terminal_and_deletes_nothing_unless_told_yes(ops, cli, monkeypatch, typed):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal(typed))
+    result = cli("teardown", "--env", "dev", "artisan-logger")
+    assert (result.code, result.err) == (1, "")
+    assert result.out.endswith("Delete these stacks? [y/N] " + ("\n" if not typed else "") + "teardown: nothing deleted\n")
+    assert ops.client("cloudformation", "us-east-1").describe_stacks(StackName="artisan-logger-dev")["Stacks"]
+
+
 def test_teardown_deletes_importers_before_foundations_and_keeps_the_bucket(ops, cli, monkeypatch):
     monkeypatch.setattr(teardown, "POLL_SECONDS", 0.01)
     result = cli("teardown", "--env", "dev", "--yes")
