@@ -95,3 +95,14 @@ def test_an_environment_the_stack_lacks(rendered, run_cli, command):
         assert err == "error: stack artisan-logger: --env: unknown environment 'qa'; allowed: dev, prod\n"
     else:
         assert err == "error: --env: no stack has environment 'qa'; environments: dev, prod\n"
+
+
+@pytest.mark.parametrize("command", ["status", "logs"])
+@pytest.mark.parametrize("since, problem", [
+    ("3654d", "'3654d' is too long; allowed: at most 3653d (10 years)"),
+    ("9" * 5000 + "d", f"'{'9' * 60}…' is not a duration; allowed: a number and s, m, h or d, like 30m, 1h or 2d"),  # shortened
+    ("1w", "'1w' is not a duration; allowed: a number and s, m, h or d, like 30m, 1h or 2d"),
+])
+def test_a_since_that_is_not_a_duration_is_refused_before_any_aws_call(rendered, run_cli, command, since, problem):
+    err = one_line_error(run_cli(*COMMANDS[command], "--since", since, "--endpoint-url", f"http://127.0.0.1:{free_port()}", cwd=rendered))
+    assert err == f"error: --since: {problem}\n"

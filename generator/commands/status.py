@@ -74,8 +74,8 @@ def _skipped_run(output: str | None) -> str | None:
 
 
 def collect(args) -> dict:
+    since = parse_since(args.since)  # before any AWS call
     planned, aws, live = open_deployed(args)
-    since = parse_since(args.since)
     now = dt.datetime.now(dt.timezone.utc)
     template = read_template(aws, planned.stack_name, stack=planned.name)
     ids = physical_ids(aws, planned.stack_name, stack=planned.name)
