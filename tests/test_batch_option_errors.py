@@ -80,10 +80,12 @@ CASES = {
         "stack variant-s3-spot-mix: environments.prod.tags: environments test (env, team) and prod (team) have different tag keys"),
     "a tag value a task cannot carry": (
         ('tags = { team = "reports", "cost-center" = "4711" }', 'tags = { team = "reports", "cost-center" = "47#11" }'),
-        "stack variant-scheduler-spot: environments.test.tags.cost-center: '47#11' is not a task tag value"),
+        "stack variant-scheduler-spot: environments.test.tags.cost-center: value '47#11' is not allowed; allowed: a string of 0-256 "
+        "ASCII letters, digits, spaces and _.:/=+-@"),
     "an aws: tag": (
         ('tags = { team = "reports", "cost-center" = "4711" }', 'tags = { team = "reports", "aws:cost-center" = "4711" }'),
-        "stack variant-scheduler-spot: environments.test.tags.aws:cost-center: 'aws:cost-center': a tag key may not start with aws:"),
+        "stack variant-scheduler-spot: environments.test.tags: tag key 'aws:cost-center' is not allowed; allowed: 1-128 ASCII letters, "
+        "digits, spaces and _.:/=+-@, not starting with aws:"),
     "stack tags without tags": (
         ('enable_ecs_managed_tags = true\n\n[stacks.variant-rule-spot-size.overrides]', 'stack_tags_on_tasks = true\n\n[stacks.variant-rule-spot-size.overrides]'),
         "stack variant-rule-spot-size: options.stack_tags_on_tasks: no environment of the stack has tags to put on its tasks"),

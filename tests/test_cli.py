@@ -56,9 +56,24 @@ def test_check_fails_when_the_manifest_changes_without_render(rendered, run_cli)
 
 
 def test_check_reports_a_stale_extra_file(rendered, run_cli):
-    (rendered / "templates_out/nightly-report/leftover.json").write_text("{}")
+    (rendered / "templates_out/nightly-report/statemachine").mkdir()
+    (rendered / "templates_out/nightly-report/statemachine/old.asl.json").write_text("{}")
     result = run_cli("check", cwd=rendered)
-    assert result.code == 1 and "leftover.json" in result.out
+    assert result.code == 1 and "old.asl.json" in result.out
+    result = run_cli("render", cwd=rendered)
+    assert "nightly-report: updated" in result.out  # a removed file is a change, never "unchanged"
+    assert not (rendered / "templates_out/nightly-report/statemachine").exists()
+
+
+def test_a_users_own_file_beside_the_output_is_kept(rendered, run_cli):
+    notes = rendered / "templates_out/nightly-report/NOTES.md"
+    notes.write_text("ours\n")
+    (rendered / "stacks.toml").write_text((rendered / "stacks.toml").read_text().replace("[stacks.nightly-report]", "[stacks.nightly-reports]")
+                                        .replace("[stacks.nightly-report.", "[stacks.nightly-reports."))
+    assert run_cli("check", cwd=rendered).code == 1  # the renamed stack is stale, NOTES.md is not named
+    assert "NOTES.md" not in run_cli("check", cwd=rendered).out
+    assert run_cli("render", cwd=rendered).code == 0
+    assert notes.read_text() == "ours\n" and not (rendered / "templates_out/nightly-report/template.yaml").exists()
 
 
 def test_render_named_stack_only(project, run_cli):

@@ -125,7 +125,7 @@ def test_a_target_that_is_a_folder_fails_in_one_line_and_changes_nothing(changed
 def test_a_failed_rename_names_the_file_and_leaves_no_temp_files(changed_manifest, monkeypatch):
     project = changed_manifest
     render_plan = current_plan(project)
-    samconfig_before = (project / "samconfig.toml").read_bytes()
+    before = snapshot(project)
     real_replace, replaced = os.replace, []
 
     def replace(src, dst):
@@ -138,10 +138,10 @@ def test_a_failed_rename_names_the_file_and_leaves_no_temp_files(changed_manifes
     with pytest.raises(UserError) as error:
         render.write(render_plan)
     monkeypatch.undo()
-    assert re.fullmatch(r"\S+: cannot replace \(Invalid cross-device link\) after 2 other file\(s\) were; fix this and render again",
-                        str(error.value))
-    assert temp_files(project) == []
-    assert (project / "samconfig.toml").read_bytes() == samconfig_before  # replaced last, so not yet
+    assert re.fullmatch(r"\S+: cannot replace \(Invalid cross-device link\); the files already replaced were restored, "
+                        r"nothing was changed", str(error.value))
+    assert len(replaced) == 2 and temp_files(project) == []
+    assert snapshot(project) == before  # the two files already replaced hold their old bytes again
 
 
 def test_a_successful_render_leaves_no_temp_files_and_keeps_file_modes(changed_manifest, run_cli):

@@ -22,9 +22,10 @@ from generator.aws.capacity import (
 )
 from generator.aws.fargate import NEEDS_PLATFORM_1_4, validate_task_size
 from generator.core.contract import BlueprintOptions, ManifestStack
-from generator.core.errors import UserError
+from generator.core.errors import UserError, quoted
 from generator.core.options import ascii_fullmatch, did_you_mean, option
 
+CONTAINER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLATFORM_VERSION = re.compile(r"^(LATEST|\d+\.\d+\.\d+)$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
@@ -79,8 +80,10 @@ class RunTaskOptions(BlueprintOptions):
                                      by_default="runs may overlap")
 
     def __post_init__(self):
-        if not self.container_name.strip():
-            raise UserError("must name the container to override (the container's name in the task definition)", field="container_name")
+        # ECS container names: up to 255 letters, digits, hyphens and underscores (ContainerDefinition.name)
+        if not ascii_fullmatch(CONTAINER_NAME, self.container_name):
+            raise UserError(f"{quoted(self.container_name)} is not a container name; allowed: the container's name in the task "
+                            "definition, 1-255 letters, digits, - and _", field="container_name")
         for name in self.environment:
             if not ascii_fullmatch(ENV_NAME, name):
                 raise UserError(f"{name!r} is not a valid environment variable name (letters, digits, _; not starting with a digit)", field="environment")
@@ -156,9 +159,14 @@ class RunTaskOptions(BlueprintOptions):
         super().check_manifest(stack, stacks)
         name = self.import_from
         foundation = stacks.get(name) if name else None
-        if foundation is None:
-            return
         field = "options.import_from"
+        if foundation is None:
+            foundations = [s.name for s in stacks.values() if TASK_FOUNDATION in s.provides]
+            suggestion = did_you_mean(name, foundations) if name else ""
+            if suggestion:  # a typo of a foundation in this manifest, not one deployed from elsewhere
+                raise UserError(f"{name!r} is no stack of this manifest{suggestion}; allowed: a task foundation stack of "
+                                f"this manifest ({', '.join(sorted(foundations))}) or one deployed from outside it", field=field)
+            return
         if TASK_FOUNDATION not in foundation.provides:
             ours = sorted(s.name for s in stacks.values() if TASK_FOUNDATION in s.provides)
             kinds = " or ".join(sorted({s.blueprint for s in stacks.values() if TASK_FOUNDATION in s.provides}))
@@ -169,6 +177,12 @@ class RunTaskOptions(BlueprintOptions):
                 field=field,
             )
         self._check_foundation_runs_this_task(foundation)
+        foundation_container = getattr(foundation.options, "container_name", None)
+        if foundation_container and self.container_name != foundation_container:
+            # RunTask fails at run time when containerOverrides names a container the task definition lacks.
+            raise UserError(f"{self.container_name!r} is not the container of {name}'s task definition ({foundation_container!r}), "
+                            "and RunTask refuses overrides for a container the task definition does not have; "
+                            f"allowed: {foundation_container!r}", field="options.container_name")
         for env, region in stack.regions.items():
             if FOUNDATION_STACK.name in stack.given_parameters.get(env, {}):
                 continue  # the environment names its foundation stack itself

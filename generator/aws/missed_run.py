@@ -22,6 +22,7 @@ is checked where.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 import re
@@ -99,17 +100,19 @@ def longest_gap(expression: str, timezone: str | None) -> dt.timedelta:
     rate = ascii_fullmatch(_RATE, expression)
     if rate:
         return dt.timedelta(seconds=int(rate.group(1)) * _UNITS[rate.group(2)])
-    from pyawscron import AWSCron
+    from generator.aws.schedules import cron_local_times
 
     minutes, hours, day_of_month, month, day_of_week, year = expression[len("cron("):-1].split()
-    # pyawscron counts in the wall clock of the datetime it is given: a naive-as-UTC one is wall-clock time.
-    day_start = ANCHOR
-    times = AWSCron.get_all_schedule_bw_dates(day_start, day_start + dt.timedelta(days=1), f"{minutes} {hours} * * ? *")
-    times = [t for t in times if t < day_start + dt.timedelta(days=1)]
+    # Wall-clock times, naive: the schedule's own clock (a time zone adds at most an hour, below).
+    day_start = ANCHOR.replace(tzinfo=None) if ANCHOR.tzinfo else ANCHOR
+    one_day = dt.timedelta(days=1)
+    times = list(itertools.takewhile(lambda t: t < day_start + one_day,
+                                     cron_local_times(f"cron({minutes} {hours} * * ? *)", day_start - dt.timedelta(minutes=1))))
     first, last = times[0] - day_start, times[-1] - day_start
     first_minute, first_hour = first.seconds // 60 % 60, first.seconds // 3600
-    days = AWSCron.get_all_schedule_bw_dates(
-        day_start, day_start + HORIZON, f"{first_minute} {first_hour} {day_of_month} {month} {day_of_week} {year}")
+    days = list(itertools.takewhile(
+        lambda t: t <= day_start + HORIZON,
+        cron_local_times(f"cron({first_minute} {first_hour} {day_of_month} {month} {day_of_week} {year})", day_start - dt.timedelta(minutes=1))))
     run_days = [d - first for d in days]
     if len(run_days) * len(times) < 2:
         raise UserError(f"{expression} runs at most once in the next {HORIZON.days} days, so there is no gap to watch", field="missed_run_alarm")

@@ -6,11 +6,13 @@ https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html
 
 from __future__ import annotations
 
+import calendar
+import functools
+import datetime as dt
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from generator.core.errors import UserError
+from generator.core.errors import UserError, quoted
 from generator.core.options import ascii_fullmatch
 
 MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
@@ -28,7 +30,7 @@ class _CronField:
         upper = text.upper()
         if upper in self.names:
             return self.names.index(upper) + self.low
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise ValueError(f"{text!r} is not a number{' or name' if self.names else ''}")
         number = int(text)
         if not self.low <= number <= self.high:
@@ -95,7 +97,7 @@ def _check_cron_field(spec: _CronField, text: str) -> None:
         if not item:
             raise ValueError("empty list item")
         if spec.name == "day-of-month" and ascii_fullmatch(_DAY_OF_MONTH_SPECIAL, item):
-            if item[:-1].isdigit():
+            if item[:-1].isascii() and item[:-1].isdigit():
                 spec.value(item[:-1])
             continue
         if spec.name == "day-of-week" and ascii_fullmatch(_DAY_OF_WEEK_SPECIAL, item):
@@ -103,7 +105,7 @@ def _check_cron_field(spec: _CronField, text: str) -> None:
             continue
         base, _, step = item.partition("/")
         if step:
-            if not step.isdigit() or int(step) < 1:
+            if not (step.isascii() and step.isdigit()) or int(step) < 1:
                 raise ValueError(f"step {step!r} must be a positive number")
         if base == "*":
             continue
@@ -115,14 +117,118 @@ def _check_cron_field(spec: _CronField, text: str) -> None:
                 raise ValueError(f"range {base} runs backwards")
 
 
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    from importlib import resources
+
+    return frozenset(resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split())
+
+
 def validate_timezone(name: str) -> str:
-    """An IANA time zone name, as EventBridge Scheduler's ScheduleExpressionTimezone takes."""
-    try:
-        # Legacy aliases (Japan, EST5EDT, GMT) are IANA links too, but a name that says the place
-        # is what a reviewer can check against the job's owners.
-        if "/" not in name and name != "UTC":
-            raise ZoneInfoNotFoundError(name)
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UserError(f"{name!r} is not an IANA time zone name; allowed: an Area/Location name like Asia/Tokyo or Europe/Paris, or UTC", field="timezone") from None
+    """An IANA time zone name, as EventBridge Scheduler's ScheduleExpressionTimezone takes: one of
+    tzdata's zone names (its `zones` list), so `posix/…`/`right/…` copies and folder names such
+    as America/Argentina are refused, and no path is ever opened for a name."""
+    # Legacy aliases (Japan, EST5EDT, GMT) are IANA links too, but a name that says the place is
+    # what a reviewer can check against the job's owners.
+    if not isinstance(name, str) or name not in _zone_names() or ("/" not in name and name != "UTC"):
+        raise UserError(f"{quoted(name)} is not an IANA time zone name; allowed: an Area/Location name like Asia/Tokyo or "
+                        "Europe/Paris, or UTC", field="timezone")
     return name
+
+
+# --- when a cron expression runs -------------------------------------------------------------
+# Our own evaluator, so every expression the validator accepts can be previewed: pyawscron crashed
+# on valid ones (`cron(0 12 31 * ? *)`, `LW`, Feb 29, a past year). Semantics from the EventBridge
+# cron reference (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html#eb-cron-expressions):
+# day-of-week 1-7 is SUN-SAT; `L` is the last day of the month (day-of-month) or the last given
+# weekday of the month (`5L`, day-of-week; `L` alone is Saturday, 7); `W` the weekday nearest the
+# given day within the month (`LW` the last weekday); `#` the n-th given weekday of the month.
+
+MAX_YEAR = 2199  # the year field's upper bound: nothing runs after it
+
+
+def _expand(spec: _CronField, text: str) -> set[int]:
+    values: set[int] = set()
+    for item in text.split(","):
+        base, _, step = item.partition("/")
+        if base == "*":
+            first, last = spec.low, spec.high
+        else:
+            start, dash, end = base.partition("-")
+            first = spec.value(start)
+            last = spec.value(end) if dash else (spec.high if step else first)
+        values.update(range(first, last + 1, int(step) if step else 1))
+    return values
+
+
+def _aws_weekday(day: dt.date) -> int:
+    return (day.weekday() + 1) % 7 + 1  # Python: Monday 0 … Sunday 6; cron: SUN 1 … SAT 7
+
+
+def _nearest_weekday(year: int, month: int, day: int) -> int | None:
+    last = calendar.monthrange(year, month)[1]
+    if day > last:
+        return None
+    weekday = dt.date(year, month, day).weekday()
+    if weekday == 5:  # Saturday → Friday, unless that leaves the month
+        return day - 1 if day > 1 else day + 2
+    if weekday == 6:  # Sunday → Monday, unless that leaves the month
+        return day + 1 if day < last else day - 2
+    return day
+
+
+def _days_in_month(year: int, month: int, day_of_month: str, day_of_week: str) -> list[int]:
+    last = calendar.monthrange(year, month)[1]
+    days: set[int] = set()
+    if day_of_month != "?":
+        for item in day_of_month.split(","):
+            if item == "L":
+                days.add(last)
+            elif item == "LW":
+                days.add(_nearest_weekday(year, month, last))
+            elif item.endswith("W"):
+                nearest = _nearest_weekday(year, month, int(item[:-1]))
+                if nearest is not None:
+                    days.add(nearest)
+            else:
+                days.update(d for d in _expand(CRON_FIELDS[2], item) if d <= last)
+    else:
+        weekdays = {day: _aws_weekday(dt.date(year, month, day)) for day in range(1, last + 1)}
+        for item in day_of_week.split(","):
+            if item == "L":
+                item = "7L"  # `L` alone in day-of-week is the last day of the week, Saturday
+            if item.endswith("L"):
+                wanted = CRON_FIELDS[4].value(item[:-1])
+                days.add(max(day for day, weekday in weekdays.items() if weekday == wanted))
+            elif "#" in item:
+                name, _, nth = item.partition("#")
+                wanted = CRON_FIELDS[4].value(name)
+                matching = [day for day, weekday in weekdays.items() if weekday == wanted]
+                if int(nth) <= len(matching):
+                    days.add(matching[int(nth) - 1])
+            else:
+                allowed = _expand(CRON_FIELDS[4], item)
+                days.update(day for day, weekday in weekdays.items() if weekday in allowed)
+    return sorted(days)
+
+
+def cron_local_times(expression: str, after: dt.datetime):
+    """The wall-clock times (naive datetimes) at which a validated `cron(…)` expression fires,
+    strictly after the naive wall-clock time `after`, in order; ends after the year 2199."""
+    minutes_text, hours_text, day_of_month, month_text, day_of_week, year_text = expression[len("cron("):-1].split()
+    minutes = sorted(_expand(CRON_FIELDS[0], minutes_text))
+    hours = sorted(_expand(CRON_FIELDS[1], hours_text))
+    months = _expand(CRON_FIELDS[3], month_text)
+    years = sorted(year for year in _expand(CRON_FIELDS[5], year_text) if year >= after.year)
+    for year in years:
+        for month in range(1, 13):
+            if month not in months or (year, month) < (after.year, after.month):
+                continue
+            for day in _days_in_month(year, month, day_of_month, day_of_week):
+                if dt.date(year, month, day) < after.date():
+                    continue
+                for hour in hours:
+                    for minute in minutes:
+                        moment = dt.datetime(year, month, day, hour, minute)
+                        if moment > after:
+                            yield moment

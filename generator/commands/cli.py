@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -12,10 +13,41 @@ from generator.core.errors import CheckFailed, UserError, one_line, shown
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
 
-def _add_paths(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
-    parser.add_argument("--out", type=Path, default=Path("templates_out"), help="output folder (default: templates_out)")
-    parser.add_argument("--samconfig", type=Path, default=Path("samconfig.toml"), help="SAM config file to update (default: samconfig.toml)")
+MANIFEST_NAME = "stacks.toml"
+CONSOLE_SCRIPT = "ecs-batch-templates"  # setup.cfg's console_scripts entry
+MANIFEST_HELP = "stack manifest (default: stacks.toml in this folder or the nearest parent that has one)"
+
+
+def _add_paths(parser: argparse.ArgumentParser, *, writes_samconfig: bool = False) -> None:
+    parser.add_argument("--manifest", type=Path, default=None,
+                        help=MANIFEST_HELP)
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: templates_out beside the manifest)")
+    parser.add_argument("--samconfig", type=Path, default=None,
+                        help=f"SAM config file {'to update' if writes_samconfig else 'to read'} (default: samconfig.toml beside the manifest)")
+
+
+def find_manifest(start: Path) -> Path:
+    """stacks.toml in `start` or its nearest parent that has one (as git finds .git), relative to
+    `start` when it can be; `stacks.toml` itself when there is none (reported as not found)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / MANIFEST_NAME
+        if candidate.is_file():
+            return Path(os.path.relpath(candidate, start))
+    return Path(MANIFEST_NAME)
+
+
+def _resolve_paths(args) -> None:
+    """--out and --samconfig default to paths beside the manifest, not the current folder, so a
+    command run from a subfolder (or with --manifest ../stacks.toml) writes where the manifest lives."""
+    if not hasattr(args, "manifest"):
+        return
+    if args.manifest is None:
+        args.manifest = find_manifest(Path.cwd())
+    if getattr(args, "out", "absent") is None:
+        args.out = args.manifest.parent / "templates_out"
+    if getattr(args, "samconfig", "absent") is None:
+        args.samconfig = args.manifest.parent / "samconfig.toml"
 
 
 def _add_lint_options(parser: argparse.ArgumentParser) -> None:
@@ -31,19 +63,27 @@ def _add_aws(parser: argparse.ArgumentParser) -> None:
                                                           "the Region is the environment's region in stacks.toml, else the profile's")
 
 
+def _program_name() -> str:
+    """How the user called us: the console script's own name, or `python -m generator`."""
+    invoked = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return CONSOLE_SCRIPT if invoked == CONSOLE_SCRIPT else "python -m generator"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m generator",
+        prog=_program_name(),
         description="Generate least-privilege CloudFormation/SAM templates for event-driven ECS Fargate jobs from stacks.toml.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    from generator import __version__
+    parser.add_argument("--version", action="version", version=f"ecs-batch-templates {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     render = commands.add_parser("render", help="render stacks into the output folder and update samconfig.toml",
                                  description="Render all (or the named) stacks into the output folder and update samconfig.toml. "
                                              "Nothing is written unless every stack renders and validates.")
     render.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to render (default: all)")
-    _add_paths(render)
+    _add_paths(render, writes_samconfig=True)
 
     check = commands.add_parser("check", help="fail (exit 1) with a diff if rendered output is stale, then lint",
                                 description="Render in memory and compare with the files on disk; exit 1 with a unified diff "
@@ -70,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--env", metavar="ENV", help="environment to compare with (--live only)")
     diff.add_argument("--fail-on-broadening", action="store_true",
                       help="exit 1 when an IAM change widens access (for CI; diff --live exits 1 on any change anyway)")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when a render would change anything, 0 when not (like git diff --exit-code)")
     _add_paths(diff)
     _add_aws(diff)
 
@@ -113,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "deploy the changed stacks to each environment in order). Settings: the manifest's [pipeline] table. "
                     "Running it again changes nothing unless the manifest did; `check` fails while they are stale.")
     pipeline.add_argument("--provider", required=True, choices=["github"], help="CI provider (github)")
-    pipeline.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    pipeline.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
 
     next_runs = commands.add_parser("next-runs", help="the next run times of a stack's schedules, in UTC and local time",
                                     description="List the next run times of every schedule in a stack, from now, in UTC and in "
@@ -135,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     test_event.add_argument("event", type=Path, metavar="EVENT.json", help="the event as EventBridge delivers it (- reads stdin)")
     test_event.add_argument("--env", metavar="ENV", help="environment whose parameter values resolve the template (default: the stack's first)")
     test_event.add_argument("--json", action="store_true", help='print one JSON object: {"matched", "rule", "target", "mismatch", …}')
-    test_event.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    test_event.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
 
     run = commands.add_parser("run", help="start a deployed job now, exactly as its trigger would",
                               description="Start the job of a deployed stack now with the request its schedule or rule sends "
@@ -146,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
     run.add_argument("--wait", action="store_true", help="wait until the task (execution) stops; exit with its exit code")
     run.add_argument("--key", metavar="KEY", help="object key as stored in S3, for a job started by an S3 object (URL-encoded into the event as S3 does; the rule's InputTransformer gets it)")
-    run.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    run.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
     _add_aws(run)
 
     status = commands.add_parser("status", help="recent runs, next runs, dead-letter queue depth and alarms of a deployed job",
@@ -157,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--since", default="1h", metavar="DURATION", help="runs that stopped within this long, like 30m, 1h, 2d (default: 1h)")
     status.add_argument("--count", type=int, default=10, metavar="N", help="at most this many runs (default: 10)")
     status.add_argument("--json", action="store_true", help="print one JSON object")
-    status.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    status.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
     _add_aws(status)
 
     logs = commands.add_parser("logs", help="the job's container logs, newest run first",
@@ -167,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
     logs.add_argument("--since", default="1h", metavar="DURATION", help="events of this long ago and later, like 30m, 1h, 2d (default: 1h)")
     logs.add_argument("--follow", action="store_true", help="keep printing new events until Ctrl-C")
-    logs.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    logs.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
     _add_aws(logs)
 
     teardown = commands.add_parser("teardown", help="delete an environment's stacks, importers before their foundations",
@@ -178,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     teardown.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to delete (default: every stack with --env)")
     teardown.add_argument("--env", required=True, metavar="ENV", help="environment whose stacks to delete")
     teardown.add_argument("--yes", action="store_true", help="do not ask for confirmation (CI)")
-    teardown.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    teardown.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
     _add_aws(teardown)
 
     listing = commands.add_parser("list", help="list blueprints and the stacks in the manifest, or describe one blueprint",
@@ -188,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "what it does), every CloudFormation parameter and whether it is required, and the "
                                               "keys of an environment.")
     listing.add_argument("blueprint", nargs="?", metavar="BLUEPRINT", help="a blueprint name or module path (package.module)")
-    listing.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    listing.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
 
     new = commands.add_parser("new", help="append a ready-to-edit stack to the manifest",
                               description="Append [stacks.STACK] for BLUEPRINT to the manifest (its comments and everything in "
@@ -197,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("stack", metavar="STACK")
     new.add_argument("--blueprint", required=True, metavar="NAME", help="a blueprint name (python -m generator list) or module path")
     new.add_argument("--env", action="append", metavar="ENV", help="an environment of the stack; may be repeated (default: dev)")
-    new.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    new.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
     for command in commands.choices.values():
         # also after the command (`render --debug`); SUPPRESS keeps a --debug given before it
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
@@ -216,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("arguments after -- are only for `deploy`")
     args.sam_args = passthrough
     try:
+        _resolve_paths(args)
         return COMMANDS[args.command](args)
     except UserError as error:
         if args.debug:
@@ -259,8 +301,9 @@ def cmd_render(args) -> int:
     render_plan = _plan(args, args.stacks)
     changed = set(write(render_plan))
     for stack in render_plan.stacks:
-        paths = [render_plan.out_dir / rel for rel in stack.files]
-        state = "updated" if any(p in changed for p in paths) else "unchanged"
+        folder = render_plan.out_dir / stack.spec.name
+        # a stale file removed from the folder is a change too, not only a file written
+        state = "updated" if any(p == folder or folder in p.parents for p in changed) else "unchanged"
         print(f"{stack.spec.name}: {state} {render_plan.out_dir / stack.spec.name} ({stack.spec.blueprint}, environments: {', '.join(stack.spec.environments)})")
     for name in render_plan.stale_stacks:
         print(f"{name}: removed {render_plan.out_dir / name} (no longer in {args.manifest})")
@@ -343,6 +386,9 @@ def cmd_list(args) -> int:
     for name, blueprint in listed.items():
         where = "" if blueprint.origin == FOLDER_ORIGIN else f"  ({blueprint.origin})"
         print(f"  {name:<{width}}  {blueprint.description}{where}")
+    if not specs:
+        print(f"No stacks: {args.manifest} was not found (here or in a parent folder; --manifest PATH names one)."
+              if not args.manifest.exists() else f"No stacks in {args.manifest}.")
     if specs:
         print(f"Stacks in {args.manifest}:")
         width = max(map(len, specs))
@@ -396,11 +442,12 @@ def cmd_diff(args) -> int:
                   + "; ".join(override.describe().replace("`", "") for override in stack.spec.overrides))
     for name, changes in iam.items():
         print("\n".join(iam_diff.change_lines(name, changes)), end="\n" if changes else "")
-    sys.stdout.write(diff(render_plan))
+    unified = diff(render_plan)
+    sys.stdout.write(unified)
     broadenings = [name for name, changes in iam.items() if any(c.broadening for c in changes)]
     if args.fail_on_broadening and broadenings:
         raise CheckFailed(f"IAM broadening in {', '.join(broadenings)} (--fail-on-broadening)")
-    return EXIT_OK
+    return EXIT_FAILED if args.exit_code and unified else EXIT_OK
 
 
 def cmd_deploy(args) -> int:
@@ -442,6 +489,8 @@ def cmd_next_runs(args) -> int:
 
     from generator.review import describe
 
+    if args.count < 1:
+        raise UserError(f"{args.count} is not a number of runs; allowed: 1 or more", field="--count")
     render_plan = _plan(args, [args.stack])
     schedules = describe.schedules(render_plan.stacks[0].template)
     if not schedules:
@@ -449,7 +498,12 @@ def cmd_next_runs(args) -> int:
     now = dt.datetime.now(dt.timezone.utc)
     for schedule in schedules:
         print(f"{schedule['name']}: {schedule['expression']} in {schedule['timezone']}")
-        for utc, local in describe.run_times(schedule["expression"], schedule["timezone"], count=args.count, after=now):
+        runs = describe.run_times(schedule["expression"], schedule["timezone"], count=args.count, after=now)
+        if schedule["expression"].startswith("rate("):
+            print("  (a rate counts from when the schedule is created or updated; these are counted from now)")
+        if not runs:
+            print("  never runs again: no time its fields allow comes later (a year in the past, or a day that never comes)")
+        for utc, local in runs:
             print(f"  {utc:%Y-%m-%d %H:%M %a} UTC    {local:%Y-%m-%d %H:%M %a} {schedule['timezone']}")
     return EXIT_OK
 

@@ -8,14 +8,17 @@ from pathlib import Path
 
 from generator.core import registry
 from generator.core.contract import Blueprint, ManifestStack
-from generator.core.errors import UserError
+from generator.aws.regions import region_partitions
+from generator.aws.task_tags import TAG_KEY, TAG_VALUE_PATTERN
+from generator.core.errors import UserError, quoted, shown
 from generator.core.toml_files import parse_toml, read_toml_text
-from generator.core.options import ascii_fullmatch, build_dataclass, unknown_key_error
+from generator.core.options import ascii_fullmatch, build_dataclass, unknown_key_error, did_you_mean
 from generator.core.overrides import Override, parse_overrides
 
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
-REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+REGION = re.compile(r"[a-z]{2,4}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}")
+MAX_STACK_TAGS = 50
 STACK_KEYS = ("blueprint", "description", "options", "environments", "overrides")
 # The keys of [stacks.<name>.environments.<env>]: key → (type, what it does; its default as behaviour).
 # sam deploy --tags: CloudFormation also propagates the stack's tags to the resources that support them
@@ -123,6 +126,9 @@ def _parse_stack(name: str, table) -> StackSpec:
         raise UserError(f"replace the placeholder{'s' if len(placeholders) > 1 else ''} that `python -m generator new` wrote: "
                         f"{', '.join(placeholders)}")
     blueprint = table.get("blueprint")
+    if not isinstance(blueprint, str):
+        raise UserError(f"expected a blueprint name (a string), got {type(blueprint).__name__ if blueprint is not None else 'nothing'}; "
+                        "`python -m generator list` shows them", field="blueprint")
     implementation = registry.find(blueprint)
     description = table.get("description", "")
     if not isinstance(description, str):
@@ -166,26 +172,69 @@ def _parse_environment(name: str, table, options) -> Environment:
         if key not in ENVIRONMENT_KEYS:
             raise unknown_key_error(key, ENVIRONMENT_KEYS, what="environment key", field=f"{field}.{key}")
     region = table.get("region")
-    if region is not None and (not isinstance(region, str) or not ascii_fullmatch(REGION, region)):
-        raise UserError(f"{region!r} is not an AWS Region name like eu-west-1", field=f"{field}.region")
+    if region is not None:
+        known = region_partitions()
+        if not ascii_fullmatch(REGION, region) or (known and region not in known):
+            raise UserError(f"{quoted(region)} is not an AWS Region{did_you_mean(str(region), sorted(known))}; allowed: a Region "
+                            "name botocore knows, like eu-west-1", field=f"{field}.region")
     tags = table.get("tags", {})
     if not isinstance(tags, dict):
         raise UserError("expected a table of strings", field=f"{field}.tags")
+    if len(tags) > MAX_STACK_TAGS:
+        raise UserError(f"{len(tags)} tags; allowed: at most {MAX_STACK_TAGS} (CloudFormation's limit for a stack)", field=f"{field}.tags")
     for key, value in tags.items():
-        if not isinstance(value, str) or not key:
-            raise UserError(f"tag {key!r} must have a string value", field=f"{field}.tags")
-        _check_samconfig_safe(value, f"{field}.tags.{key}")
+        # AWS's tag rules: keys 1-128, values 0-256 characters of letters, digits, spaces and _.:/=+-@,
+        # and the aws: prefix is AWS's own. https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html
+        if not ascii_fullmatch(TAG_KEY, key) or key.lower().startswith("aws:"):
+            raise UserError(f"tag key {quoted(key)} is not allowed; allowed: 1-128 ASCII letters, digits, spaces and _.:/=+-@, "
+                            "not starting with aws:", field=f"{field}.tags")
+        if not ascii_fullmatch(TAG_VALUE_PATTERN, value):
+            raise UserError(f"value {quoted(value)} is not allowed; allowed: a string of 0-256 ASCII letters, digits, spaces and "
+                            "_.:/=+-@", field=f"{field}.tags.{shown(key)}")
+    parameters_table = table.get("parameters", {})
+    if not isinstance(parameters_table, dict):
+        raise UserError("expected a table of parameter values", field=f"{field}.parameters")
     parameters = {}
-    for key, value in table.get("parameters", {}).items():
-        parameters[key] = _parameter_value(value, f"{field}.parameters.{key}")
+    for key, value in parameters_table.items():
+        parameters[key] = _parameter_value(value, f"{field}.parameters.{shown(key)}")
     try:  # e.g. a TaskFamily ARN → the family name
         parameters = options.resolved_parameters(parameters, region=region)
     except UserError as error:
         raise error.within(field_prefix=f"{field}.parameters") from None
+    _check_arn_locations(parameters, region, f"{field}.parameters")
     confirm = table.get("confirm_changeset", True)
     if not isinstance(confirm, bool):
         raise UserError("expected true or false", field=f"{field}.confirm_changeset")
     return Environment(name, region, dict(tags), parameters, confirm)
+
+
+def _check_arn_locations(parameters: dict[str, str], region: str | None, field: str) -> None:
+    """An ARN given for an environment names that environment's Region (when the ARN has one) and
+    its partition, and every ARN of the environment names the same account: a cluster in
+    us-east-1 for an eu-central-1 environment would render, and fail at deploy or at run time."""
+    partition = region_partitions().get(region) if region else None
+    accounts: dict[str, str] = {}
+    for key, value in parameters.items():
+        for arn in value.split(","):
+            parts = arn.split(":", 5)
+            if len(parts) < 6 or parts[0] != "arn":
+                continue
+            arn_partition, arn_region, account = parts[1], parts[3], parts[4]
+            if partition and arn_partition != partition:
+                raise UserError(f"{quoted(arn)} is in partition {quoted(arn_partition)}; allowed: the environment's partition "
+                                f"{partition} (Region {region})", field=f"{field}.{shown(key)}")
+            if region and arn_region and arn_region != region:
+                raise UserError(f"{quoted(arn)} is in Region {quoted(arn_region)}; allowed: the environment's Region {region}",
+                                field=f"{field}.{shown(key)}")
+            if account and not ascii_fullmatch(r"[0-9]{12}", account):
+                raise UserError(f"{quoted(arn)} names account {quoted(account)}; allowed: a 12-digit account id (digits 0-9)",
+                                field=f"{field}.{shown(key)}")
+            if account:
+                accounts.setdefault(account, key)
+                if len(accounts) > 1:
+                    other = next(a for a in accounts if a != account)
+                    raise UserError(f"{quoted(arn)} is in account {account}, but {accounts[other]} is in account {other}; "
+                                    "allowed: one account per environment", field=f"{field}.{shown(key)}")
 
 
 def _parameter_value(value, field: str) -> str:

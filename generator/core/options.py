@@ -27,7 +27,13 @@ _CHAIN_COMPLETE = "_option_table_checks_ran"  # set on the instance by OptionTab
 
 
 def did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    """A suggestion for a mistyped name: a choice the word begins (`timeout` → `timeout_seconds`, not
+    `timezone`), else the closest by difflib's ratio."""
+    choices = [choice for choice in choices if isinstance(choice, str)]
+    if not isinstance(word, str) or not word:
+        return ""
+    prefixed = sorted((c for c in choices if c != word and c.startswith(word) and len(word) >= 3), key=len)
+    close = prefixed[:1] or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -18,7 +18,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 
-from generator.core.errors import UserError
+from generator.core.errors import UserError, shown
 from generator.core.toml_files import parse_toml
 
 SAM_CONFIG_VERSION = 0.1
@@ -55,7 +55,7 @@ class DeploySection:
         if self.region:
             values["region"] = self.region
         if self.tags:
-            values["tags"] = overrides_text(self.tags)
+            values["tags"] = tags_text(self.tags)
         values["resolve_s3"] = True
         values["confirm_changeset"] = self.confirm_changeset
         return values
@@ -69,6 +69,13 @@ def quote_override(value: str) -> str:
 
 def overrides_text(values: dict[str, str]) -> str:
     return " ".join(f"{key}={quote_override(value)}" for key, value in values.items())
+
+
+def tags_text(tags: dict[str, str]) -> str:
+    """samconfig's `tags`: Key="value" pairs as sam deploy's CfnTags reads them, the key quoted too
+    when it holds a space or `=` (unquoted, `cost center=x` reaches CloudFormation as `center`)."""
+    return " ".join(f"{key if _BARE_KEY.fullmatch(key) else quote_override(key)}={quote_override(value)}"
+                    for key, value in tags.items())
 
 
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -109,7 +116,7 @@ def generated_sections(existing: str | None, *, path: str = "samconfig.toml", do
     if document is None:
         document = parse_samconfig(existing, path)
     owned = {}
-    for header in _TABLE_HEADER.finditer(existing):
+    for header in _TABLE_HEADER.finditer(existing.replace("\r\n", "\n")):
         if _MARK_PREFIX not in (header.group(2) or ""):
             continue
         try:
@@ -139,18 +146,41 @@ def update_samconfig(existing: str | None, sections: list[DeploySection], *, rem
                      path: str = "samconfig.toml", document: dict | None = None) -> str:
     """The file with `sections` written (replaced in place or appended) and the owned sections of the
     config envs in `remove` dropped; everything else as it was. `document`: `existing` already
-    parsed (parse_samconfig), so a caller that read it too does not parse it twice."""
+    parsed (parse_samconfig), so a caller that read it too does not parse it twice. A file whose
+    lines all end in CRLF keeps CRLF, also on the lines written here."""
     if not existing:
-        return f"version = {SAM_CONFIG_VERSION}\n\n" + "\n".join(_section_text(s) for s in sections)
+        text = f"version = {SAM_CONFIG_VERSION}\n\n" + "\n".join(_section_text(s) for s in sections)
+        parse_samconfig(text, path)  # a new file is verified by reading it back, like an edited one
+        return text
     before = document if document is not None else parse_samconfig(existing, path)
+    _refuse_sub_tables(before, [s.config_env for s in sections] + list(remove), existing, path)
+    crlf = _all_crlf(existing)
+    source = existing.replace("\r\n", "\n") if crlf else existing
     for edit in (_edit_text, _edit_with_tomlkit):
-        text = edit(existing, sections, remove)
+        text = edit(source, sections, remove)
+        if text is not None and crlf:
+            text = text.replace("\r\n", "\n").replace("\n", "\r\n")
         if text is not None and _verified(before, text, sections, remove):
             return text
     raise UserError(
         f"{path}: cannot update the generated sections without disturbing the rest of the file (are they written as "
         "dotted keys or inline tables?); write each as a [<stack>-<env>.deploy.parameters] table, or delete it"
     )
+
+
+def _all_crlf(text: str) -> bool:
+    return "\r\n" in text and text.count("\r\n") == text.count("\n")
+
+
+def _refuse_sub_tables(document: dict, config_envs: list[str], existing: str, path: str) -> None:
+    """A user's table under a section the generator owns (`[<env>.deploy.parameters.extra]`) would go
+    with the section's rewrite: refuse, naming it, rather than drop it silently."""
+    owned = generated_sections(existing, path=path, document=document)
+    for config_env in config_envs:
+        for key, value in (owned.get(config_env) or {}).items():
+            if isinstance(value, dict):
+                raise UserError(f"{path}: [{config_env}.deploy.parameters.{shown(key)}] is inside a section the generator "
+                                "rewrites on every render; move it to a section of its own, or delete it")
 
 
 def _verified(before: dict, text: str, sections: list[DeploySection], remove) -> bool:

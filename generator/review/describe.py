@@ -171,29 +171,26 @@ def run_times(expression_text: str, timezone: str, *, count: int = 5, after: dt.
     zone = ZoneInfo(timezone)
     rate = ascii_fullmatch(_RATE, expression_text)
     if rate:
-        step = dt.timedelta(**{rate.group(2) + "s": int(rate.group(1))})
-        utc = [after + step * (i + 1) for i in range(count)]
+        step_seconds = int(rate.group(1)) * {"minute": 60, "hour": 3600, "day": 86400}[rate.group(2)]
+        utc = []
+        for i in range(1, count + 1):  # a huge rate's later runs are past what a datetime holds: not shown
+            if step_seconds * i > (dt.datetime.max.replace(tzinfo=dt.timezone.utc) - after).total_seconds() - 86400 * 2:
+                break
+            utc.append(after + dt.timedelta(seconds=step_seconds * i))
         return tuple((t, t.astimezone(zone)) for t in utc)
-    from pyawscron import AWSCron
+    from generator.aws.schedules import cron_local_times
 
-    cron = expression_text[len("cron("):-1]
-    # pyawscron counts in the wall-clock of the datetime it is given: give it local time.
-    local_after = after.astimezone(zone).replace(tzinfo=dt.timezone.utc)
     runs = []
-    for _ in range(100):  # a schedule can fall in a skipped hour 60 times in a row, not more
-        batch = AWSCron.get_next_n_schedule(count, local_after, cron)
-        for local in batch:
-            aware = local.replace(tzinfo=zone)
-            utc = aware.astimezone(dt.timezone.utc)
-            # Scheduler skips a wall-clock time that does not exist (the hour clocks spring
-            # forward over), and runs a repeated one (autumn) once: zoneinfo's first (fold=0).
-            if utc.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
-                runs.append((utc, aware))
-            if len(runs) == count:
-                return tuple(runs)
-        if not batch:
+    local_after = after.astimezone(zone).replace(tzinfo=None)
+    for local in cron_local_times(expression_text, local_after):
+        aware = local.replace(tzinfo=zone)
+        utc = aware.astimezone(dt.timezone.utc)
+        # Scheduler skips a wall-clock time that does not exist (the hour clocks spring forward
+        # over), and runs a repeated one (autumn) once: zoneinfo's first (fold=0).
+        if utc.astimezone(zone).replace(tzinfo=None) == local:
+            runs.append((utc, aware))
+        if len(runs) == count:
             break
-        local_after = batch[-1]
     return tuple(runs)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 from generator.core.manifest import load_manifest
@@ -17,11 +19,16 @@ TaskRoleArn = "arn:aws:iam::123456789012:role/task"
 """
 
 
-def manifest_text(stack: str, blueprint: str, options: str, parameters: str = NETWORK_PARAMETERS) -> str:
+def manifest_text(stack: str, blueprint: str, options: str, parameters: str = NETWORK_PARAMETERS, region: str | None = None) -> str:
+    """One stack with a `dev` environment; its Region is the one the parameters' ECS ARNs name (the
+    generator refuses ARNs of another Region), else us-east-1."""
+    if region is None:
+        found = re.search(r"arn:aws:ecs:([a-z0-9-]+):", parameters)
+        region = found.group(1) if found else "us-east-1"
     return (
         f'[stacks.{stack}]\nblueprint = "{blueprint}"\ndescription = "test"\n'
         f"[stacks.{stack}.options]\n{options}\n"
-        f'[stacks.{stack}.environments.dev]\nregion = "us-east-1"\n'
+        f'[stacks.{stack}.environments.dev]\nregion = "{region}"\n'
         f"[stacks.{stack}.environments.dev.parameters]\n{parameters}\n"
     )
 
