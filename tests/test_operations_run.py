@@ -112,6 +112,17 @@ def test_run_key_passes_the_object_as_the_rule_would_with_the_foundations_family
     assert f"  logs: log group /ecs/batch-base-{environment}, stream app/app/" in result.out
 
 
+def test_run_key_goes_into_the_event_url_encoded_as_s3_sends_it(ops, cli):
+    """--key is the key as stored; the event carries it as S3 writes it (a space as +, other
+    characters as %XX of their UTF-8 bytes), so the container receives what the trigger would pass."""
+    result = cli("run", "csv-ingest", "--env", "dev", "--key", "test/aaa/complete.txt (copy) é")
+    assert result.code == 0, result.err
+    assert f" for s3://sample-bucket-dev-{ops.account}/test/aaa/complete.txt (copy) é (RunTask " in result.out
+    task = _task(ops, "ap-northeast-1", result.out.split(" in ", 1)[1].split(")")[0], _started_task(result.out))
+    (override,) = task["overrides"]["containerOverrides"]
+    assert {"name": "OBJECT_KEY", "value": "test/aaa/complete.txt+%28copy%29+%C3%A9"} in override["environment"]
+
+
 def test_run_key_must_match_the_rules_filter_and_is_required(ops, cli):
     missing = cli("run", "csv-ingest", "--env", "dev")
     assert (missing.code, missing.err) == (2, "error: stack csv-ingest: --key: needs --key KEY: its rule starts the job for an S3 "
@@ -240,6 +251,21 @@ def test_teardown_needs_a_terminal_or_yes(ops, cli, monkeypatch):
     result = cli("teardown", "--env", "dev")
     assert result.code == 2 and result.err == "error: --yes: not confirmed: stdin is not a terminal; pass --yes to delete without asking\n"
     assert "teardown --env dev deletes, in this order:\n" in result.out
+
+
+@pytest.mark.parametrize("typed", ["n\n", "", "yes please\n"])  # no; Ctrl-D; anything but y or yes
+def test_teardown_asks_on_a_terminal_and_deletes_nothing_unless_told_yes(ops, cli, monkeypatch, typed):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal(typed))
+    result = cli("teardown", "--env", "dev", "artisan-logger")
+    assert (result.code, result.err) == (1, "")
+    assert result.out.endswith("Delete these stacks? [y/N] " + ("\n" if not typed else "") + "teardown: nothing deleted\n")
+    assert ops.client("cloudformation", "us-east-1").describe_stacks(StackName="artisan-logger-dev")["Stacks"]
 
 
 def test_teardown_deletes_importers_before_foundations_and_keeps_the_bucket(ops, cli, monkeypatch):

@@ -127,6 +127,62 @@ def test_an_error_while_waiting_still_deletes_the_change_set(rendered, run_cli, 
     stubs.done()
 
 
+def test_a_change_set_still_being_created_is_deleted_once_its_creation_ends(rendered, run_cli, stubs):
+    """DeleteChangeSet refuses a change set in CREATE_IN_PROGRESS (InvalidChangeSetStatus): the
+    clean-up waits for the creation to end and deletes it then."""
+    _, _, name = queue_live_stack(stubs, rendered, "artisan-logger", "dev", "us-east-1")
+    change_set = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:changeSet/ecs-batch-templates-diff-1/5f0a"
+    cloudformation = stubs["cloudformation"]
+    cloudformation.add_response("create_change_set", {"Id": change_set}, None)
+    cloudformation.add_client_error("describe_change_set", "Throttling", "Rate exceeded", 400)
+    for status in ("CREATE_IN_PROGRESS", "CREATE_COMPLETE"):  # refused, still being created; refused, created now
+        cloudformation.add_client_error("delete_change_set", "InvalidChangeSetStatus", "Cannot delete ChangeSet in status CREATE_IN_PROGRESS",
+                                        400, expected_params={"ChangeSetName": change_set})
+        cloudformation.add_response("describe_change_set", {"ChangeSetId": change_set, "StackName": name, "Status": status, "Changes": []},
+                                    {"ChangeSetName": change_set, "StackName": name})
+    cloudformation.add_response("delete_change_set", {}, {"ChangeSetName": change_set})
+    result = run_cli("diff", "--live", "--env", "dev", "artisan-logger", cwd=rendered)
+    assert (result.code, result.err) == (2, f"error: stack artisan-logger: DescribeChangeSet {change_set}: Throttling: Rate exceeded\n")
+    stubs.done()
+
+
+def test_a_change_set_made_by_an_unanswered_create_is_found_by_name_and_deleted(rendered, run_cli, stubs):
+    """A CreateChangeSet that timed out may have made the change set, and botocore's retry then gets
+    AlreadyExistsException: the clean-up looks it up by the name it sent and deletes it."""
+    _, _, name = queue_live_stack(stubs, rendered, "artisan-logger", "dev", "us-east-1")
+    cloudformation = stubs["cloudformation"]
+    cloudformation.add_client_error("create_change_set", "AlreadyExistsException", "ChangeSet ecs-batch-templates-diff-1 already exists", 400)
+    change_set = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:changeSet/ecs-batch-templates-diff-1/5f0a"
+    cloudformation.add_response("describe_change_set", {"ChangeSetId": change_set, "StackName": name, "Status": "CREATE_COMPLETE", "Changes": []},
+                                {"ChangeSetName": ANY, "StackName": name})
+    cloudformation.add_response("delete_change_set", {}, {"ChangeSetName": ANY, "StackName": name})
+    result = run_cli("diff", "--live", "--env", "dev", "artisan-logger", cwd=rendered)
+    assert result.code == 2 and result.err.startswith("error: stack artisan-logger: CreateChangeSet for artisan-logger-dev: AlreadyExistsException")
+    sent = stubs.request("CreateChangeSet")["ChangeSetName"]
+    assert stubs.request("DescribeChangeSet")["ChangeSetName"] == sent and stubs.request("DeleteChangeSet") == {"ChangeSetName": sent, "StackName": name}
+    stubs.done()
+
+
+def test_a_create_without_an_answer_deletes_nothing_it_did_not_make(rendered, run_cli, stubs, monkeypatch):
+    import botocore.exceptions
+
+    _, _, name = queue_live_stack(stubs, rendered, "artisan-logger", "dev", "us-east-1")
+    cloudformation = stubs["cloudformation"]
+    client = stubs.clients["cloudformation"]
+
+    def timed_out(**request):
+        stubs.requests.append(("CreateChangeSet", request))
+        raise botocore.exceptions.ReadTimeoutError(endpoint_url="https://cloudformation.us-east-1.amazonaws.com/")
+
+    monkeypatch.setattr(client, "create_change_set", timed_out)
+    cloudformation.add_client_error("describe_change_set", "ChangeSetNotFound", "ChangeSet [ecs-batch-templates-diff-1] does not exist", 404,
+                                    expected_params={"ChangeSetName": ANY, "StackName": name})
+    result = run_cli("diff", "--live", "--env", "dev", "artisan-logger", cwd=rendered)
+    assert result.code == 2 and len(result.err.splitlines()) == 1 and "Read timeout on endpoint URL" in result.err
+    assert stubs.request("DescribeChangeSet")["ChangeSetName"] == stubs.request("CreateChangeSet")["ChangeSetName"]
+    stubs.done()  # and no DeleteChangeSet was asked (none was queued)
+
+
 @pytest.mark.parametrize("how", ["status reason", "validation error"])
 def test_a_change_set_without_changes_is_no_change(rendered, run_cli, stubs, how):
     _, _, name = queue_live_stack(stubs, rendered, "artisan-logger", "dev", "us-east-1")
@@ -245,6 +301,58 @@ def test_a_failed_deploy_reports_the_stack_status_and_the_first_failed_resource_
     stubs.done()
 
 
+class RecordingDeployer:
+    """Stands in for `sam deploy` (deploy_env.DEPLOYER): records the stacks and succeeds."""
+
+    calls: list[str] = []
+
+    def __init__(self, samconfig, extra_args, *, endpoint_url, profile, capture):
+        pass
+
+    def describe(self, planned) -> str:
+        return f"deploy {planned.stack_name}"
+
+    def __call__(self, planned):
+        self.calls.append(planned.stack_name)
+        return 0, None
+
+
+@pytest.fixture
+def deployer(monkeypatch):
+    from generator.commands import deploy_env
+
+    monkeypatch.setattr(RecordingDeployer, "calls", [])
+    monkeypatch.setattr(deploy_env, "DEPLOYER", RecordingDeployer)
+    return RecordingDeployer
+
+
+def test_a_stack_whose_creation_rolled_back_is_deployed_although_its_template_equals_the_render(rendered, run_cli, stubs, deployer):
+    """ROLLBACK_COMPLETE: CloudFormation kept the submitted template but the stack has no resources,
+    so it is not "no changes" (no template is even read); sam deploy gets it."""
+    template = template_of(rendered, "artisan-logger")
+    values = with_defaults(template, overrides_of(rendered, "artisan-logger", "dev"))
+    stubs["cloudformation"].add_response("describe_stacks", described_stack("artisan-logger-dev", "us-east-1", values, status="ROLLBACK_COMPLETE",
+                                                                            tags={"team": "web", "env": "dev"}), {"StackName": "artisan-logger-dev"})
+    result = run_cli("deploy", "--env", "dev", "artisan-logger", "--force", cwd=rendered)  # (--force: an environment deploy of one stack)
+    assert result.code == 0, result.err
+    assert "artisan-logger-dev: deploying (the stack is ROLLBACK_COMPLETE)\n" in result.out and deployer.calls == ["artisan-logger-dev"]
+    stubs.done()
+
+
+def test_an_aws_error_midway_prints_what_was_deployed_then_one_line(rendered, run_cli, stubs, deployer):
+    missing = "Stack with id {} does not exist"
+    stubs["cloudformation"].add_client_error("describe_stacks", "ValidationError", missing.format("batch-base-dev"), 400,
+                                             expected_params={"StackName": "batch-base-dev"})
+    stubs["cloudformation"].add_client_error("describe_stacks", "Throttling", "Rate exceeded", 400, expected_params={"StackName": "csv-ingest-dev"})
+    result = run_cli("deploy", "--env", "dev", "csv-ingest", "stock-trader-task", "--with-dependencies", cwd=rendered)
+    assert deployer.calls == ["batch-base-dev"]
+    assert result.out.endswith("deploy --env dev:\n  deployed:      batch-base-dev\n"
+                               "  failed:        csv-ingest-dev (DescribeStacks csv-ingest-dev: Throttling: Rate exceeded)\n"
+                               "  not attempted: stock-trader-task-dev\n")
+    assert (result.code, result.err) == (2, "error: stack csv-ingest: DescribeStacks csv-ingest-dev: Throttling: Rate exceeded\n")
+    stubs.done()
+
+
 # --- run --wait --------------------------------------------------------------------------------------------
 
 
@@ -290,6 +398,49 @@ def test_run_wait_exits_with_the_job_containers_exit_code(rendered, run_cli, stu
     assert result.code == expected_code, result.err
     assert "  logs: log group /ecs/artisan, stream php/php/0f6b2c6a7d1e4d0c9b7a1e2f3a4b5c6d\n" in result.out
     assert expected_line in result.out.splitlines() and result.out.endswith(f"exit code {expected_code}\n")
+    stubs.done()
+
+
+def test_run_wait_reads_the_exit_code_of_the_container_the_stack_names_not_the_first(rendered, run_cli, stubs):
+    """The task definition has a sidecar listed first, and the rule sends no overrides (a job run
+    with its image's own command): the job's exit code is that of container_name (php), from the
+    stack's Metadata, not containers[0]'s."""
+    template = template_of(rendered, "artisan-logger")
+    del template["Resources"]["ScheduleRule"]["Properties"]["Targets"][0]["Input"]
+    overrides = overrides_of(rendered, "artisan-logger", "dev")
+    name = "artisan-logger-dev"
+    stubs["cloudformation"].add_response("describe_stacks", described_stack(name, "us-east-1", with_defaults(template, overrides)), {"StackName": name})
+    stubs["cloudformation"].add_response("get_template", {"TemplateBody": json.dumps(template)}, {"StackName": name, "TemplateStage": "Original"})
+    queue_resources(stubs, name, {})
+    revision = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/artisan:7"
+    stubs["ecs"].add_response("run_task", {"tasks": [{"taskArn": TASK, "taskDefinitionArn": revision, "lastStatus": "PROVISIONING"}]}, {
+        "cluster": overrides["ClusterArn"], "taskDefinition": f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/artisan", "count": 1,
+        "launchType": "FARGATE", "platformVersion": "LATEST",
+        "networkConfiguration": {"awsvpcConfiguration": {"subnets": overrides["Subnets"].split(","),
+                                                         "securityGroups": overrides["SecurityGroups"].split(","), "assignPublicIp": "DISABLED"}}})
+    definition = task_definition("artisan", "php", "/ecs/artisan")
+    sidecar = {"name": "log-router", "image": "x", "logConfiguration": {"logDriver": "awslogs", "options": {
+        "awslogs-group": "/ecs/sidecars", "awslogs-stream-prefix": "sidecar"}}}
+    definition["taskDefinition"]["containerDefinitions"].insert(0, sidecar)
+    stubs["ecs"].add_response("describe_task_definition", definition, {"taskDefinition": revision})
+    stubs["ecs"].add_response("describe_tasks", {"tasks": [{
+        "taskArn": TASK, "lastStatus": "STOPPED", "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
+        "containers": [{"name": "log-router", "exitCode": 0}, {"name": "php", "exitCode": 3}]}]}, {"cluster": overrides["ClusterArn"], "tasks": [TASK]})
+    result = run_cli("run", "artisan-logger", "--env", "dev", "--wait", cwd=rendered)
+    assert result.code == 3, result.err
+    assert "  logs: log group /ecs/artisan, stream php/php/0f6b2c6a7d1e4d0c9b7a1e2f3a4b5c6d\n" in result.out
+    assert "; container php exit code 3\n" in result.out and result.out.endswith("exit code 3\n")
+    stubs.done()
+
+
+def test_run_wait_stops_when_ecs_no_longer_knows_the_task(rendered, run_cli, stubs):
+    _, overrides, _ = queue_deployed(stubs, rendered, "artisan-logger", "dev", "us-east-1")
+    queue_run_task(stubs, overrides, tasks=[{"taskArn": TASK, "taskDefinitionArn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/artisan:7"}])
+    stubs["ecs"].add_response("describe_task_definition", task_definition("artisan", "php", "/ecs/artisan"), None)
+    stubs["ecs"].add_response("describe_tasks", {"tasks": [], "failures": [{"arn": TASK, "reason": "MISSING"}]},
+                              {"cluster": overrides["ClusterArn"], "tasks": [TASK]})
+    result = run_cli("run", "artisan-logger", "--env", "dev", "--wait", cwd=rendered)
+    assert (result.code, result.err) == (2, f"error: stack artisan-logger: DescribeTasks no longer finds task {TASK} (MISSING); its end is unknown\n")
     stubs.done()
 
 

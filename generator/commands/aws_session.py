@@ -48,6 +48,7 @@ def aws_errors(what: str, *, stack: str | None = None, field: str | None = None)
     """Turn whatever botocore raises inside into one UserError line naming `what` was being done."""
     try:
         import botocore.exceptions as bx
+        from botocore.parsers import ResponseParserError
     except ImportError:  # pragma: no cover - boto3 is an install requirement
         raise UserError(INSTALL_HINT) from None
     try:
@@ -68,6 +69,25 @@ def aws_errors(what: str, *, stack: str | None = None, field: str | None = None)
         raise UserError(f"{what}: {code}: {one_line(message)}", stack=stack, field=field) from None
     except bx.BotoCoreError as error:
         raise UserError(f"{what}: {one_line(error)}", stack=stack, field=field) from None
+    except ResponseParserError:  # not a BotoCoreError: an endpoint that is not an AWS API (a web page, a proxy's error)
+        raise UserError(f"{what}: the endpoint's answer is not an AWS API response; is --endpoint-url the right address?",
+                        stack=stack, field="--endpoint-url") from None
+
+
+def check_endpoint_url(url: str | None, *, stack: str | None = None) -> None:
+    if url is not None and not _valid_endpoint(url):
+        raise UserError(f"{url!r} is not an endpoint URL; allowed: http:// or https:// and a host, like http://localhost:5000",
+                        stack=stack, field="--endpoint-url")
+
+
+def _valid_endpoint(url: str) -> bool:
+    """http(s) and botocore's own test of an endpoint URL (it raises ValueError "Invalid endpoint" when
+    a client is made, and only fails on another scheme when the first request is sent)."""
+    from urllib.parse import urlsplit
+
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    return urlsplit(url).scheme in ("http", "https") and bool(is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url))
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,7 @@ class Aws:
             import botocore.config
         except ImportError:  # pragma: no cover - boto3 is an install requirement
             raise UserError(INSTALL_HINT) from None
+        check_endpoint_url(target.endpoint_url, stack=stack)
         self.target = target
         self._stack = stack
         self._clients: dict[str, object] = {}

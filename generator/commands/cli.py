@@ -59,7 +59,8 @@ def _add_lint_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_aws(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint-url", metavar="URL", help="send AWS calls to this endpoint, e.g. a local moto server")
-    parser.add_argument("--profile", metavar="NAME", help="AWS named profile (default: AWS_PROFILE or the default credential chain)")
+    parser.add_argument("--profile", metavar="NAME", help="AWS named profile (default: AWS_PROFILE or the default credential chain); "
+                                                          "the Region is the environment's region in stacks.toml, else the profile's")
 
 
 def _program_name() -> str:
@@ -107,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to compare (default: all; with --live: all of the environment)")
     diff.add_argument("--live", action="store_true", help="compare with the deployed stacks of --env (change sets, never executed)")
     diff.add_argument("--env", metavar="ENV", help="environment to compare with (--live only)")
-    diff.add_argument("--fail-on-broadening", action="store_true", help="exit 1 when an IAM change widens access (for CI)")
+    diff.add_argument("--fail-on-broadening", action="store_true",
+                      help="exit 1 when an IAM change widens access (for CI; diff --live exits 1 on any change anyway)")
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when a render would change anything, 0 when not (like git diff --exit-code)")
     _add_paths(diff)
     _add_aws(diff)
@@ -118,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              "`--` go to sam deploy (e.g. -- --no-confirm-changeset). With no STACK, several, or "
                                              "--with-dependencies/--jobs/--force: deploy the environment's (or the named) stacks, "
                                              "foundations first, skipping stacks whose live template, parameters and tags already "
-                                             "equal the render, stopping at the first failure.")
+                                             "equal the render, stopping at the first failure: the summary lists the stacks deployed, "
+                                             "failed (with CloudFormation's reason) and not attempted. Exit 0 done, 1 a stack failed, "
+                                             "2 bad input or an AWS error.")
     deploy.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to deploy (default: every stack with --env)")
     deploy.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
     deploy.add_argument("--dry-run", action="store_true", help="print the exact command(s) instead of running them")
@@ -176,9 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="start a deployed job now, exactly as its trigger would",
                               description="Start the job of a deployed stack now with the request its schedule or rule sends "
-                                          "(RunTask, or StartExecution for sfn_task), built from the live stack. --wait waits "
-                                          "for it to stop and exits with the job container's exit code (1 for a failed execution).")
-    run.add_argument("stack", metavar="STACK")
+                                          "(RunTask, or StartExecution for sfn_task), built from the live stack, and print the task "
+                                          "(execution) ARN and its log group and stream. --wait waits for it to stop and exits with "
+                                          "the job container's exit code (1 for a failed execution or a task that did not start).")
+    run.add_argument("stack", metavar="STACK", help="a stack of the manifest, deployed to --env")
     run.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
     run.add_argument("--wait", action="store_true", help="wait until the task (execution) stops; exit with its exit code")
     run.add_argument("--key", metavar="KEY", help="object key as stored in S3, for a job started by an S3 object (URL-encoded into the event as S3 does; the rule's InputTransformer gets it)")
@@ -188,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="recent runs, next runs, dead-letter queue depth and alarms of a deployed job",
                                  description="Show the job's stopped tasks (or executions) since --since, what is running, the next "
                                              "scheduled runs, the dead-letter queue depth and every alarm of the stack with its state.")
-    status.add_argument("stack", metavar="STACK")
+    status.add_argument("stack", metavar="STACK", help="a stack of the manifest, deployed to --env")
     status.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
     status.add_argument("--since", default="1h", metavar="DURATION", help="runs that stopped within this long, like 30m, 1h, 2d (default: 1h)")
     status.add_argument("--count", type=int, default=10, metavar="N", help="at most this many runs (default: 10)")
@@ -199,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs = commands.add_parser("logs", help="the job's container logs, newest run first",
                                description="Print the job container's log events from its log group (the task definition's awslogs "
                                            "group: the foundation's or the stack's) since --since, one block per run, newest run first.")
-    logs.add_argument("stack", metavar="STACK")
+    logs.add_argument("stack", metavar="STACK", help="a stack of the manifest, deployed to --env")
     logs.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
     logs.add_argument("--since", default="1h", metavar="DURATION", help="events of this long ago and later, like 30m, 1h, 2d (default: 1h)")
     logs.add_argument("--follow", action="store_true", help="keep printing new events until Ctrl-C")
@@ -209,9 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     teardown = commands.add_parser("teardown", help="delete an environment's stacks, importers before their foundations",
                                    description="Delete the environment's (or the named) deployed stacks in reverse dependency order, "
                                                "after a confirmation. Refuses to delete a stack whose exports a deployed stack still "
-                                               "imports. Resources with DeletionPolicy Retain (the buckets stacks create) are kept.")
+                                               "imports, naming the importers. Resources with DeletionPolicy Retain (the buckets stacks "
+                                               "create) are kept, and named. Exit 1 when not confirmed or a deletion fails.")
     teardown.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to delete (default: every stack with --env)")
-    teardown.add_argument("--env", required=True, metavar="ENV", help="environment name")
+    teardown.add_argument("--env", required=True, metavar="ENV", help="environment whose stacks to delete")
     teardown.add_argument("--yes", action="store_true", help="do not ask for confirmation (CI)")
     teardown.add_argument("--manifest", type=Path, default=None, help=MANIFEST_HELP)
     _add_aws(teardown)
@@ -446,6 +452,7 @@ def cmd_diff(args) -> int:
 
 def cmd_deploy(args) -> int:
     from generator.commands import deploy
+    from generator.commands.aws_session import check_endpoint_url
     from generator.core.render import diff
 
     if len(args.stacks) != 1 or args.with_dependencies or args.force or args.jobs != 1:
@@ -462,6 +469,7 @@ def cmd_deploy(args) -> int:
         raise UserError(f"unknown environment {args.env!r}{did_you_mean(args.env, spec.environments)}; allowed: {', '.join(spec.environments)}",
                         stack=spec.name, field="--env")
     config_env = spec.config_env(args.env)
+    check_endpoint_url(args.endpoint_url, stack=spec.name)  # sam would only fail on it after packaging
     if diff(render_plan):
         raise UserError("rendered output is stale; run `python -m generator render` (and review the diff) before deploying", stack=spec.name)
     deploy.check_config_env(args.samconfig, config_env, stack=spec.name)

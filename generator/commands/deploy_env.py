@@ -9,12 +9,17 @@ Around it:
   collected and printed when each finishes);
 - skip: a stack whose Original template (GetTemplate), parameters and tags (DescribeStacks)
   already equal the rendered ones (artifacts compared by content, see live.py) is skipped with
-  "no changes", unless `--force`;
+  "no changes", unless `--force`; only a stack in a settled state (CREATE_COMPLETE,
+  UPDATE_COMPLETE, UPDATE_ROLLBACK_COMPLETE, IMPORT_…_COMPLETE) can be: a stack whose creation
+  rolled back (ROLLBACK_COMPLETE) has the submitted template and no resources, and a failed or
+  in-progress one is not what its template says, so those go to `sam deploy`, which deploys or
+  fails with CloudFormation's reason;
 - the first failure stops the run: nothing new starts, running deploys finish, and the summary
   says which stacks were deployed, which failed with CloudFormation's reason (the stack status and
   the first failed resource event of the operation, DescribeStackEvents, newest first:
   https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackEvents.html)
-  and which were not attempted.
+  and which were not attempted. An AWS error while reading a stack stops it the same
+  way: the summary is printed, then the error (one line, exit 2).
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.commands import deploy
-from generator.commands.aws_session import Aws, AwsTarget, aws_errors, one_line
+from generator.commands.aws_session import Aws, AwsTarget, aws_errors, check_endpoint_url, one_line
 from generator.commands.live import DesiredStack, differences, packaged, read_stack, read_template
+from generator.commands.live_diff import UPDATABLE as SETTLED
 from generator.commands.plan import PlannedStack, environment_plan
 from generator.core.errors import CheckFailed, UserError
 
@@ -85,6 +91,7 @@ def run(args) -> int:
 
     if args.jobs < 1:
         raise UserError(f"{args.jobs} is not a number of parallel deploys; allowed: 1 or more", field="--jobs")
+    check_endpoint_url(args.endpoint_url)
     specs = load_manifest(args.manifest)
     stacks = environment_plan(specs, args.env, args.stacks or None, with_dependencies=args.with_dependencies)
     render_plan = plan(specs, only=[s.name for s in stacks], manifest_path=args.manifest, out_dir=args.out, samconfig_path=args.samconfig)
@@ -113,14 +120,19 @@ def run(args) -> int:
             sessions[planned.region] = Aws(AwsTarget(planned.region, args.endpoint_url, args.profile), stack=planned.name)
             sessions[planned.region].client("cloudformation")
             sessions[planned.region].client("s3")
-    outcomes = deploy_in_order(stacks, {s.name: DesiredStack(s, rendered[s.name]) for s in stacks},
-                               lambda s: sessions[s.region], deployer, jobs=args.jobs, force=args.force)
+    outcomes, error = deploy_in_order(stacks, {s.name: DesiredStack(s, rendered[s.name]) for s in stacks},
+                                      lambda s: sessions[s.region], deployer, jobs=args.jobs, force=args.force)
+    if error is not None:
+        summary(args.env, stacks, outcomes)
+        raise error
     return report(args.env, stacks, outcomes)
 
 
-def deploy_in_order(stacks: list[PlannedStack], desired: dict[str, DesiredStack], aws_for, deployer, *, jobs: int, force: bool) -> dict[str, Outcome]:
+def deploy_in_order(stacks: list[PlannedStack], desired: dict[str, DesiredStack], aws_for, deployer, *, jobs: int,
+                    force: bool) -> tuple[dict[str, Outcome], BaseException | None]:
     """Deploy each stack once every foundation it imports from (among `stacks`) is deployed or
-    unchanged; stop starting new ones at the first failure or error."""
+    unchanged; stop starting new ones at the first failure or error. Returns the outcomes and the
+    first error (UserError or KeyboardInterrupt; its stack is among the outcomes as failed)."""
     output_lock = threading.Lock()
     outcomes: dict[str, Outcome] = {}
     names = {s.name for s in stacks}
@@ -136,6 +148,8 @@ def deploy_in_order(stacks: list[PlannedStack], desired: dict[str, DesiredStack]
         live = read_stack(aws, planned.stack_name, stack=planned.name)
         if live is None:
             why = "new stack"
+        elif live.status not in SETTLED:
+            why = f"the stack is {live.status}"
         else:
             live_template = read_template(aws, planned.stack_name, stack=planned.name)
             changed = differences(desired[planned.name], live, live_template, packaged(desired[planned.name], live_template, aws))
@@ -173,10 +187,9 @@ def deploy_in_order(stacks: list[PlannedStack], desired: dict[str, DesiredStack]
                 try:
                     outcomes[planned.name] = future.result()
                 except (UserError, KeyboardInterrupt) as raised:
+                    outcomes[planned.name] = Outcome(planned, "failed", raised.message if isinstance(raised, UserError) else "interrupted")
                     error = error or raised
-    if error is not None:
-        raise error
-    return outcomes
+    return outcomes, error
 
 
 def failure_reason(aws: Aws, planned: PlannedStack, code: int) -> str:
@@ -201,8 +214,9 @@ def failure_reason(aws: Aws, planned: PlannedStack, code: int) -> str:
     return reason
 
 
-def report(environment: str, stacks: list[PlannedStack], outcomes: dict[str, Outcome]) -> int:
-    groups = {"deployed": [], "no changes": [], "failed": [], "not attempted": []}
+def summary(environment: str, stacks: list[PlannedStack], outcomes: dict[str, Outcome]) -> dict[str, list[str]]:
+    """Print which stacks were deployed, had no changes, failed (and why), were not attempted."""
+    groups: dict[str, list[str]] = {"deployed": [], "no changes": [], "failed": [], "not attempted": []}
     for planned in stacks:
         outcome = outcomes.get(planned.name)
         state = "not attempted" if outcome is None else {"unchanged": "no changes"}.get(outcome.state, outcome.state)
@@ -211,6 +225,11 @@ def report(environment: str, stacks: list[PlannedStack], outcomes: dict[str, Out
     for label, members in groups.items():
         if members:
             print(f"  {label + ':':<15}{', '.join(members)}")
+    return groups
+
+
+def report(environment: str, stacks: list[PlannedStack], outcomes: dict[str, Outcome]) -> int:
+    groups = summary(environment, stacks, outcomes)
     if groups["failed"]:
         raise CheckFailed(f"deploy --env {environment} stopped at {', '.join(o.stack.stack_name for o in outcomes.values() if o.state == 'failed')}"
                           + (f"; not attempted: {', '.join(groups['not attempted'])}" if groups["not attempted"] else ""))

@@ -14,6 +14,11 @@ CloudFormation change set that is created, described and deleted, never executed
   artifact bucket under keys the next deploy reuses, and leave a REVIEW_IN_PROGRESS stack behind
   for a stack that does not exist.
 - The change set is always deleted (finally), also when it failed or the command is interrupted.
+  When CreateChangeSet gave no answer (a timeout, whose retry then finds the name taken), the
+  change set is looked up by its name (DescribeChangeSet) and deleted if it exists. DeleteChangeSet
+  refuses a change set still being created (InvalidChangeSetStatus, "the change set status might be
+  CREATE_IN_PROGRESS": https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteChangeSet.html),
+  so the clean-up waits for its creation to end (up to CLEANUP_WAIT_SECONDS) and deletes it then.
   A change set that fails because nothing changed says so in its StatusReason: "The submitted
   information didn't contain changes…" or "No updates are to be performed." (both seen from
   CloudFormation: https://github.com/ansible-collections/amazon.aws/pull/507); any other failure
@@ -45,6 +50,8 @@ from generator.core.errors import UserError
 # DescribeChangeSet is polled until the change set leaves CREATE_PENDING/CREATE_IN_PROGRESS.
 POLL_SECONDS = 2.0
 CHANGE_SET_TIMEOUT_SECONDS = 600
+CLEANUP_WAIT_SECONDS = 120
+PENDING = ("CREATE_PENDING", "CREATE_IN_PROGRESS")
 MAX_TEMPLATE_BODY = 51_200  # bytes: CreateChangeSet's TemplateBody limit (larger needs TemplateURL)
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 # Stack states in which CloudFormation accepts an UPDATE change set.
@@ -92,7 +99,11 @@ def run(args) -> int:
         sys.stdout.write("".join(line + "\n" for line in preview_lines(preview)))
         sys.stdout.flush()
     changed = [p.stack for p in previews if p.changed]
-    print(f"diff --live: {len(changed)} of {len(previews)} stack(s) would change" + (f" ({', '.join(changed)})" if changed else ""))
+    # (each stack's broadenings head its own output, as `cdk diff` heads each stack with its security
+    # changes; the last line names them all again for whoever reads only the end of a CI log)
+    broadening = [p.stack for p in previews if p.deployed and p.broadenings]
+    print(f"diff --live: {len(changed)} of {len(previews)} stack(s) would change" + (f" ({', '.join(changed)})" if changed else "")
+          + (f"; IAM broadenings in {', '.join(broadening)}" if broadening else ""))
     return 1 if changed else 0
 
 
@@ -131,7 +142,9 @@ class change_set:
         self.aws, self.desired, self.package = aws, desired, package
         self.stack = desired.planned.name
         self.cloudformation = aws.client("cloudformation")
+        self.change_set_name = f"ecs-batch-templates-diff-{uuid.uuid4().hex[:12]}"
         self.change_set_id: str | None = None
+        self.create_sent = False  # CreateChangeSet was called: a change set of that name may exist
         self.temporary_objects: list[tuple[str, str]] = []
 
     def __enter__(self) -> dict:
@@ -174,14 +187,19 @@ class change_set:
         desired = self.desired
         parameters = [{"ParameterKey": name, "ParameterValue": value} for name, value in desired.values.items()
                       if name in desired.template.get("Parameters", {})]
-        request = dict(StackName=desired.planned.stack_name, ChangeSetName=f"ecs-batch-templates-diff-{uuid.uuid4().hex[:12]}",
+        request = dict(StackName=desired.planned.stack_name, ChangeSetName=self.change_set_name,
                        ChangeSetType="UPDATE", TemplateBody=body, Parameters=parameters, Capabilities=list(desired.capabilities),
                        Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()], IncludeNestedStacks=False,
                        Description="Preview by `python -m generator diff --live`; never executed")
         with aws_errors(f"CreateChangeSet for {desired.planned.stack_name}", stack=self.stack):
             try:
+                self.create_sent = True
                 self.change_set_id = self.cloudformation.create_change_set(**request)["Id"]
             except Exception as error:
+                # CloudFormation's refusal made nothing, unless it is a retry's "already exists" (an
+                # earlier attempt that timed out made it); no answer at all leaves it unknown.
+                if error_code(error) not in (None, "AlreadyExistsException"):
+                    self.create_sent = False
                 if error_code(error) == "ValidationError" and any(text in str(error) for text in NO_CHANGES):
                     return {"Status": "FAILED", "StatusReason": str(error), "Changes": []}
                 raise
@@ -189,7 +207,7 @@ class change_set:
         while True:
             with aws_errors(f"DescribeChangeSet {self.change_set_id}", stack=self.stack):
                 page = self.cloudformation.describe_change_set(ChangeSetName=self.change_set_id, StackName=desired.planned.stack_name)
-            if page["Status"] not in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
+            if page["Status"] not in PENDING:
                 break
             if time.monotonic() > deadline:
                 raise UserError(f"change set {self.change_set_id} was still {page['Status']} after {CHANGE_SET_TIMEOUT_SECONDS} s", stack=self.stack)
@@ -207,16 +225,49 @@ class change_set:
             changes += page.get("Changes", [])
         return {"Status": page["Status"], "StatusReason": page.get("StatusReason"), "Changes": changes}
 
+    def _status(self, change_set: str) -> str | None:
+        """The change set's status, None when CloudFormation does not know it."""
+        stack_name = self.desired.planned.stack_name
+        with aws_errors(f"DescribeChangeSet {change_set}", stack=self.stack):
+            try:
+                return self.cloudformation.describe_change_set(ChangeSetName=change_set, StackName=stack_name)["Status"]
+            except Exception as error:
+                if error_code(error) == "ChangeSetNotFound":
+                    return None
+                raise
+
+    def _delete_change_set(self) -> None:
+        """Delete the change set (by its name when CreateChangeSet gave no id), waiting out its creation."""
+        stack_name = self.desired.planned.stack_name
+        change_set = self.change_set_id or self.change_set_name
+        if self.change_set_id is None and self._status(change_set) is None:
+            self.create_sent = False  # it was never made
+            return
+        deadline = time.monotonic() + CLEANUP_WAIT_SECONDS
+        while True:
+            with aws_errors("DeleteChangeSet", stack=self.stack):
+                try:
+                    by_name = {} if self.change_set_id else {"StackName": stack_name}  # an ARN names its stack
+                    self.cloudformation.delete_change_set(ChangeSetName=change_set, **by_name)
+                    break
+                except Exception as error:
+                    if error_code(error) != "InvalidChangeSetStatus" or time.monotonic() > deadline:
+                        raise
+            if self._status(change_set) is None:
+                break
+            time.sleep(POLL_SECONDS)
+        self.change_set_id, self.create_sent = None, False
+
     def _clean_up(self, *, failing: bool) -> None:
         problems = []
-        if self.change_set_id:
+        if self.change_set_id or self.create_sent:
             try:
-                with aws_errors("DeleteChangeSet", stack=self.stack):
-                    self.cloudformation.delete_change_set(ChangeSetName=self.change_set_id)
-                self.change_set_id = None
-            except UserError as error:
-                problems.append(f"change set {self.change_set_id} was not deleted ({error.message}); delete it with "
-                                f"`aws cloudformation delete-change-set --change-set-name {self.change_set_id}`")
+                self._delete_change_set()
+            except (UserError, KeyboardInterrupt) as error:
+                which = self.change_set_id or self.change_set_name
+                problems.append(f"change set {which} may be left ({getattr(error, 'message', None) or 'interrupted'}); delete it with "
+                                f"`aws cloudformation delete-change-set --stack-name {self.desired.planned.stack_name} "
+                                f"--change-set-name {which}`")
         for bucket, key in self.temporary_objects:
             try:
                 with aws_errors("DeleteObject", stack=self.stack):

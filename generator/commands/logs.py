@@ -22,19 +22,28 @@ from dataclasses import dataclass
 from generator.commands.aws_session import Aws, aws_errors
 from generator.commands.live import LiveStack, exports, open_deployed, physical_ids, read_template
 from generator.commands.plan import PlannedStack
-from generator.core.errors import UserError
+from generator.aws.log_groups import LOG_RETENTION_DAYS
+from generator.core.errors import UserError, quoted
 from generator.core.options import ascii_fullmatch
 
 FOLLOW_SECONDS = 5.0
-_SINCE = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_SINCE = re.compile(r"^(\d{1,9})([smhd])$")  # (more digits: far beyond MAX_SINCE, and int() of thousands refuses)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+# Capped at the longest CloudWatch Logs retention short of "never expire" (3653 days, 10 years; ECS
+# lists stopped tasks for far less): a longer one is refused rather than overflowing date arithmetic.
+MAX_SINCE = dt.timedelta(days=LOG_RETENTION_DAYS[-1])
 
 
 def parse_since(text: str, *, field: str = "--since") -> dt.timedelta:
     match = ascii_fullmatch(_SINCE, text.strip())
     if not match or int(match.group(1)) == 0:
-        raise UserError(f"{text!r} is not a duration; allowed: a number and s, m, h or d, like 30m, 1h or 2d", field=field)
-    return dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        raise UserError(f"{quoted(text)} is not a duration; allowed: a number and s, m, h or d, like 30m, 1h or 2d", field=field)
+    seconds = int(match.group(1)) * _SECONDS[match.group(2)]
+    if seconds > MAX_SINCE.total_seconds():
+        raise UserError(f"{quoted(text)} is too long; allowed: at most {MAX_SINCE.days}d (10 years)", field=field)
+    return dt.timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -58,11 +67,27 @@ class LogLocation:
         return f"{self.stream_prefix}/{self.container}/" if self.stream_prefix else None
 
 
+def job_container(template: dict) -> str | None:
+    """The job's container (the option container_name, recorded in the template's Metadata): the one
+    whose exit code is the job's, whatever other containers (sidecars) the task definition has."""
+    options = ((template.get("Metadata") or {}).get("Generator") or {}).get("Options") or {}
+    return options.get("container_name") if isinstance(options.get("container_name"), str) else None
+
+
+def job_container_of(task: dict, container: str | None) -> dict:
+    """The job container's entry in a DescribeTasks task ({} when the task has no such container);
+    the first one only when the job's container is not known."""
+    containers = task.get("containers", [])
+    if container is None:
+        return containers[0] if containers else {}
+    return next((c for c in containers if c.get("name") == container), {})
+
+
 def job_task(aws: Aws, planned: PlannedStack, live: LiveStack, template: dict) -> JobTask | None:
     """The cluster and family the stack's job runs as: its parameters, the foundation's exports it
     imports, or (a task_foundation stack) its own outputs; None for a stack that runs no task."""
     values = live.resolved or live.parameters
-    container = ((template.get("Metadata") or {}).get("Generator") or {}).get("Options", {}).get("container_name")
+    container = job_container(template)
     if "ClusterArn" in values and "TaskFamily" in values:
         return JobTask(values["ClusterArn"], values["TaskFamily"], container)
     if "FoundationStack" in values:
@@ -108,8 +133,8 @@ def _time(ms: int) -> str:
 
 
 def run(args) -> int:
+    since = parse_since(args.since)  # before any AWS call
     planned, aws, live = open_deployed(args)
-    since = parse_since(args.since)
     template = read_template(aws, planned.stack_name, stack=planned.name)
     sources = _log_sources(aws, planned, live, template)
     start_ms = int((dt.datetime.now(dt.timezone.utc) - since).timestamp() * 1000)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from generator.commands.aws_session import Aws, aws_errors
 from generator.commands.live import LiveResolver, exports, open_deployed, physical_ids, pseudo_parameters, read_template
-from generator.commands.logs import job_task, log_location
+from generator.commands.logs import job_container, job_container_of, job_task, log_location
 from generator.aws.event_rules import s3_encode
 from generator.core.errors import UserError
 from generator.review.event_simulator import _run_task_request, evaluate, event_rules
@@ -182,7 +182,8 @@ def _run_task(aws: Aws, planned, live, template, start: JobStart, where: str, *,
     if not tasks:
         return 1
     overridden = ((request.get("overrides") or {}).get("containerOverrides") or [{}])[0].get("name")
-    location = log_location(aws, tasks[0]["taskDefinitionArn"], overridden, stack=planned.name)
+    container = job_container(template) or overridden  # the job's exit code is its container's, not the first one's
+    location = log_location(aws, tasks[0]["taskDefinitionArn"], container, stack=planned.name)
     for task in tasks:
         print(f"  task {task['taskArn']}")
         if location is not None:
@@ -192,18 +193,22 @@ def _run_task(aws: Aws, planned, live, template, start: JobStart, where: str, *,
     arns = [task["taskArn"] for task in tasks]
     while True:
         with aws_errors("DescribeTasks", stack=planned.name):
-            described = ecs.describe_tasks(cluster=request["cluster"], tasks=arns)["tasks"]
+            answer = ecs.describe_tasks(cluster=request["cluster"], tasks=arns)
+        described, lost = answer.get("tasks", []), answer.get("failures", [])
+        if lost:  # e.g. MISSING: ECS no longer knows the task; waiting longer would never end
+            raise UserError(f"DescribeTasks no longer finds task {lost[0].get('arn', '?')} ({lost[0].get('reason', 'no reason given')}); "
+                            "its end is unknown", stack=planned.name)
         if described and all(task.get("lastStatus") == "STOPPED" for task in described):
             break
         time.sleep(WAIT_SECONDS)
-    code = 0
+    code = 1 if failures else 0  # a task RunTask could not start is a failed run too
     for task in described:
-        containers = task.get("containers", [])
-        job = next((c for c in containers if c.get("name") == overridden), containers[0] if containers else {})
+        job = job_container_of(task, container)
         exit_code = job.get("exitCode")
         reason = " ".join(part for part in (task.get("stopCode"), task.get("stoppedReason"), job.get("reason")) if part)
+        ran = f"exit code {exit_code}" if exit_code is not None else "exit code none (it did not run to an exit)"
         print(f"  task {task['taskArn'].rsplit('/', 1)[-1]} stopped: {reason or 'no reason given'}; "
-              f"container {job.get('name', '?')} exit code {exit_code if exit_code is not None else 'none (it did not run to an exit)'}")
+              + (f"container {job['name']} {ran}" if job else f"the task has no container {container}"))
         task_code = exit_code if isinstance(exit_code, int) and exit_code >= 0 else 1
         code = code or task_code
     print(f"exit code {code}")

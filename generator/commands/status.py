@@ -23,7 +23,7 @@ import json
 
 from generator.commands.aws_session import Aws, aws_errors
 from generator.commands.live import open_deployed, physical_ids, read_template
-from generator.commands.logs import job_task, parse_since
+from generator.commands.logs import job_container_of, job_task, parse_since
 from generator.review.describe import run_times, schedules
 
 ECS_LISTS_STOPPED_FOR = dt.timedelta(hours=1)
@@ -55,8 +55,7 @@ def _tasks(aws: Aws, cluster: str, family: str, desired: str, *, stack: str) -> 
 
 
 def _task_view(task: dict, container: str | None) -> dict:
-    containers = task.get("containers", [])
-    job = next((c for c in containers if c.get("name") == container), containers[0] if containers else {})
+    job = job_container_of(task, container)
     return {"task": task["taskArn"].rsplit("/", 1)[-1], "taskArn": task["taskArn"], "lastStatus": task.get("lastStatus"),
             "startedAt": _when(task.get("startedAt") or task.get("createdAt")), "stoppedAt": _when(task.get("stoppedAt")),
             "stopCode": task.get("stopCode"), "stoppedReason": task.get("stoppedReason") or None, "container": job.get("name"),
@@ -75,8 +74,8 @@ def _skipped_run(output: str | None) -> str | None:
 
 
 def collect(args) -> dict:
+    since = parse_since(args.since)  # before any AWS call
     planned, aws, live = open_deployed(args)
-    since = parse_since(args.since)
     now = dt.datetime.now(dt.timezone.utc)
     template = read_template(aws, planned.stack_name, stack=planned.name)
     ids = physical_ids(aws, planned.stack_name, stack=planned.name)

@@ -66,7 +66,12 @@ def run(args) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise UserError("not confirmed: stdin is not a terminal; pass --yes to delete without asking", field="--yes")
-        if input("Delete these stacks? [y/N] ").strip().lower() not in ("y", "yes"):
+        try:
+            answer = input("Delete these stacks? [y/N] ")
+        except EOFError:  # Ctrl-D at the prompt: no
+            answer = ""
+            print()
+        if answer.strip().lower() not in ("y", "yes"):
             print("teardown: nothing deleted")
             return 1
     for planned, _ in deployed:
