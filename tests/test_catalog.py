@@ -4,6 +4,8 @@ file, parses back, fails the render (naming every placeholder at once) until fil
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 
 import pytest
@@ -97,7 +99,11 @@ def test_new_appends_a_stanza_that_renders_once_its_placeholders_are_replaced(na
     text = manifest.read_text()
     assert text.startswith(EXISTING + "\n")  # every byte kept, comments included
     blueprint = registered()[name]
-    required = [f"options.{doc.name}" for doc in option_docs(blueprint.options_type) if doc.required]
+    # required options and those `new` asks for with an example (container_name, optional only for a job
+    # importing a foundation of the same manifest), in the stanza's order
+    docs = option_docs(blueprint.options_type)
+    required = [f"options.{doc.name}" for doc in [d for d in docs if d.required] + [d for d in docs if not d.required]
+                if doc.required or doc.example is not dataclasses.MISSING]
     parameters = [f"environments.{env}.parameters.{parameter}" for env in ("dev", "prod")
                   for parameter, definition in (example_parameters(blueprint) or {}).items() if "Default" not in definition]
     rendered = run_cli("render", cwd=tmp_path)

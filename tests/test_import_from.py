@@ -4,6 +4,7 @@ environments, Region), so a stack that would fail at deploy with "No export name
 
 from __future__ import annotations
 
+import json
 import shlex
 import tomllib
 
@@ -12,6 +13,7 @@ import pytest
 from generator.core.errors import UserError
 from generator.core.manifest import load_manifest
 from generator.core.render import plan
+from support.manifests import render_text
 from support.expected_iam import IMPORTED_PASS_ROLE, IMPORTED_RUN_TASK, IMPORTED_WATCH_TASKS, imported, imported_family_arn, statements_by_sid
 
 FOUNDATION = """
@@ -172,3 +174,36 @@ def test_errors_are_one_line_at_the_command_line_and_nothing_is_written(tmp_path
     assert result.code == 2 and result.err.count("\n") == 1
     assert result.err.startswith("error: stack flow: options.import_from: task_foundation stack 'base' has no environment 'test'")
     assert not (tmp_path / "out").exists() and not (tmp_path / "samconfig.toml").exists()
+
+
+def test_container_name_defaults_to_the_foundations_container(tmp_path):
+    text = FOUNDATION + importer("nightly", *IMPORTERS["nightly"]).replace('container_name = "app"\n', "")
+    text = text.replace('schedule = "cron(0 2 * * ? *)"', 'schedule = "cron(0 2 * * ? *)"\ncommand = ["run"]')
+    stack = render_text(tmp_path, text)["nightly"]
+    resources = stack.template["Resources"]
+    (target,) = resources["ScheduleRule"]["Properties"]["Targets"]
+    assert json.loads(target["Input"])["containerOverrides"] == [{"name": "app", "command": ["run"]}]  # task_foundation's container
+    pattern = resources["TaskFailedAlertRule"]["Properties"]["EventPattern"]
+    assert pattern["detail"]["$or"][0]["containers"]["name"] == ["app"]
+
+
+def test_a_container_the_foundation_does_not_have_is_an_error(tmp_path):
+    text = FOUNDATION + importer("nightly", *IMPORTERS["nightly"]).replace('container_name = "app"', 'container_name = "worker"')
+    with pytest.raises(UserError) as raised:
+        load(tmp_path, text)
+    assert str(raised.value).startswith("stack nightly: options.container_name: 'worker' is not the container of base's task "
+                                        "definition ('app')")
+
+
+def test_a_foundation_outside_the_manifest_needs_container_name(tmp_path):
+    text = importer("nightly", *IMPORTERS["nightly"], import_from="shared-base").replace('container_name = "app"\n', "")
+    with pytest.raises(UserError) as raised:
+        load(tmp_path, text)
+    assert "options.container_name: required option is missing" in str(raised.value)
+
+
+def test_an_import_from_typo_says_did_you_mean(tmp_path):
+    text = FOUNDATION + importer("nightly", *IMPORTERS["nightly"], import_from="bases")
+    with pytest.raises(UserError) as raised:
+        load(tmp_path, text)
+    assert str(raised.value).startswith("stack nightly: options.import_from: 'bases' is no stack of this manifest (did you mean 'base'?)")

@@ -50,8 +50,10 @@ FOUNDATION_STACK = P.ParameterSpec(
 class RunTaskOptions(BlueprintOptions):
     """Options every blueprint that runs an ECS task shares (validated once, here)."""
 
-    container_name: str = option(doc="the container whose command and environment a run overrides (its name in the task definition)",
-                                 example="app")
+    container_name: str | None = option(
+        None, doc="the container whose command and environment a run overrides (its name in the task definition)",
+        by_default="with import_from naming a task_foundation stack of this manifest, that foundation's container; "
+                   "required otherwise", example="app")
     command: tuple[str, ...] = option((), doc="the container's command for each run",
                                       by_default="the command of the task definition")
     environment: dict[str, str] = option(doc="environment variables set in the container for each run", default_factory=dict,
@@ -80,8 +82,11 @@ class RunTaskOptions(BlueprintOptions):
                                      by_default="runs may overlap")
 
     def __post_init__(self):
+        if self.container_name is None and self.import_from is None:
+            raise UserError("required option is missing (string): the container's name in the task definition "
+                            "(only a job whose import_from names a foundation of this manifest may leave it out)", field="container_name")
         # ECS container names: up to 255 letters, digits, hyphens and underscores (ContainerDefinition.name)
-        if not ascii_fullmatch(CONTAINER_NAME, self.container_name):
+        if self.container_name is not None and not ascii_fullmatch(CONTAINER_NAME, self.container_name):
             raise UserError(f"{quoted(self.container_name)} is not a container name; allowed: the container's name in the task "
                             "definition, 1-255 letters, digits, - and _", field="container_name")
         for name in self.environment:
@@ -160,6 +165,9 @@ class RunTaskOptions(BlueprintOptions):
         name = self.import_from
         foundation = stacks.get(name) if name else None
         field = "options.import_from"
+        if foundation is None and self.container_name is None:
+            raise UserError(f"required option is missing (string): import_from = {name!r} names no foundation of this manifest, "
+                            "so its container is not known here", field="options.container_name")
         if foundation is None:
             foundations = [s.name for s in stacks.values() if TASK_FOUNDATION in s.provides]
             suggestion = did_you_mean(name, foundations) if name else ""
@@ -178,6 +186,8 @@ class RunTaskOptions(BlueprintOptions):
             )
         self._check_foundation_runs_this_task(foundation)
         foundation_container = getattr(foundation.options, "container_name", None)
+        if self.container_name is None:  # defaults to the foundation's container (frozen options: set once, here)
+            object.__setattr__(self, "container_name", foundation_container)
         if foundation_container and self.container_name != foundation_container:
             # RunTask fails at run time when containerOverrides names a container the task definition lacks.
             raise UserError(f"{self.container_name!r} is not the container of {name}'s task definition ({foundation_container!r}), "

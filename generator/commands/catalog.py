@@ -119,12 +119,15 @@ def stanza(stack: str, blueprint: Blueprint, environments: list[str]) -> str:
            f"# python -m generator list {blueprint.name} describes each option and parameter.",
            f"[stacks.{stack}]", f"blueprint = {toml_value(blueprint.name)}",
            f"description = {toml_value(placeholder('one line on what this job does'))}", "", f"[stacks.{stack}.options]"]
-    for doc in docs:
-        if doc.required:
-            example = f", e.g. {toml_value(doc.example)}" if doc.example is not dataclasses.MISSING else ""
-            out.append(f"# {doc.doc} ({doc.type_name}, required)")
-            out.append(f"{doc.name} = {toml_value(placeholder(f'{doc.type_name}{example}'))}")
-    optional = [doc for doc in docs if not doc.required]
+    # required options, and those required in most stacks (an example given: container_name, whose
+    # default exists only for a job importing a foundation of the same manifest)
+    asked = [doc for doc in docs if doc.required or doc.example is not dataclasses.MISSING]
+    for doc in asked:
+        example = f", e.g. {toml_value(doc.example)}" if doc.example is not dataclasses.MISSING else ""
+        out.append(f"# {doc.doc} ({doc.type_name}, required)" if doc.required else
+                   f"# {doc.doc} ({doc.type_name}; left out: {doc.by_default})")
+        out.append(f"{doc.name} = {toml_value(placeholder(f'{doc.type_name}{example}'))}")
+    optional = [doc for doc in docs if doc not in asked]
     if optional:
         out.append("# Optional (each commented line says what leaving it out does):")
         out += [f"# {doc.name} ({doc.type_name}): {doc.doc}; default: {doc.by_default}" for doc in optional]

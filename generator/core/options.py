@@ -258,7 +258,7 @@ def nested_option_types(cls: type) -> list[type]:
 def example_table(cls: type) -> dict[str, Any]:
     """An options table with an example value for each required option (and nothing else), as
     stacks.toml would give it: the smallest table from which cls builds."""
-    return {doc.name: doc.example for doc in option_docs(cls) if doc.required}
+    return {doc.name: doc.example for doc in option_docs(cls) if doc.required or doc.example is not dataclasses.MISSING}
 
 
 def ascii_fullmatch(pattern: "str | re.Pattern[str]", value: object) -> "re.Match[str] | None":
