@@ -25,6 +25,7 @@ class Engine:
     all_rules: Any  # cfnlint.rules.Rules: cfn-lint's rules plus the appended policy rules
     cfn_rules: Any  # cfn-lint's own rules only
     policy_rules: Any  # the policy rules only
+    stateful_types: frozenset[str] = frozenset()  # see generator.checks.fast_paths
 
 
 @functools.cache
@@ -51,4 +52,6 @@ def rule_engine() -> Engine:
     if not policy:
         raise LintEngineError(f"no policy rules were loaded from {RULES_DIR}")
     cfn_only = {rule_id: rule for rule_id, rule in all_rules.items() if rule_id not in policy}
-    return Engine(config, all_rules, Rules(cfn_only), Rules(policy))
+    from generator.checks.fast_paths import stateful_resource_types
+
+    return Engine(config, all_rules, Rules(cfn_only), Rules(policy), stateful_resource_types(all_rules, policy))

@@ -18,10 +18,17 @@ aws-sam-translator is required for that: without it a SAM template is an error
 Many templates are split over worker processes (each lints its batch in one run), and
 with a cache directory a template whose content, cfn-lint, aws-sam-translator, project
 version and rule sources are unchanged is not linted again.
+
+What is not repeated (each with the same findings, see ``generator/checks/fast_paths.py``
+and ``tests/test_lint_equivalence.py``): the translated SAM template's resource schema
+checks cover only what the transform generated (cfn-lint's findings anywhere else in it are
+discarded anyway); cfn-lint's validator classes are built once per process, not once per
+property; an ASL definition already checked in this process is not checked again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import hashlib
@@ -37,6 +44,7 @@ from typing import Any, Iterable
 
 import generator
 from generator.core.cache import user_cache_dir
+from generator.checks import fast_paths
 from generator.checks.cfn_setup import REGIONS, RULES_DIR, Engine, rule_engine as _engine
 from generator.checks.findings import Finding, LintEngineError
 
@@ -62,27 +70,32 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _lint_one(path: str, engine: Engine) -> list[Finding]:
+def _lint_one(path: str, engine: Engine, *, shortcuts: bool = True) -> list[Finding]:
+    """Findings for one template. ``shortcuts=False`` lints without generator.checks.fast_paths (the
+    reference the equivalence test compares with)."""
     from cfnlint.decode import decode
     from cfnlint.runner.template import run_template_by_file_path
 
-    template = None
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeError):
-        text = ""  # cfn-lint reports the unreadable file itself
-    # Cheap test first: only a template that names the transform can be a SAM template.
-    if SAM_TRANSFORM in text:
-        decoded, errors = decode(path)
-        if not errors and isinstance(decoded, dict) and SAM_TRANSFORM in _as_list(decoded.get("Transform")):
-            template = decoded
-    if template is None:
-        return _findings(path, run_template_by_file_path(path, engine.config, engine.all_rules, False))
-    from generator.checks.asl_lint import asl_findings  # imports Finding from here
+    with fast_paths.validator_classes_reused() if shortcuts else contextlib.nullcontext():
+        template = None
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeError):
+            text = ""  # cfn-lint reports the unreadable file itself
+        # Cheap test first: only a template that names the transform can be a SAM template.
+        if SAM_TRANSFORM in text:
+            decoded, errors = decode(path)
+            if not errors and isinstance(decoded, dict) and SAM_TRANSFORM in _as_list(decoded.get("Transform")):
+                template = decoded
+        if template is None:
+            return _findings(path, run_template_by_file_path(path, engine.config, engine.all_rules, False))
+        from generator.checks.asl_lint import asl_findings  # imports Finding from here
 
-    matches = list(run_template_by_file_path(path, engine.config, engine.cfn_rules, False))
-    # cfn-lint never sees a state machine's DefinitionUri file: asl_findings lints it.
-    return _findings(path, matches + _lint_sam_translated(path, template, engine)) + asl_findings(path)
+        matches = list(run_template_by_file_path(path, engine.config, engine.cfn_rules, False))
+        translated = _lint_sam_translated(path, template, engine, shortcuts=shortcuts)
+        # cfn-lint never sees a state machine's DefinitionUri file: asl_findings lints it (from the
+        # template decoded above: the translation worked on a copy).
+        return _findings(path, matches + translated) + asl_findings(path, template=template, reuse=shortcuts)
 
 
 # --- SAM: translate, then lint what CloudFormation would deploy ---------------------------
@@ -152,7 +165,7 @@ def _copied_from_file(template: dict[str, Any], path: list[Any]) -> bool:
     return False
 
 
-def _lint_sam_translated(path: str, template: dict[str, Any], engine: Engine) -> list[Any]:
+def _lint_sam_translated(path: str, template: dict[str, Any], engine: Engine, *, shortcuts: bool = True) -> list[Any]:
     from cfnlint.match import Match
     from cfnlint.rules.errors import TransformError
     from cfnlint.runner.template import run_template_by_data
@@ -204,8 +217,13 @@ def _lint_sam_translated(path: str, template: dict[str, Any], engine: Engine) ->
         reverse=True,
     )
     policy_ids = set(engine.policy_rules.keys())
+    # cfn-lint's findings count only on what the transform generated: its resource schema checks
+    # (most of a lint) need to walk nothing else (see generator.checks.fast_paths).
+    restrict = shortcuts and fast_paths.restriction_is_exact(translated, engine.stateful_types)
+    with fast_paths.resource_schema_only_on(engine.all_rules, generated_ids) if restrict else contextlib.nullcontext():
+        matches = list(run_template_by_data(translated, engine.config, engine.all_rules))
     results = []
-    for match in run_template_by_data(translated, engine.config, engine.all_rules):
+    for match in matches:
         match_path = getattr(match, "path", None) or []
         logical_id = match_path[1] if len(match_path) > 1 and match_path[0] == "Resources" else None
         if match.rule.id not in policy_ids and logical_id not in generated_ids:

@@ -1,0 +1,151 @@
+"""Less of cfn-lint's work for the same findings: two shortcuts the lint engine takes, each with the
+argument for why it cannot change a finding (``tests/test_lint_equivalence.py`` also compares the
+engine with them and without them, and with the cfn-lint CLI, over the golden variants and a set of
+deliberately broken templates).
+
+1. ``validator_classes_reused``: cfn-lint 1.x builds a new validator *class* (a dataclass, compiled
+   with ``exec``) each time a rule extends the JSON-schema validator, about 50 times per template:
+   some 15% of a lint. The class is a pure function of the three arguments of
+   ``cfnlint.jsonschema.validators.create`` (they are only captured as field defaults), so one class
+   per distinct set of arguments behaves exactly like a new one each time.
+
+2. ``resource_schema_only_on``: in the translated SAM template, cfn-lint's findings count only on the
+   resources the transform generated (the rest of the template was linted as written). The resource
+   schema rule E3001 walks every resource, and is most of a lint; walking only the generated ones
+   cannot change a finding on them: each resource is validated from its own subtree (errors carry
+   that subtree's path) and reads the rest of the template through ``validator.cfn``, which is left
+   whole. The exception would be a rule that keeps state from one resource to the next (a subnet
+   compared with the subnets validated before it): cfn-lint's rules that reset such state per
+   template override ``initialize``, so a template holding any resource type such a rule looks at is
+   linted whole (``STATELESS_INITIALIZE`` lists the overrides read and found to keep no state; a
+   test fails when cfn-lint adds an override nobody has read).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+from typing import Any, Iterable, Iterator
+
+RESOURCE_SCHEMA_RULE = "E3001"
+# Rules that override initialize() without carrying anything from one resource to the next.
+STATELESS_INITIALIZE = {
+    "E3027": "re-runs __init__ to reset its keyword list (RuleScheduleExpression, cfn-lint 1.58)",
+}
+_KEYWORD_RESOURCE_TYPE = re.compile(r"^Resources/([^/]+)")
+
+
+# --- 1. one validator class per distinct set of arguments ------------------------------------------
+
+
+def _identity(value: Any) -> tuple[int, Any]:
+    # A bound method is rebuilt on every attribute access; what it calls is (its object, its function).
+    # Objects are compared by identity (cfn-lint's rules define __eq__ by rule id only).
+    return id(getattr(value, "__self__", None)), getattr(value, "__func__", value)
+
+
+def _filter_key(function_filter: Any) -> Any:
+    if function_filter is None:
+        return None
+    values = []
+    for field in dataclasses.fields(function_filter):
+        value = getattr(function_filter, field.name)
+        values.append(tuple(value) if isinstance(value, list) else value)
+    return type(function_filter), tuple(values)
+
+
+@contextlib.contextmanager
+def validator_classes_reused() -> Iterator[None]:
+    """While active, ``cfnlint.jsonschema.validators.create`` returns one class per distinct arguments."""
+    from cfnlint.jsonschema import validators as module
+
+    original = module.create
+    if getattr(original, "reuses_classes", False):  # already active (nested use)
+        yield
+        return
+    classes: dict[Any, tuple[Any, ...]] = {}
+
+    def create(validators=None, function_filter=None, fn_resolvers=None):
+        try:
+            key = (tuple((name, _identity(value)) for name, value in (validators or {}).items()),
+                   _filter_key(function_filter),
+                   tuple((name, _identity(value)) for name, value in (fn_resolvers or {}).items()))
+            hit = classes.get(key)
+        except TypeError:  # an argument that cannot be a key: build the class as cfn-lint does
+            return original(validators, function_filter, fn_resolvers)
+        if hit is None:
+            # The arguments stay referenced with the class, so the ids in the key stay theirs.
+            hit = classes[key] = (original(validators, function_filter, fn_resolvers), validators, function_filter, fn_resolvers)
+        return hit[0]
+
+    create.reuses_classes = True
+    module.create = create
+    try:
+        yield
+    finally:
+        module.create = original
+
+
+# --- 2. the translated template's resource schema checks, on generated resources only ----------------
+
+
+def stateful_resource_types(rules: Any, policy_ids: Iterable[str] = ()) -> frozenset[str]:
+    """Resource types that a rule keeping per-template state (an ``initialize`` override not in
+    STATELESS_INITIALIZE) looks at; "*" (never restrict) when such a rule names no type, or when a
+    policy rule (whose findings count everywhere) is a keyword rule walked by E3001."""
+    from cfnlint.rules import CloudFormationLintRule
+
+    types: set[str] = set()
+    if any(getattr(rules[rule_id], "keywords", None) for rule_id in policy_ids if rule_id in rules):
+        types.add("*")
+    for rule_id, rule in rules.items():
+        if type(rule).initialize is CloudFormationLintRule.initialize or rule_id in STATELESS_INITIALIZE:
+            continue
+        keywords = [keyword for keyword in getattr(rule, "keywords", None) or [] if isinstance(keyword, str)]
+        named = {match.group(1) for keyword in keywords if (match := _KEYWORD_RESOURCE_TYPE.match(keyword))}
+        types |= named
+        if not named and keywords:
+            types.add("*")
+        # a classic rule (match(cfn) over the whole template) is not affected by the restriction
+    return frozenset(types)
+
+
+def restriction_is_exact(template: dict, stateful_types: frozenset[str]) -> bool:
+    resources = template.get("Resources")
+    if not isinstance(resources, dict):
+        return False
+    if "*" in stateful_types:
+        return False
+    return not any(isinstance(resource, dict) and resource.get("Type") in stateful_types for resource in resources.values())
+
+
+@contextlib.contextmanager
+def resource_schema_only_on(rules: Any, logical_ids: Iterable[str]) -> Iterator[None]:
+    """While active, rule E3001 of ``rules`` validates only these resources of the Resources section."""
+    rule = rules.get(RESOURCE_SCHEMA_RULE) if hasattr(rules, "get") else None
+    if rule is None or "validate" in vars(rule):
+        yield  # no such rule, or already restricted: nothing to do
+        return
+    kept = frozenset(logical_ids)
+    original = type(rule).validate
+
+    def validate(validator, keywords, instance, schema):
+        if isinstance(instance, dict):
+            instance = _subset(instance, kept)
+        return original(rule, validator, keywords, instance, schema)
+
+    rule.validate = validate
+    try:
+        yield
+    finally:
+        del rule.validate
+
+
+def _subset(resources: dict, kept: frozenset[str]) -> dict:
+    subset = {key: value for key, value in resources.items() if key in kept}
+    if hasattr(resources, "start_mark"):  # cfn-lint's dict_node keeps the section's position
+        from cfnlint.decode.node import dict_node
+
+        return dict_node(subset, resources.start_mark, resources.end_mark)
+    return subset
