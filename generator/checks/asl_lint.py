@@ -63,18 +63,20 @@ NodePath = list  # keys and list indexes from the definition's root to a node
 _DEFINITION_URI = re.compile(r"""^[ \t]*["']?DefinitionUri["']?[ \t]*:[ \t]*["']?([^"'\s#,{}\[\]]+)["']?[ \t]*,?[ \t]*(?:#.*)?$""", re.MULTILINE)
 
 
-def definition_files(template_path: str | Path) -> list[Path]:
+def definition_files(template_path: str | Path, *, text: str | None = None) -> list[Path]:
     """The local definition files a template's SAM state machines name (for lint cache keys: a
-    changed `.asl.json` must be linted again even when the template is unchanged).
+    changed `.asl.json` must be linted again even when the template is unchanged). `text`: the
+    template's text, when the caller has read it already.
 
     Called for every template on every lint, cached or not, so the usual case is read from the
     text (a YAML decode would cost more than the cached lint itself); only a template with a
     DefinitionUri the pattern cannot read is decoded."""
     path = Path(template_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeError):
-        return []
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeError):
+            return []
     mentions = text.count("DefinitionUri")
     if not mentions:
         return []

@@ -31,8 +31,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import gc
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import tempfile
@@ -260,16 +262,55 @@ def _worker_count(templates: int, jobs: int | None) -> int:
     return max(1, min(jobs or os.cpu_count() or 1, templates))
 
 
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
 def _lint_many(paths: list[str], jobs: int | None) -> dict[str, list[Finding]]:
     workers = _worker_count(len(paths), jobs)
     if workers == 1:
         return _lint_batch(paths) if paths else {}
-    batches = [paths[index::workers] for index in range(workers)]
+    # Largest first, one template at a time to whichever worker is free: the run ends with small
+    # templates instead of one worker still busy with a large one while the others idle.
+    order = sorted(paths, key=_size, reverse=True)
+    context = None
+    if "fork" in multiprocessing.get_all_start_methods():
+        # Set cfn-lint up once, here: forked workers start with its modules, rules and the SAM
+        # translator in memory instead of importing and building them again (about 1 s each).
+        # gc.freeze() keeps the collector of each worker off those inherited objects, so their
+        # memory pages stay shared with this process instead of being copied.
+        _warm_up(sam=any(SAM_TRANSFORM in _text(path) for path in paths))
+        context = multiprocessing.get_context("fork")
+        gc.freeze()
     results: dict[str, list[Finding]] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(_lint_batch, batches):
-            results.update(part)
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for findings in pool.map(_lint_batch, [[path] for path in order]):
+                results.update(findings)
+    finally:
+        if context is not None:
+            gc.unfreeze()
     return results
+
+
+def _text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _warm_up(*, sam: bool) -> None:
+    _engine()
+    if sam:
+        try:
+            _sam_translator("")
+            _boto_session()
+        except LintEngineError:
+            pass  # each SAM template reports it, with its path
 
 
 def _package_version(name: str) -> str:
@@ -287,21 +328,39 @@ def _engine_fingerprint() -> str:
                  _package_version("botocore"), generator.__version__, ",".join(REGIONS)):
         digest.update(part.encode() + b"\0")
     here = Path(__file__).resolve().parent
-    for source in [Path(__file__).resolve(), here / "asl_lint.py", here / "cfn_setup.py", here / "findings.py",
-                   here.parent / "aws" / "step_functions.py", *sorted(RULES_DIR.glob("*.py"))]:
+    for source in [Path(__file__).resolve(), here / "asl_lint.py", here / "cfn_setup.py", here / "fast_paths.py",
+                   here / "findings.py", here.parent / "aws" / "step_functions.py", *sorted(RULES_DIR.glob("*.py"))]:
         digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
 def _cache_key(path: str) -> str | None:
-    """The template's bytes and those of the state machine definitions it points at."""
+    """The template's bytes and those of the state machine definitions it points at (read once
+    each), with the engine's fingerprint: equal keys lint to the same findings."""
     from generator.checks.asl_lint import definition_files
 
     try:
-        contents = [Path(path).read_bytes()] + [file.read_bytes() for file in definition_files(path) if file.exists()]
-    except OSError:
-        return None  # not cached: cfn-lint reports the missing file
+        template = Path(path).read_bytes()
+        contents = [template] + [file.read_bytes() for file in definition_files(path, text=template.decode("utf-8"))
+                                 if file.exists()]
+    except (OSError, UnicodeError):
+        return None  # not cached: cfn-lint reports the missing or unreadable file
     return hashlib.sha256(_engine_fingerprint().encode() + b"\0" + b"\0".join(contents)).hexdigest()
+
+
+def _portable(findings: list[Finding], path: str) -> list[list[Any]]:
+    """Each finding with its file relative to the template's folder ("" for the template), so the
+    same result is right for the same content wherever it is linted from."""
+    def where(finding: Finding) -> str:
+        return "" if finding.path == path else os.path.relpath(finding.path, os.path.dirname(path) or ".")
+
+    return [[where(f), f.line, f.column, f.rule, f.level, f.message] for f in findings]
+
+
+def _placed(entries: list[list[Any]], path: str) -> list[Finding]:
+    return [Finding(os.path.join(os.path.dirname(path), where) if where else path,
+                    int(line), int(column), str(rule), str(level), str(message))
+            for where, line, column, rule, level, message in entries]
 
 
 def _cache_read(cache_dir: Path, key: str, path: str) -> list[Finding] | None:
@@ -309,20 +368,13 @@ def _cache_read(cache_dir: Path, key: str, path: str) -> list[Finding] | None:
         entry = json.loads((cache_dir / f"{key}.json").read_text(encoding="utf-8"))
         if entry["key"] != key:
             return None
-        return [Finding(os.path.join(os.path.dirname(path), where) if where else path,
-                        int(line), int(column), str(rule), str(level), str(message))
-                for where, line, column, rule, level, message in entry["findings"]]
+        return _placed(entry["findings"], path)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or corrupted: lint again
 
 
 def _cache_write(cache_dir: Path, key: str, path: str, findings: list[Finding]) -> None:
-    # Each finding's file relative to the template's folder ("" for the template), so a cached
-    # result stays right wherever the same content is linted from.
-    def where(finding: Finding) -> str:
-        return "" if finding.path == path else os.path.relpath(finding.path, os.path.dirname(path) or ".")
-
-    entry = {"key": key, "findings": [[where(f), f.line, f.column, f.rule, f.level, f.message] for f in findings]}
+    entry = {"key": key, "findings": _portable(findings, path)}
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=cache_dir, suffix=".tmp", delete=False) as tmp:
@@ -347,24 +399,32 @@ def lint_paths(
     informational findings are dropped).
 
     ``jobs``: 1 lints in this process; otherwise more than PARALLEL_THRESHOLD templates are split
-    over ``jobs`` (default: ``os.cpu_count()``) worker processes.
+    over ``jobs`` (default: ``os.cpu_count()``) worker processes. Templates whose content (and that
+    of their definition files) is the same are linted once.
     """
     given = list(dict.fromkeys(str(path) for path in paths))
+    keys = {path: _cache_key(path) for path in given}
     results: dict[str, list[Finding]] = {}
-    keys: dict[str, str] = {}
+    if cache_dir is not None:
+        for path in given:
+            cached = _cache_read(Path(cache_dir), keys[path], path) if keys[path] else None
+            if cached is not None:
+                results[path] = cached
+    # One template per distinct content (a path that cannot be read is its own)
+    first_with: dict[str, str] = {}
     for path in given:
-        key = _cache_key(path) if cache_dir is not None else None
-        cached = _cache_read(Path(cache_dir), key, path) if key else None
-        if cached is not None:
-            results[path] = cached
-        elif key:
-            keys[path] = key
-    linted = _lint_many([path for path in given if path not in results], jobs)
-    for path, findings in linted.items():
-        results[path] = findings
+        if path not in results:
+            first_with.setdefault(keys[path] or path, path)
+    linted = _lint_many(list(first_with.values()), jobs)
+    for path in given:
+        if path in results:
+            continue
+        key = keys[path]
+        first = first_with[key or path]
+        results[path] = linted[first] if first == path else _placed(_portable(linted[first], first), path)
         # store only if the file did not change while it was linted
-        if cache_dir is not None and path in keys and _cache_key(path) == keys[path]:
-            _cache_write(Path(cache_dir), keys[path], path, findings)
+        if cache_dir is not None and key and first == path and _cache_key(path) == key:
+            _cache_write(Path(cache_dir), key, path, results[path])
     return [finding for path in given for finding in results[path]]
 
 

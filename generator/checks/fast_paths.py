@@ -7,7 +7,9 @@ deliberately broken templates).
    with ``exec``) each time a rule extends the JSON-schema validator, about 50 times per template:
    some 15% of a lint. The class is a pure function of the three arguments of
    ``cfnlint.jsonschema.validators.create`` (they are only captured as field defaults), so one class
-   per distinct set of arguments behaves exactly like a new one each time.
+   per distinct set of arguments behaves exactly like a new one each time. Likewise
+   ``dataclasses.fields(cls)``, which cfn-lint calls on every evolve of a context or validator
+   (another 10%), is a pure function of the class.
 
 2. ``resource_schema_only_on``: in the translated SAM template, cfn-lint's findings count only on the
    resources the transform generated (the rest of the template was linted as written). The resource
@@ -26,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+import weakref
 from typing import Any, Iterable, Iterator
 
 RESOURCE_SCHEMA_RULE = "E3001"
@@ -36,7 +39,7 @@ STATELESS_INITIALIZE = {
 _KEYWORD_RESOURCE_TYPE = re.compile(r"^Resources/([^/]+)")
 
 
-# --- 1. one validator class per distinct set of arguments ------------------------------------------
+# --- 1. one validator class per distinct set of arguments; dataclass fields read once per class ------
 
 
 def _identity(value: Any) -> tuple[int, Any]:
@@ -55,36 +58,70 @@ def _filter_key(function_filter: Any) -> Any:
     return type(function_filter), tuple(values)
 
 
+class _Reuse:
+    """The process's validator classes and dataclass field tuples (a few dozen of each)."""
+
+    def __init__(self) -> None:
+        # key → (class, and the arguments it was built from: kept alive, so the ids in the key stay theirs)
+        self.classes: dict[Any, tuple[Any, ...]] = {}
+        self.field_tuples: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.active = False
+
+    def create(self, original: Any) -> Any:
+        def create(validators=None, function_filter=None, fn_resolvers=None):
+            try:
+                key = (tuple((name, _identity(value)) for name, value in (validators or {}).items()),
+                       _filter_key(function_filter),
+                       tuple((name, _identity(value)) for name, value in (fn_resolvers or {}).items()))
+                hit = self.classes.get(key)
+            except TypeError:  # an argument that cannot be a key: build the class as cfn-lint does
+                return original(validators, function_filter, fn_resolvers)
+            if hit is None:
+                hit = self.classes[key] = (original(validators, function_filter, fn_resolvers),
+                                           validators, function_filter, fn_resolvers)
+            return hit[0]
+
+        return create
+
+    def fields(self, class_or_instance: Any) -> tuple:
+        # dataclasses.fields() walks the class's field table on every call (Context.evolve and
+        # Validator.evolve call it hundreds of thousands of times a run); a class's fields never change.
+        cls = class_or_instance if isinstance(class_or_instance, type) else type(class_or_instance)
+        try:
+            return self.field_tuples[cls]
+        except KeyError:
+            found = self.field_tuples[cls] = dataclasses.fields(cls)
+            return found
+        except TypeError:  # not weakly referable
+            return dataclasses.fields(cls)
+
+
+_REUSE = _Reuse()
+
+
 @contextlib.contextmanager
 def validator_classes_reused() -> Iterator[None]:
-    """While active, ``cfnlint.jsonschema.validators.create`` returns one class per distinct arguments."""
-    from cfnlint.jsonschema import validators as module
-
-    original = module.create
-    if getattr(original, "reuses_classes", False):  # already active (nested use)
+    """While active, ``cfnlint.jsonschema.validators.create`` returns one class per distinct arguments,
+    and cfn-lint's modules read a dataclass's fields once per class."""
+    if _REUSE.active:  # nested use
         yield
         return
-    classes: dict[Any, tuple[Any, ...]] = {}
+    from cfnlint.context import context as context_module
+    from cfnlint.jsonschema import _filter as filter_module, validators as validators_module
 
-    def create(validators=None, function_filter=None, fn_resolvers=None):
-        try:
-            key = (tuple((name, _identity(value)) for name, value in (validators or {}).items()),
-                   _filter_key(function_filter),
-                   tuple((name, _identity(value)) for name, value in (fn_resolvers or {}).items()))
-            hit = classes.get(key)
-        except TypeError:  # an argument that cannot be a key: build the class as cfn-lint does
-            return original(validators, function_filter, fn_resolvers)
-        if hit is None:
-            # The arguments stay referenced with the class, so the ids in the key stay theirs.
-            hit = classes[key] = (original(validators, function_filter, fn_resolvers), validators, function_filter, fn_resolvers)
-        return hit[0]
-
-    create.reuses_classes = True
-    module.create = create
+    patches = [(validators_module, "create", _REUSE.create(validators_module.create))]
+    patches += [(module, "fields", _REUSE.fields) for module in (validators_module, context_module, filter_module)
+                if getattr(module, "fields", None) is dataclasses.fields]
+    originals = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    for module, name, replacement in patches:
+        setattr(module, name, replacement)
+    _REUSE.active = True
     try:
         yield
     finally:
-        module.create = original
+        _REUSE.active = False
+        for module, name, original in originals:
+            setattr(module, name, original)
 
 
 # --- 2. the translated template's resource schema checks, on generated resources only ----------------
