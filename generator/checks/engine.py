@@ -384,9 +384,29 @@ def _cache_write(cache_dir: Path, key: str, path: str, findings: list[Finding]) 
         pass  # a cache that cannot be written only costs time
 
 
+CACHE_DIR_VARIABLE = "ECS_BATCH_TEMPLATES_CACHE_DIR"
+
+
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/ecs-batch-templates/lint``, or ``~/.cache/ecs-batch-templates/lint``."""
     return user_cache_dir("lint")
+
+
+def lint_cache_dir(given: Path | None = None) -> Path:
+    """The lint cache folder: ``given`` (``--cache-dir``), else ``$ECS_BATCH_TEMPLATES_CACHE_DIR``
+    (a CI job restores and saves it between runs), else the user cache."""
+    if given is not None:
+        return given
+    from_environment = os.environ.get(CACHE_DIR_VARIABLE, "")
+    return Path(from_environment) if from_environment else default_cache_dir()
+
+
+def cache_key() -> str:
+    """A name for the lint cache that changes whenever a cached result could: with cfn-lint's version
+    readable in it, and the fingerprint of everything else (SAM translator, botocore, this project,
+    the rules' sources). Entries are keyed by it too, so a cache restored under an old key is
+    never wrong, only useless."""
+    return f"ecs-batch-templates-lint-cfn-lint-{_package_version('cfn-lint')}-{_engine_fingerprint()[:16]}"
 
 
 # --- the API ----------------------------------------------------------------------------

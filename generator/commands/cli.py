@@ -18,6 +18,13 @@ def _add_paths(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samconfig", type=Path, default=Path("samconfig.toml"), help="SAM config file to update (default: samconfig.toml)")
 
 
+def _add_cache(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
+                        help="lint cache folder (default: $ECS_BATCH_TEMPLATES_CACHE_DIR, else "
+                             "~/.cache/ecs-batch-templates/lint); share it between CI runs")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m generator",
@@ -36,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Render in memory and compare with the files on disk; exit 1 with a unified diff "
                                             "if anything is stale. Then lint every template. This is what CI runs.")
     _add_paths(check)
-    check.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
+    _add_cache(check)
 
     lint = commands.add_parser("lint", help="cfn-lint plus the project's policy rules over rendered templates",
                                description="Lint rendered templates with cfn-lint (as a library, SAM templates transformed first) and "
@@ -44,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                                            "by content; many templates are linted on every core.")
     lint.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to lint (default: all)")
     _add_paths(lint)
-    lint.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
+    _add_cache(lint)
+    lint.add_argument("--cache-key", action="store_true",
+                      help="print the lint cache's key (cfn-lint and rule versions; for a CI cache) and exit")
 
     diff = commands.add_parser("diff", help="show what a render would change, with a summary per stack",
                                description="Show what `render` would change on disk as a unified diff, with a one-line summary "
@@ -149,10 +158,10 @@ def cmd_render(args) -> int:
     return EXIT_OK
 
 
-def _lint(paths: list[Path], no_cache: bool) -> int:
-    from generator.checks.engine import default_cache_dir, lint_paths
+def _lint(paths: list[Path], args) -> int:
+    from generator.checks.engine import lint_cache_dir, lint_paths
 
-    findings = lint_paths(paths, cache_dir=None if no_cache else default_cache_dir())
+    findings = lint_paths(paths, cache_dir=None if args.no_cache else lint_cache_dir(args.cache_dir))
     for finding in findings:
         print(finding)
     if findings:
@@ -179,16 +188,21 @@ def cmd_check(args) -> int:
         left = f" (left from stacks or environments no longer in {args.manifest}: {', '.join(gone)})" if gone else ""
         raise CheckFailed(f"rendered output is stale{left}; run `python -m generator render` and commit the result")
     print(f"check: {len(render_plan.stacks)} stack(s) and {render_plan.samconfig_path} up to date")
-    return _lint(_template_paths(render_plan), args.no_cache)
+    return _lint(_template_paths(render_plan), args)
 
 
 def cmd_lint(args) -> int:
+    if args.cache_key:
+        from generator.checks.engine import cache_key
+
+        print(cache_key())
+        return EXIT_OK
     render_plan = _plan(args, args.stacks)
     paths = _template_paths(render_plan)
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UserError(f"{missing[0]} does not exist; run `python -m generator render` first")
-    return _lint(paths, args.no_cache)
+    return _lint(paths, args)
 
 
 def cmd_list(args) -> int:
