@@ -399,8 +399,8 @@ def test_cache_dir_from_the_option_or_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv(lint.CACHE_DIR_VARIABLE, raising=False)
     assert lint.lint_cache_dir() == default_cache_dir()
     monkeypatch.setenv(lint.CACHE_DIR_VARIABLE, str(tmp_path / "ci-cache"))
-    assert lint.lint_cache_dir() == tmp_path / "ci-cache"
-    assert lint.lint_cache_dir(tmp_path / "given") == tmp_path / "given"
+    assert lint.lint_cache_dir() == tmp_path / "ci-cache" / "lint"
+    assert lint.lint_cache_dir(tmp_path / "given") == tmp_path / "given" / "lint"
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):

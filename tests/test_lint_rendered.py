@@ -66,12 +66,13 @@ def test_check_keeps_lint_results_in_the_cache_dir_ci_restores(project, run_cli,
     assert run_cli("render", cwd=project).code == 0
     monkeypatch.setenv("ECS_BATCH_TEMPLATES_CACHE_DIR", str(project / "ci-cache"))
     assert run_cli("check", cwd=project).code == 0
-    entries = sorted((project / "ci-cache").glob("*.json"))
+    entries = sorted((project / "ci-cache" / "lint").glob("*.json"))
     templates = list((project / "templates_out").glob("*/template.yaml"))
     assert len(entries) == len(templates) > 0
+    assert list((project / "ci-cache" / "render").glob("render-*.json"))  # what each stack rendered to
     assert run_cli("check", "--cache-dir", str(project / "other"), cwd=project).code == 0
-    assert len(list((project / "other").glob("*.json"))) == len(templates)
-    assert sorted((project / "ci-cache").glob("*.json")) == entries
+    assert len(list((project / "other" / "lint").glob("*.json"))) == len(templates)
+    assert sorted((project / "ci-cache" / "lint").glob("*.json")) == entries
 
 
 def test_lint_cache_key_is_printed_without_a_manifest(run_cli, tmp_path):

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import generator
-from generator.core.cache import user_cache_dir
+from generator.core.cache import CACHE_DIR_VARIABLE, project_cache_dir, user_cache_dir  # noqa: F401  (re-exported)
 from generator.checks import fast_paths
 from generator.checks.cfn_setup import REGIONS, RULES_DIR, Engine, rule_engine as _engine
 from generator.checks.findings import Finding, LintEngineError
@@ -384,21 +384,16 @@ def _cache_write(cache_dir: Path, key: str, path: str, findings: list[Finding]) 
         pass  # a cache that cannot be written only costs time
 
 
-CACHE_DIR_VARIABLE = "ECS_BATCH_TEMPLATES_CACHE_DIR"
-
-
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/ecs-batch-templates/lint``, or ``~/.cache/ecs-batch-templates/lint``."""
     return user_cache_dir("lint")
 
 
 def lint_cache_dir(given: Path | None = None) -> Path:
-    """The lint cache folder: ``given`` (``--cache-dir``), else ``$ECS_BATCH_TEMPLATES_CACHE_DIR``
-    (a CI job restores and saves it between runs), else the user cache."""
-    if given is not None:
-        return given
-    from_environment = os.environ.get(CACHE_DIR_VARIABLE, "")
-    return Path(from_environment) if from_environment else default_cache_dir()
+    """The lint results' folder: ``lint/`` in ``given`` (``--cache-dir``), else in
+    ``$ECS_BATCH_TEMPLATES_CACHE_DIR`` (a CI job restores and saves it between runs), else
+    ``default_cache_dir()``."""
+    return project_cache_dir("lint", given)
 
 
 def cache_key() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -19,10 +20,11 @@ def _add_paths(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_cache(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="build and lint every stack again, ignoring (and not updating) the caches")
     parser.add_argument("--cache-dir", type=Path, metavar="DIR",
-                        help="lint cache folder (default: $ECS_BATCH_TEMPLATES_CACHE_DIR, else "
-                             "~/.cache/ecs-batch-templates/lint); share it between CI runs")
+                        help="cache folder: lint results in DIR/lint, render digests in DIR/render (default: "
+                             "$ECS_BATCH_TEMPLATES_CACHE_DIR, else ~/.cache/ecs-batch-templates); share it between CI runs")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "Nothing is written unless every stack renders and validates.")
     render.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to render (default: all)")
     _add_paths(render)
+    _add_cache(render)
 
     check = commands.add_parser("check", help="fail (exit 1) with a diff if rendered output is stale, then lint",
                                 description="Render in memory and compare with the files on disk; exit 1 with a unified diff "
@@ -133,21 +136,31 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
-def _plan(args, only=None):
+def _plan(args, only=None, memo=None):
     from generator.core.manifest import load_manifest
     from generator.core.render import plan
 
     specs = load_manifest(args.manifest)
-    return plan(specs, only=only, manifest_path=args.manifest, out_dir=args.out, samconfig_path=args.samconfig)
+    return plan(specs, only=only, manifest_path=args.manifest, out_dir=args.out, samconfig_path=args.samconfig, memo=memo)
+
+
+def _render_memo(args):
+    """The render memo (core/render_memo.py) in the cache folder's render/, unless --no-cache."""
+    from generator.core.cache import project_cache_dir
+    from generator.core.render_memo import RenderMemo
+
+    return RenderMemo(None if args.no_cache else project_cache_dir("render", args.cache_dir))
 
 
 def cmd_render(args) -> int:
     from generator.core.render import write
 
-    render_plan = _plan(args, args.stacks)
+    memo = _render_memo(args)
+    render_plan = _plan(args, args.stacks, memo)
     changed = set(write(render_plan))
+    memo.save()
     for stack in render_plan.stacks:
-        paths = [render_plan.out_dir / rel for rel in stack.files]
+        paths = [render_plan.out_dir / rel for rel in stack.relative_paths]
         state = "updated" if any(p in changed for p in paths) else "unchanged"
         print(f"{stack.spec.name}: {state} {render_plan.out_dir / stack.spec.name} ({stack.spec.blueprint}, environments: {', '.join(stack.spec.environments)})")
     for name in render_plan.stale_stacks:
@@ -179,8 +192,10 @@ def _template_paths(render_plan) -> list[Path]:
 def cmd_check(args) -> int:
     from generator.core.render import diff
 
-    render_plan = _plan(args)
+    memo = _render_memo(args)
+    render_plan = _plan(args, memo=memo)
     stale = diff(render_plan)
+    memo.save()
     if stale:
         sys.stdout.write(stale)
         gone = [f"{render_plan.out_dir / name}/" for name in render_plan.stale_stacks]
@@ -188,7 +203,12 @@ def cmd_check(args) -> int:
         left = f" (left from stacks or environments no longer in {args.manifest}: {', '.join(gone)})" if gone else ""
         raise CheckFailed(f"rendered output is stale{left}; run `python -m generator render` and commit the result")
     print(f"check: {len(render_plan.stacks)} stack(s) and {render_plan.samconfig_path} up to date")
-    return _lint(_template_paths(render_plan), args)
+    paths = _template_paths(render_plan)
+    # Nothing the render held is needed to lint: freed now, its memory is what cfn-lint's set-up
+    # (about 140 MB of modules and rule data) takes first, instead of adding to it.
+    del render_plan, memo
+    gc.collect()
+    return _lint(paths, args)
 
 
 def cmd_lint(args) -> int:
@@ -197,8 +217,11 @@ def cmd_lint(args) -> int:
 
         print(cache_key())
         return EXIT_OK
-    render_plan = _plan(args, args.stacks)
-    paths = _template_paths(render_plan)
+    from generator.core.manifest import load_manifest
+    from generator.core.render import TEMPLATE_FILE, selected_specs
+
+    # Only the names are needed: the templates on disk are what is linted, so nothing is rendered.
+    paths = [args.out / spec.name / TEMPLATE_FILE for spec in selected_specs(load_manifest(args.manifest), args.stacks)]
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UserError(f"{missing[0]} does not exist; run `python -m generator render` first")

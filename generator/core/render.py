@@ -11,7 +11,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
+from generator.core import render_memo
 from generator.core.contract import StackContext
 from generator.emit.encode import template_data
 from generator.core.errors import UserError
@@ -19,6 +21,7 @@ from generator.core.manifest import StackSpec
 from generator.core.options import did_you_mean, option_summary
 from generator.aws.parameters import check_parameter_values
 from generator.review.stack_readme import stack_readme
+from generator.core.render_memo import RenderMemo
 from generator.core.samconfig import DeploySection, generated_sections, parse_samconfig, update_samconfig
 from generator.emit.yaml_emitter import dump_yaml
 
@@ -47,6 +50,13 @@ class RenderedStack:
     spec: StackSpec
     files: dict[str, str]  # path relative to the output folder → text
     template: dict         # the template as data (what the YAML says)
+    # A stack the render memo (core/render_memo.py) knows instead: files and template are empty,
+    # this holds each file's SHA-256; `RenderPlan.built` renders it when its text is needed.
+    digests: dict[str, str] | None = None
+
+    @property
+    def relative_paths(self) -> list[str]:
+        return list(self.digests if self.digests is not None else self.files)
 
 
 @dataclass(frozen=True)
@@ -62,12 +72,34 @@ class RenderPlan:
     # samconfig_text).
     stale_stacks: tuple[str, ...] = ()
     stale_config_envs: tuple[str, ...] = ()
+    manifest_name: str = "stacks.toml"
+    _built: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @property
     def files(self) -> dict[Path, str]:
-        files = {self.out_dir / rel: text for stack in self.stacks for rel, text in stack.files.items()}
+        files = {self.out_dir / rel: text for stack in self.stacks for rel, text in self.built(stack).files.items()}
         files[self.samconfig_path] = self.samconfig_text
         return files
+
+    def built(self, stack: RenderedStack) -> RenderedStack:
+        """The stack with its files' text (rendered now if the memo stood in for it)."""
+        if stack.digests is None:
+            return stack
+        if stack.spec.name not in self._built:
+            self._built[stack.spec.name] = render_stack(stack.spec, manifest_name=self.manifest_name)
+        return self._built[stack.spec.name]
+
+    def expected(self) -> Iterator[tuple[Path, str | None, str | None, RenderedStack | None]]:
+        """(path, text or None, SHA-256 or None, its stack) of every file the render writes, samconfig last;
+        a remembered stack's files come with their digest only."""
+        for stack in self.stacks:
+            if stack.digests is None:
+                for rel, text in stack.files.items():
+                    yield self.out_dir / rel, text, None, stack
+            else:
+                for rel, sha in stack.digests.items():
+                    yield self.out_dir / rel, None, sha, stack
+        yield self.samconfig_path, self.samconfig_text, None, None
 
 
 def description(spec: StackSpec, note: str | None = None) -> str:
@@ -185,33 +217,63 @@ def deploy_sections(stack: RenderedStack, *, out_dir: Path, samconfig_path: Path
     return sections
 
 
-def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: Path, out_dir: Path, samconfig_path: Path) -> RenderPlan:
-    """Render (all or `only` the named) stacks and the updated samconfig, in memory.
-
-    A full render also finds what stacks removed from the manifest left behind; a render of named
-    stacks only looks at those stacks (their leftover files, their removed environments)."""
+def selected_specs(specs: dict[str, StackSpec], only: list[str] | None) -> list[StackSpec]:
+    """The named stacks (all when none is named); an unknown name is the user's mistake."""
     if only:
         unknown = [name for name in only if name not in specs]
         if unknown:
             raise UserError(f"unknown stack {unknown[0]!r}{did_you_mean(unknown[0], specs)}; stacks: {', '.join(specs)}")
-    selected = [specs[name] for name in (only or specs)]
-    stacks = [render_stack(spec, manifest_name=manifest_path.name) for spec in selected]
-    sections = [s for stack in stacks for s in deploy_sections(stack, out_dir=out_dir, samconfig_path=samconfig_path)]
+    return [specs[name] for name in (only or specs)]
+
+
+def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: Path, out_dir: Path, samconfig_path: Path,
+         memo: RenderMemo | None = None) -> RenderPlan:
+    """Render (all or `only` the named) stacks and the updated samconfig, in memory.
+
+    A full render also finds what stacks removed from the manifest left behind; a render of named
+    stacks only looks at those stacks (their leftover files, their removed environments).
+
+    With a `memo`, a stack whose inputs it remembers and whose files on disk have the remembered
+    digests is not built (see core/render_memo.py); the caller saves the memo."""
+    selected = selected_specs(specs, only)
+    stacks, sections = [], []
+    for spec in selected:
+        key = memo and render_memo.stack_key(spec, manifest_name=manifest_path.name, out_dir=out_dir, samconfig_path=samconfig_path)
+        remembered = memo.stack(spec.name, key) if memo else None
+        if remembered is not None:  # diff and write compare its digests with the disk
+            stacks.append(RenderedStack(spec, {}, {}, digests=remembered.digests))
+            sections += remembered.sections
+            continue
+        stack = render_stack(spec, manifest_name=manifest_path.name)
+        stack_sections = deploy_sections(stack, out_dir=out_dir, samconfig_path=samconfig_path)
+        if memo:
+            memo.remember_stack(spec.name, key, stack.files, stack_sections)
+        stacks.append(stack)
+        sections += stack_sections
     existing = _read_text(samconfig_path)
-    document = parse_samconfig(existing, str(samconfig_path)) if existing else None  # parsed once, read twice
     config_envs = {spec.config_env(env) for spec in specs.values() for env in spec.environments}
-    stale_config_envs = []
-    for config_env, values in generated_sections(existing, path=str(samconfig_path), document=document).items():
-        # A section is attributed to an output folder by its template_file, so the sections of
-        # another manifest rendered into another folder (sharing this samconfig) are never touched.
-        folder = _section_stack(values, out_dir, samconfig_path)
-        if config_env not in config_envs and folder is not None and (not only or folder in only):
-            stale_config_envs.append(config_env)
+    samconfig_key = memo and render_memo.samconfig_key(existing, sections, config_envs=config_envs, only=only,
+                                                       out_dir=out_dir, samconfig_path=samconfig_path)
+    known = memo.samconfig_result(samconfig_key) if memo else None
+    if known is not None and existing is not None and known[0] == render_memo.digest(existing):
+        samconfig_text, stale_config_envs = existing, list(known[1])  # already what a render writes
+    else:
+        document = parse_samconfig(existing, str(samconfig_path)) if existing else None  # parsed once, read twice
+        stale_config_envs = []
+        for config_env, values in generated_sections(existing, path=str(samconfig_path), document=document).items():
+            # A section is attributed to an output folder by its template_file, so the sections of
+            # another manifest rendered into another folder (sharing this samconfig) are never touched.
+            folder = _section_stack(values, out_dir, samconfig_path)
+            if config_env not in config_envs and folder is not None and (not only or folder in only):
+                stale_config_envs.append(config_env)
+        samconfig_text = update_samconfig(existing, sections, remove=stale_config_envs, path=str(samconfig_path), document=document)
+        if memo:
+            memo.remember_samconfig(samconfig_key, samconfig_text, tuple(stale_config_envs))
     return RenderPlan(
-        out_dir, stacks, samconfig_path,
-        update_samconfig(existing, sections, remove=stale_config_envs, path=str(samconfig_path), document=document),
+        out_dir, stacks, samconfig_path, samconfig_text,
         stale_stacks=() if only else _stale_stack_folders(out_dir, specs),
         stale_config_envs=tuple(stale_config_envs),
+        manifest_name=manifest_path.name,
     )
 
 
@@ -280,7 +342,7 @@ def stale_files(render_plan: RenderPlan) -> list[Path]:
     and every file of a stale stack's folder (its stack is no longer in the manifest)."""
     stale = []
     for stack in render_plan.stacks:
-        wanted = {render_plan.out_dir / rel for rel in stack.files}
+        wanted = {render_plan.out_dir / rel for rel in stack.relative_paths}
         stale.extend(p for p in _files_under(render_plan.out_dir / stack.spec.name) if p not in wanted)
     for name in render_plan.stale_stacks:
         stale.extend(_files_under(render_plan.out_dir / name))
@@ -290,8 +352,12 @@ def stale_files(render_plan: RenderPlan) -> list[Path]:
 def diff(render_plan: RenderPlan) -> str:
     """A unified diff from what is on disk to what a render would write ('' when up to date)."""
     chunks = []
-    for path, new in render_plan.files.items():
+    for path, new, sha, stack in render_plan.expected():
         data = _read_bytes(path)
+        if new is None:
+            if data is not None and render_memo.digest(data) == sha:
+                continue
+            new = render_plan.built(stack).files[str(path.relative_to(render_plan.out_dir))]
         old = "" if data is None else data.decode("utf-8", errors="replace")
         if data != new.encode("utf-8"):
             chunks.extend(difflib.unified_diff(
@@ -308,6 +374,7 @@ def diff(render_plan: RenderPlan) -> str:
 def resource_changes(render_plan: RenderPlan, stack: RenderedStack) -> tuple[list[str], list[str], list[str]]:
     """Logical ids added, removed and changed between the template on disk and the render."""
     path = render_plan.out_dir / stack.spec.name / TEMPLATE_FILE
+    stack = render_plan.built(stack)
     old = {}
     if path.exists():
         from cfnlint.decode.cfn_yaml import loads  # the one loader that reads the short-form tags
@@ -333,17 +400,20 @@ def write(render_plan: RenderPlan) -> list[Path]:
     Everything was rendered and validated before this point, so a bad input never gets here.
     Returns the paths written or removed."""
     stale = stale_files(render_plan)
-    targets = sorted(render_plan.files.items(), key=lambda item: item[0] == render_plan.samconfig_path)
     staged: list[tuple[Path, Path]] = []
     made_dirs: list[Path] = []
     path = render_plan.out_dir
     try:
-        for path, text in targets:
-            data = text.encode("utf-8")
+        for path, text, sha, stack in render_plan.expected():  # samconfig.toml last
             try:
                 current = path.read_bytes()
             except FileNotFoundError:
                 current = None
+            if text is None:
+                if current is not None and render_memo.digest(current) == sha:
+                    continue
+                text = render_plan.built(stack).files[str(path.relative_to(render_plan.out_dir))]
+            data = text.encode("utf-8")
             if current == data:
                 continue
             _make_dirs(path.parent, made_dirs)
