@@ -6,6 +6,7 @@ cfn-lint command line reports them."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -165,15 +166,17 @@ def test_the_shortcuts_are_taken_on_this_corpus(corpus, monkeypatch):
     restricted = []
     real = fast_paths.resource_schema_only_on
 
+    @contextlib.contextmanager
     def recording(rules, logical_ids):
-        restricted.append(sorted(logical_ids))
-        return real(rules, logical_ids)
+        with real(rules, logical_ids):
+            restricted.append("validate" in vars(rules[fast_paths.RESOURCE_SCHEMA_RULE]))  # really restricted
+            yield
 
     monkeypatch.setattr(fast_paths, "resource_schema_only_on", recording)
     for path in corpus:
         if path.parent.name in ("variant-sfn-schedule-input", "broken-variant-sfn-s3-nowait", "broken-api-redeploy"):
             lint._lint_one(str(path), lint._engine())
-    assert len(restricted) == 2  # the subnets' template is linted whole
+    assert restricted == [True, True]  # and the subnets' template is linted whole
     assert "AWS::EC2::Subnet" in lint._engine().stateful_types
 
 
@@ -228,3 +231,20 @@ def test_every_initialize_override_in_cfn_lint_has_been_read():
     # route table association rule (a whole-template rule the restriction does not touch)
     assert {"AWS::EC2::Subnet", "AWS::EC2::VPCEndpoint", "AWS::CodePipeline::Pipeline"} <= engine.stateful_types
     assert stateful, "no stateful rule at all: the guard is untested"
+
+
+def test_the_installed_cfn_lint_is_the_one_the_shortcuts_were_reviewed_against():
+    """A new cfn-lint turns the shortcuts off (same findings, slower) until its source is read again:
+    then record the new hashes in fast_paths.REVIEWED_SOURCES."""
+    from cfnlint.jsonschema import validators
+    from cfnlint.rules.jsonschema.Base import BaseJsonSchema
+
+    resource_rule = lint._engine().all_rules[fast_paths.RESOURCE_SCHEMA_RULE]
+    functions = {
+        "cfnlint.jsonschema.validators.create": validators.create,
+        "cfnlint.rules.jsonschema.Base.BaseJsonSchema.extend_validator": BaseJsonSchema.extend_validator,
+        "cfnlint.rules.resources.Configuration.Configuration.validate": type(resource_rule).validate,
+    }
+    assert set(functions) == set(fast_paths.REVIEWED_SOURCES)
+    for name, function in functions.items():
+        assert fast_paths.source_reviewed(function, name), f"{name} changed in this cfn-lint: read it again"

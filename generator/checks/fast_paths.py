@@ -9,7 +9,8 @@ deliberately broken templates).
    ``cfnlint.jsonschema.validators.create`` (they are only captured as field defaults), so one class
    per distinct set of arguments behaves exactly like a new one each time. Likewise
    ``dataclasses.fields(cls)``, which cfn-lint calls on every evolve of a context or validator
-   (another 10%), is a pure function of the class.
+   (another 10%), is a pure function of the class. And ``BaseJsonSchema.extend_validator`` builds
+   each extended validator twice, the first time only to be copied: built once (5%).
 
 2. ``resource_schema_only_on``: in the translated SAM template, cfn-lint's findings count only on the
    resources the transform generated (the rest of the template was linted as written). The resource
@@ -27,11 +28,24 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import inspect
 import re
 import weakref
 from typing import Any, Iterable, Iterator
 
 RESOURCE_SCHEMA_RULE = "E3001"
+# SHA-256 of the source of each cfn-lint function a shortcut stands in for or relies on, as read for
+# cfn-lint 1.58.0. Where the installed cfn-lint's source differs, that shortcut is not taken (the
+# same findings, only slower) until someone reads the new source and records its hash here;
+# tests/test_lint_equivalence.py fails meanwhile, to say so.
+REVIEWED_SOURCES = {
+    "cfnlint.jsonschema.validators.create": "2d1dd51fbc7a640b01868d3224cefa20d9815bcf85ef8e0b16fbc79fd839eabe",
+    "cfnlint.rules.jsonschema.Base.BaseJsonSchema.extend_validator":
+        "512d7e20846250f7c577fee0498db32c9f0a054fc84195f800e4185dd16a8b5f",
+    "cfnlint.rules.resources.Configuration.Configuration.validate":
+        "2ecdfee15fda752ce081aff33119f5c79ccff2415e92faa6709cb3b96c6b072b",
+}
 # Rules that override initialize() without carrying anything from one resource to the next.
 STATELESS_INITIALIZE = {
     "E3027": "re-runs __init__ to reset its keyword list (RuleScheduleExpression, cfn-lint 1.58)",
@@ -40,6 +54,21 @@ _KEYWORD_RESOURCE_TYPE = re.compile(r"^Resources/([^/]+)")
 
 
 # --- 1. one validator class per distinct set of arguments; dataclass fields read once per class ------
+
+
+_reviewed: dict[Any, bool] = {}
+
+
+def source_reviewed(function: Any, name: str) -> bool:
+    """Whether ``function``'s source is the one REVIEWED_SOURCES[name] records."""
+    code = getattr(function, "__code__", None)
+    if code not in _reviewed:
+        try:
+            source = inspect.getsource(function)
+        except (OSError, TypeError):
+            source = ""
+        _reviewed[code] = hashlib.sha256(source.encode()).hexdigest() == REVIEWED_SOURCES.get(name)
+    return _reviewed[code]
 
 
 def _identity(value: Any) -> tuple[int, Any]:
@@ -99,19 +128,39 @@ class _Reuse:
 _REUSE = _Reuse()
 
 
+def _extend_validator(self: Any, validator: Any, schema: Any, context: Any, validators: Any = None) -> Any:
+    # BaseJsonSchema.extend_validator (cfn-lint 1.58) builds the extended validator twice: first with
+    # defaults (an empty Template, a context evolved from it, a resolver), then evolve() with the
+    # template, context and a resolver it passes. evolve() copies the other init fields (schema,
+    # function_filter: the class defaults) from the first, so building it once with those values is
+    # the same validator.
+    from cfnlint.schema.resolver import RefResolver
+
+    all_validators = self._get_validators()
+    if validators:
+        all_validators.update(validators)
+    return validator.extend(validators=all_validators)(
+        schema=schema, cfn=validator.cfn, context=context, resolver=RefResolver.from_schema(schema))
+
+
 @contextlib.contextmanager
 def validator_classes_reused() -> Iterator[None]:
     """While active, ``cfnlint.jsonschema.validators.create`` returns one class per distinct arguments,
-    and cfn-lint's modules read a dataclass's fields once per class."""
+    cfn-lint's modules read a dataclass's fields once per class, and a rule extends the validator in
+    one step (each only where cfn-lint's source is the one reviewed: REVIEWED_SOURCES)."""
     if _REUSE.active:  # nested use
         yield
         return
     from cfnlint.context import context as context_module
     from cfnlint.jsonschema import _filter as filter_module, validators as validators_module
+    from cfnlint.rules.jsonschema.Base import BaseJsonSchema
 
-    patches = [(validators_module, "create", _REUSE.create(validators_module.create))]
-    patches += [(module, "fields", _REUSE.fields) for module in (validators_module, context_module, filter_module)
-                if getattr(module, "fields", None) is dataclasses.fields]
+    patches = [(module, "fields", _REUSE.fields) for module in (validators_module, context_module, filter_module)
+               if getattr(module, "fields", None) is dataclasses.fields]
+    if source_reviewed(validators_module.create, "cfnlint.jsonschema.validators.create"):
+        patches.append((validators_module, "create", _REUSE.create(validators_module.create)))
+    if source_reviewed(BaseJsonSchema.extend_validator, "cfnlint.rules.jsonschema.Base.BaseJsonSchema.extend_validator"):
+        patches.append((BaseJsonSchema, "extend_validator", _extend_validator))
     originals = [(module, name, getattr(module, name)) for module, name, _ in patches]
     for module, name, replacement in patches:
         setattr(module, name, replacement)
@@ -161,8 +210,9 @@ def restriction_is_exact(template: dict, stateful_types: frozenset[str]) -> bool
 def resource_schema_only_on(rules: Any, logical_ids: Iterable[str]) -> Iterator[None]:
     """While active, rule E3001 of ``rules`` validates only these resources of the Resources section."""
     rule = rules.get(RESOURCE_SCHEMA_RULE) if hasattr(rules, "get") else None
-    if rule is None or "validate" in vars(rule):
-        yield  # no such rule, or already restricted: nothing to do
+    if (rule is None or "validate" in vars(rule)
+            or not source_reviewed(type(rule).validate, "cfnlint.rules.resources.Configuration.Configuration.validate")):
+        yield  # no such rule, already restricted, or not the rule that was read: the whole walk
         return
     kept = frozenset(logical_ids)
     original = type(rule).validate

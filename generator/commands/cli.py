@@ -171,10 +171,13 @@ def cmd_render(args) -> int:
     return EXIT_OK
 
 
-def _lint(paths: list[Path], args) -> int:
+def _lint(paths: list[Path], args, started=None) -> int:
     from generator.checks.engine import lint_cache_dir, lint_paths
 
-    findings = lint_paths(paths, cache_dir=None if args.no_cache else lint_cache_dir(args.cache_dir))
+    if started is not None:
+        findings = started.findings()
+    else:
+        findings = lint_paths(paths, cache_dir=None if args.no_cache else lint_cache_dir(args.cache_dir))
     for finding in findings:
         print(finding)
     if findings:
@@ -190,13 +193,25 @@ def _template_paths(render_plan) -> list[Path]:
 
 
 def cmd_check(args) -> int:
-    from generator.core.render import diff
+    from generator.checks.engine import BackgroundLint, lint_cache_dir
+    from generator.core.manifest import load_manifest
+    from generator.core.render import TEMPLATE_FILE, diff, plan
 
-    memo = _render_memo(args)
-    render_plan = _plan(args, memo=memo)
-    stale = diff(render_plan)
-    memo.save()
+    specs = load_manifest(args.manifest)
+    # The templates on disk are linted while they are compared with a render (in a forked process,
+    # which set up cfn-lint meanwhile); the result is shown only if nothing is stale.
+    lint = BackgroundLint([args.out / name / TEMPLATE_FILE for name in specs],
+                          cache_dir=None if args.no_cache else lint_cache_dir(args.cache_dir))
+    try:
+        memo = _render_memo(args)
+        render_plan = plan(specs, only=None, manifest_path=args.manifest, out_dir=args.out, samconfig_path=args.samconfig, memo=memo)
+        stale = diff(render_plan)
+        memo.save()
+    except BaseException:
+        lint.cancel()
+        raise
     if stale:
+        lint.cancel()
         sys.stdout.write(stale)
         gone = [f"{render_plan.out_dir / name}/" for name in render_plan.stale_stacks]
         gone += [f"[{config_env}.deploy.parameters]" for config_env in render_plan.stale_config_envs]
@@ -204,11 +219,9 @@ def cmd_check(args) -> int:
         raise CheckFailed(f"rendered output is stale{left}; run `python -m generator render` and commit the result")
     print(f"check: {len(render_plan.stacks)} stack(s) and {render_plan.samconfig_path} up to date")
     paths = _template_paths(render_plan)
-    # Nothing the render held is needed to lint: freed now, its memory is what cfn-lint's set-up
-    # (about 140 MB of modules and rule data) takes first, instead of adding to it.
-    del render_plan, memo
+    del render_plan, memo, specs  # nothing the render held is needed any more
     gc.collect()
-    return _lint(paths, args)
+    return _lint(paths, args, started=lint)
 
 
 def cmd_lint(args) -> int:
