@@ -47,7 +47,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import generator
 from generator.core.cache import CACHE_DIR_VARIABLE, project_cache_dir, user_cache_dir  # noqa: F401  (re-exported)
@@ -457,8 +457,11 @@ class BackgroundLint:
     renders and compares while the templates on disk are linted). Where processes cannot be forked,
     the lint runs in ``findings()``, in this process."""
 
-    def __init__(self, paths: list[str | Path], *, cache_dir: Path | None = None, jobs: int | None = None) -> None:
-        self.arguments = (list(paths), cache_dir, jobs)
+    def __init__(self, paths: list[str | Path] | Callable[[], list[str | Path]], *, cache_dir: Path | None = None,
+                 jobs: int | None = None) -> None:
+        # `paths` may be a function, called where the lint runs: the caller then forks before it
+        # has even read its input, and the lint process holds none of it.
+        self.arguments = (paths, cache_dir, jobs)
         self.process = None
         if "fork" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("fork")
@@ -471,7 +474,7 @@ class BackgroundLint:
     def findings(self) -> list[Finding]:
         if self.process is None:
             paths, cache_dir, jobs = self.arguments
-            return lint_paths(paths, cache_dir=cache_dir, jobs=jobs)
+            return lint_paths(paths() if callable(paths) else paths, cache_dir=cache_dir, jobs=jobs)
         try:
             kind, payload = self.receiver.recv()
         except EOFError:
@@ -494,7 +497,7 @@ class BackgroundLint:
 _POOLS: list[Any] = []  # this process's worker pools, for BackgroundLint.cancel
 
 
-def _lint_in_background(sender: Any, paths: list, cache_dir: Path | None, jobs: int | None) -> None:
+def _lint_in_background(sender: Any, paths: Any, cache_dir: Path | None, jobs: int | None) -> None:
     def stop(signum: int, frame: Any) -> None:
         for pool in _POOLS:
             for worker in list(getattr(pool, "_processes", {}).values()):
@@ -503,7 +506,7 @@ def _lint_in_background(sender: Any, paths: list, cache_dir: Path | None, jobs: 
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        findings = lint_paths(paths, cache_dir=cache_dir, jobs=jobs)
+        findings = lint_paths(paths() if callable(paths) else paths, cache_dir=cache_dir, jobs=jobs)
         sender.send(("ok", [dataclasses.astuple(finding) for finding in findings]))
     except LintEngineError as error:
         sender.send(("error", str(error)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import sys
 from pathlib import Path
@@ -194,15 +195,17 @@ def _template_paths(render_plan) -> list[Path]:
 
 def cmd_check(args) -> int:
     from generator.checks.engine import BackgroundLint, lint_cache_dir
-    from generator.core.manifest import load_manifest
-    from generator.core.render import TEMPLATE_FILE, diff, plan
 
-    specs = load_manifest(args.manifest)
-    # The templates on disk are linted while they are compared with a render (in a forked process,
-    # which set up cfn-lint meanwhile); the result is shown only if nothing is stale.
-    lint = BackgroundLint([args.out / name / TEMPLATE_FILE for name in specs],
+    # The templates on disk are linted (in a forked process, which sets cfn-lint up meanwhile) while
+    # they are compared with a render; the lint is shown only if nothing is stale, and stopped if
+    # something is.
+    lint = BackgroundLint(functools.partial(_templates_named_in, args.manifest, args.out),
                           cache_dir=None if args.no_cache else lint_cache_dir(args.cache_dir))
     try:
+        from generator.core.manifest import load_manifest
+        from generator.core.render import diff, plan
+
+        specs = load_manifest(args.manifest)
         memo = _render_memo(args)
         render_plan = plan(specs, only=None, manifest_path=args.manifest, out_dir=args.out, samconfig_path=args.samconfig, memo=memo)
         stale = diff(render_plan)
@@ -222,6 +225,17 @@ def cmd_check(args) -> int:
     del render_plan, memo, specs  # nothing the render held is needed any more
     gc.collect()
     return _lint(paths, args, started=lint)
+
+
+def _templates_named_in(manifest: Path, out: Path) -> list[Path]:
+    """The template of each stack the manifest names (read without checking it: `check` does that
+    beside, and shows no lint result unless the manifest is valid and the output up to date)."""
+    import tomllib
+
+    from generator.core.render import TEMPLATE_FILE
+
+    stacks = tomllib.loads(manifest.read_text(encoding="utf-8")).get("stacks")
+    return [out / name / TEMPLATE_FILE for name in (stacks if isinstance(stacks, dict) else {})]
 
 
 def cmd_lint(args) -> int:
