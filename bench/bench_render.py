@@ -175,9 +175,8 @@ def measure_in_process(result: dict, work: Path) -> dict:
     def baseline():
         # The same templates as render builds them, serialised by troposphere (cfn-flip): the
         # reference the render path is measured against.
-        from generator.core.contract import StackContext
-        templates = [spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description)).template
-                     for spec in specs.values()]
+        from generator.core.render import stack_context
+        templates = [spec.implementation.build(spec.options, stack_context(spec)).template for spec in specs.values()]
         start = time.perf_counter()
         for template in templates:
             template.to_yaml()

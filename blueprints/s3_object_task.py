@@ -6,11 +6,11 @@ S3 publishes `Object Created` to EventBridge itself once the bucket has EventBri
 on (`NotificationConfiguration.EventBridgeConfiguration`); no CloudTrail trail is needed.
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html
 
-The container gets `detail.object.key` exactly as the event carries it (never decoded here). S3's
-EventBridge event reference (ev-events.html) does not say that key is URL-encoded, unlike its
-SQS/SNS/Lambda notifications ("The object key name value is URL encoded",
-notification-content-structure.html); AWS Lambda Powertools does URL-decode it (unquote_plus), so a
-container that must open the object should be ready for a key with `+`/`%XX` escapes.
+The container gets `detail.object.key` exactly as the event carries it: URL-encoded, as S3 writes
+keys in its notifications ("The object key name value is URL encoded", notification-content-
+structure.html; the EventBridge event reference, ev-events.html, does not say either way, but AWS
+Lambda Powertools decodes it with unquote_plus). Key filters are compared in that encoded form
+(generator.aws.event_rules.s3_encode) and the stack README says how the container decodes the key.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from awacs.aws import Action, Bool, Condition, Deny, Policy, Principal, Statement
+from awacs.aws import Policy
 from troposphere import GetAtt, Output, Parameter, Ref, Template
 from troposphere import events, s3
 
@@ -26,16 +26,19 @@ from generator.aws import iam
 from generator.aws import checkov_skips as skip_reasons
 from generator.aws.checkov_skips import checkov_skips
 from generator.aws.alerts import AlertOptions, add_alerts
-from generator.aws.arns import sub
+from generator.aws.capacity import places_on_spot
+from generator.aws.buckets import private_bucket_properties, tls_only_statement
 from generator.core.contract import Rendered, StackContext
 from generator.aws.delivery import DeliveryOptions, add_dead_letter_queue, allow_rule_to_send
-from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, task_ref
+from generator.aws.ecs_task import ENV_NAME, RunTaskOptions, refuse_concurrency, run_task_notes, task_ref
 from generator.core.errors import UserError
+from generator.core.options import option
 from generator.aws.event_rules import (
     BUCKET_NAME_PATH, OBJECT_CREATED, OBJECT_KEY_PATH, OBJECT_RESTORE_COMPLETED, S3KeyFilter,
-    container_override_transformer, s3_object_created_pattern,
+    container_override_transformer, encoded_key_notes, s3_object_created_pattern,
 )
 from generator.aws.targets import ecs_rule_target, invoke_statements
+from generator.aws.task_tags import task_tag_refs
 
 DESCRIPTION = "Run an ECS Fargate task for each S3 object created (native S3 → EventBridge events, key prefix/suffix/wildcard filter)"
 
@@ -53,28 +56,24 @@ EXISTING_BUCKET_NOTE = ("Requires Amazon EventBridge notifications on for the ex
 
 @dataclass(frozen=True, kw_only=True)
 class Options(RunTaskOptions, DeliveryOptions, S3KeyFilter, AlertOptions):
-    """The bucket's name is the BucketName parameter (per environment). existing_bucket: default
-    false, the stack creates the bucket (encrypted, private, TLS only, EventBridge notifications
-    on, kept when the stack is deleted); true, or a bucket name (the parameter's default), uses a
-    bucket that exists, whose EventBridge notifications must be on. bucket_versioning: default
-    false. bucket_encryption: AES256 (default, SSE-S3) or aws:kms (SSE-KMS, AWS managed key).
-    restore_completed: default false; true also runs the task on `Object Restore Completed`.
-    bucket_env_var / key_env_var: default S3_BUCKET / OBJECT_KEY. The key is passed exactly as
-    the event's detail.object.key. enabled: default true."""
+    """The bucket's name is the BucketName parameter (per environment)."""
 
-    existing_bucket: bool | str = False
-    bucket_versioning: bool = False
-    bucket_encryption: str = "AES256"
-    restore_completed: bool = False
-    bucket_env_var: str = "S3_BUCKET"
-    key_env_var: str = "OBJECT_KEY"
-    enabled: bool = True
+    existing_bucket: bool | str = option(False, doc="true, or a bucket name (the BucketName parameter's default): use a bucket that "
+                                                    "exists, whose EventBridge notifications must be on",
+                                         by_default="the stack creates the bucket (encrypted, private, TLS only, EventBridge "
+                                                    "notifications on, kept when the stack is deleted)")
+    bucket_versioning: bool = option(False, doc="turn on versioning of the bucket the stack creates", by_default="versioning off")
+    bucket_encryption: str = option("AES256", doc="encryption of the bucket the stack creates: AES256 (SSE-S3) or aws:kms "
+                                                  "(SSE-KMS, AWS managed key)", by_default="AES256")
+    restore_completed: bool = option(False, doc="also run the task on `Object Restore Completed`", by_default="only on `Object Created`")
+    bucket_env_var: str = option("S3_BUCKET", doc="container environment variable that receives the bucket name", by_default="S3_BUCKET")
+    key_env_var: str = option("OBJECT_KEY", doc="container environment variable that receives the object key exactly as the "
+                                                "event's detail.object.key: URL-encoded as S3 sends it (a space as +, other "
+                                                "characters as %XX; decode with urllib.parse.unquote_plus)", by_default="OBJECT_KEY")
+    enabled: bool = option(True, doc="whether the rule runs the task", by_default="true (false creates the rule disabled)")
 
     def __post_init__(self):
-        RunTaskOptions.__post_init__(self)
-        DeliveryOptions.__post_init__(self)
-        S3KeyFilter.__post_init__(self)
-        AlertOptions.__post_init__(self)
+        super().__post_init__()
         if isinstance(self.existing_bucket, str):
             if not re.match(BUCKET_NAME_PATTERN, self.existing_bucket):
                 raise UserError(f"{self.existing_bucket!r} is not an S3 bucket name", field="existing_bucket")
@@ -90,10 +89,17 @@ class Options(RunTaskOptions, DeliveryOptions, S3KeyFilter, AlertOptions):
                 raise UserError(f"{value!r} is also in environment; the event's value would be overridden", field=name)
         if self.bucket_env_var == self.key_env_var:
             raise UserError("must differ from bucket_env_var", field="key_env_var")
+        refuse_concurrency(self, "s3_object_task")
 
     @property
     def creates_bucket(self) -> bool:
         return self.existing_bucket is False
+
+    def check_parameter_values(self, values: dict[str, str]) -> None:
+        """An environment's BucketName against the key filter (a filter that starts with it matches no key)."""
+        super().check_parameter_values(values)
+        bucket = values.get(BUCKET_NAME, self.existing_bucket if isinstance(self.existing_bucket, str) else "")
+        self.check_bucket(str(bucket))
 
 
 def _bucket(template: Template, options: Options) -> s3.Bucket:
@@ -115,21 +121,14 @@ def _bucket(template: Template, options: Options) -> s3.Bucket:
         Metadata=checkov_skips(*skips),
         BucketName=Ref(BUCKET_NAME),
         BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[rule]),
-        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
-        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        **private_bucket_properties(),
         NotificationConfiguration=s3.NotificationConfiguration(
             EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True)),
         **extra,
     ))
-    bucket_arn = GetAtt(bucket, "Arn")
     template.add_resource(s3.BucketPolicy(
         BUCKET_POLICY, Bucket=Ref(bucket),
-        PolicyDocument=Policy(Version=iam.POLICY_VERSION, Statement=[Statement(
-            Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[Action("s3", "*")],
-            Resource=[bucket_arn, sub("${Bucket}/*", Bucket=bucket_arn)],
-            Condition=Condition(Bool("aws:SecureTransport", "false")),
-        )]),
+        PolicyDocument=Policy(Version=iam.POLICY_VERSION, Statement=[tls_only_statement(bucket)]),
     ))
     return bucket
 
@@ -147,11 +146,13 @@ def build(options: Options, stack: StackContext) -> Rendered:
             bucket_parameter["Default"] = options.existing_bucket
     template.add_parameter(Parameter(BUCKET_NAME, **bucket_parameter))
     task = task_ref(template, options)
+    tags = task_tag_refs(template, options, stack.environment_tags)
     bucket = _bucket(template, options) if options.creates_bucket else None
     dead_letter_queue = add_dead_letter_queue(template) if options.dead_letter_queue else None
 
     role = template.add_resource(iam.service_role(
-        RUN_TASK_ROLE, service="events.amazonaws.com", policy_name="run-task", statements=invoke_statements(task)))
+        RUN_TASK_ROLE, service="events.amazonaws.com", policy_name="run-task",
+        statements=invoke_statements(task, tags_tasks=options.tags_tasks)))
     detail_types = (OBJECT_CREATED, OBJECT_RESTORE_COMPLETED) if options.restore_completed else (OBJECT_CREATED,)
     try:
         transformer = container_override_transformer(options, {options.bucket_env_var: BUCKET_NAME_PATH, options.key_env_var: OBJECT_KEY_PATH})
@@ -162,18 +163,21 @@ def build(options: Options, stack: StackContext) -> Rendered:
         Description=f"{stack.name}: {' or '.join(detail_types)} in the bucket → ECS task",
         EventPattern=s3_object_created_pattern(Ref(BUCKET_NAME), options, detail_types=detail_types),
         State="ENABLED" if options.enabled else "DISABLED",
-        Targets=[ecs_rule_target(task, options, options, role=role, dead_letter_queue=dead_letter_queue, input_transformer=transformer)],
+        Targets=[ecs_rule_target(task, options, options, role=role, dead_letter_queue=dead_letter_queue, input_transformer=transformer,
+                                 tags=tags)],
     ))
     if dead_letter_queue is not None:
         allow_rule_to_send(template, dead_letter_queue, GetAtt(rule, "Arn"))
         template.add_output(Output("DeadLetterQueueUrl", Description="Failed task starts land here", Value=Ref(dead_letter_queue)))
     template.add_output(Output("BucketName", Description="The bucket whose new objects start the task", Value=Ref(bucket or BUCKET_NAME)))
     template.add_output(Output("RuleArn", Description="The EventBridge rule", Value=GetAtt(rule, "Arn")))
-    add_alerts(template, task, options, stack_name=stack.name, rule=rule, dead_letter_queue=dead_letter_queue)
-    notes = [] if options.creates_bucket else [EXISTING_BUCKET_NOTE]
+    add_alerts(template, task, options, stack_name=stack.name, container_name=options.container_name, rule=rule,
+               dead_letter_queue=dead_letter_queue, spot_interruptions_alert=places_on_spot(options.strategy))
+    notes = ([] if options.creates_bucket else [EXISTING_BUCKET_NOTE]) + encoded_key_notes(options, options.key_env_var)
     if options.import_from:
         notes.append(f"FoundationStack is `{options.import_from}-<environment>` (the `{options.import_from}` stack deployed for the "
                      "same environment, in the same account and Region) unless the environment sets it.")
+    notes += run_task_notes(options, spot_retries=None)
     return Rendered(template, summary=_summary(options), notes=notes)
 
 

@@ -1,21 +1,17 @@
-"""Shared fixtures: the repository's paths, a CLI runner, a project copy, and a moto server."""
+"""Shared fixtures: a CLI runner, a project copy, rendered examples and a moto server. Tests import
+helpers from tests/support/, never from here."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from generator.commands.cli import main
-
-REPO = Path(__file__).resolve().parent.parent
-# Copies of ../shared/reference/events (AWS's documented sample events): CI runs on a bare clone.
-REFERENCE_EVENTS = REPO / "tests" / "events" / "reference"
-SHARED_REFERENCE_EVENTS = REPO.parent / "shared" / "reference" / "events"
+from support.paths import REPO, free_port
 
 
 def pytest_addoption(parser):
@@ -27,6 +23,7 @@ def private_user_cache(tmp_path_factory):
     """Lint results and compiled templates go to a scratch cache, never the developer's own."""
     patch = pytest.MonkeyPatch()
     patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    patch.delenv("ECS_BATCH_TEMPLATES_CACHE_DIR", raising=False)  # e.g. CI's restored lint cache
     yield
     patch.undo()
 
@@ -54,20 +51,11 @@ def run_cli(capsys, monkeypatch):
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    """A copy of the repository's manifest in a scratch folder (renders never touch the repo)."""
+    """A copy of the repository's manifest, and of the workflows generated from it (its [pipeline]
+    table makes `check` compare them), in a scratch folder (renders never touch the repo)."""
     shutil.copy(REPO / "stacks.toml", tmp_path / "stacks.toml")
+    shutil.copytree(REPO / ".github" / "workflows", tmp_path / ".github" / "workflows")
     return tmp_path
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under folder with its bytes: to prove a failed command changed nothing."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +63,7 @@ def moto_endpoint():
     """A moto server on a free loopback port, for deploying rendered stacks."""
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
@@ -100,14 +88,3 @@ def rendered_examples(tmp_path_factory) -> Path:
     assert main(["render", "--manifest", str(folder / "stacks.toml"), "--out", str(folder / "templates_out"),
                  "--samconfig", str(folder / "samconfig.toml")]) == 0
     return folder
-
-
-def external_tool(variable: str, command: str, why: str) -> str:
-    """A tool kept out of the project's environment (it pins other boto versions): from the
-    environment variable .ci/run sets, or PATH. Skipped locally without it; in CI it must exist."""
-    found = os.environ.get(variable) or shutil.which(command)
-    if not found:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide {command} ({variable}=/path/to/{command}): see .ci/run")
-        pytest.skip(f"{command} is not installed (set {variable} or put {command} on PATH); {why}")
-    return found

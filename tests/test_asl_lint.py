@@ -10,7 +10,9 @@ import pytest
 
 from generator.checks.asl_lint import asl_findings, definition_files
 from generator.checks.engine import lint_paths
-from helpers import manifest_text, render_text
+from support.manifests import manifest_text, render_text
+
+pytestmark = pytest.mark.lint
 
 OPTIONS = '''container_name = "stock-trader"
 command = ["--arg1", "100", "--arg2", "200"]
@@ -76,11 +78,13 @@ def test_cfn_lint_alone_does_not_see_the_definition_file(rendered):
     assert {f.rule for f in asl_findings(rendered)} == {"E3601", "E9603"}
 
 
+@pytest.mark.slow  # the whole command: every template linted, worker processes each setting up cfn-lint
 def test_generator_lint_fails_on_a_broken_definition_file(rendered):
     edit_definition(rendered, break_definition)
     assert {f.rule for f in lint_paths([rendered])} >= {"E3601", "E9603"}
 
 
+@pytest.mark.slow  # the whole command: every template linted, worker processes each setting up cfn-lint
 def test_lint_cache_sees_an_edited_definition_file_and_keeps_its_path(rendered, tmp_path):
     cache = tmp_path / "cache"
     assert lint_paths([rendered], cache_dir=cache) == []
@@ -252,6 +256,7 @@ def test_resources_and_retriers_inside_parallel_branches_are_checked(tmp_path):
 NEXTT, LAUNCH_TYPE = '"Nextt"', '"LaunchType"'
 
 
+@pytest.mark.slow  # the whole command: every template linted, worker processes each setting up cfn-lint
 def test_generator_lint_command_exits_1_naming_the_definition_files_lines_and_rules(project, run_cli):
     """`python -m generator lint` on a render of the example manifest whose .asl.json was broken
     by hand (a "Nextt" typo, LaunchType FARGATEX): exit 1, each finding at the file's line."""

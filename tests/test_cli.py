@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, snapshot
+from support.paths import REPO, snapshot
 
 
 @pytest.fixture
@@ -32,6 +32,8 @@ def test_render_twice_is_byte_identical_and_reports_unchanged(rendered, run_cli)
     assert "nightly-report: unchanged" in result.out
 
 
+@pytest.mark.slow  # the whole command: every template linted, worker processes each setting up cfn-lint
+@pytest.mark.lint
 def test_check_passes_on_fresh_render_and_fails_with_diff_after_edit(rendered, run_cli, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(rendered / "cache"))
     assert run_cli("check", cwd=rendered).code == 0
@@ -74,7 +76,7 @@ def test_paths_can_point_elsewhere(project, run_cli, tmp_path_factory):
     assert result.code == 0, result.err
     assert (elsewhere / "out/nightly-report/template.yaml").exists()
     assert 'template_file = "out/nightly-report/template.yaml"' in (elsewhere / "sam.toml").read_text()
-    assert list(project.iterdir()) == []
+    assert [p.name for p in project.iterdir()] == [".github"]  # nothing written here (.github: the fixture's copy)
 
 
 def test_list_shows_blueprints_and_stacks(project, run_cli):
@@ -195,9 +197,30 @@ def test_unknown_stack_name_is_bad_input(project, run_cli):
     assert result.code == 2 and "unknown stack 'nightly-reprot' (did you mean 'nightly-report'?)" in result.err
 
 
-@pytest.mark.parametrize("command", ["render", "check", "lint", "list"])
+@pytest.mark.parametrize("command", ["render", "check", "lint", "list", "new"])
 def test_every_command_has_help(command, run_cli, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         run_cli(command, "--help", cwd=tmp_path)
     assert exit_.value.code == 0
     assert "usage: python -m generator " + command in capsys.readouterr().out
+
+
+def test_every_missing_parameter_is_reported_in_one_line(project, run_cli):
+    manifest = project / "stacks.toml"
+    text = manifest.read_text()
+    for line in ['ClusterArn = "arn:aws:ecs:ap-northeast-1:123456789012:cluster/batch-dev"\n',
+                 'ClusterArn = "arn:aws:ecs:ap-northeast-1:210987654321:cluster/batch-prod"\n',
+                 'ExecutionRoleArn = "arn:aws:iam::210987654321:role/ecsTaskExecutionRole"\nTaskRoleArn = "arn:aws:iam::210987654321:role/nightly-report-task"\n',
+                 'BucketName = "sample-bucket-dev"\n']:
+        assert line in text
+        text = text.replace(line, line[line.index("\n") + 1:] if line.startswith("ExecutionRoleArn") else "", 1)
+    manifest.write_text(text)
+    result = run_cli("render", cwd=project)
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert result.err == (
+        "error: stack nightly-report: no value for required parameters: environments.dev.parameters: ClusterArn; "
+        "environments.prod.parameters: ClusterArn, ExecutionRoleArn (ClusterArn (ARN of the ECS cluster the task runs in), "
+        "ExecutionRoleArn (ARN of the task execution role (image pull, logs))); "
+        "stack csv-ingest: environments.dev.parameters.BucketName: no value for required parameter BucketName (Name of the bucket this stack creates)\n"
+    )
+    assert not (project / "templates_out").exists()

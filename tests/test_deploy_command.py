@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 
-from conftest import snapshot
+from support.paths import snapshot
 
 FAKE_SAM = """#!/usr/bin/env python3
 import json, os, sys
@@ -109,7 +109,8 @@ def test_diff_summarises_resource_changes_and_writes_nothing(rendered, run_cli):
     before = snapshot(rendered)
     result = run_cli("diff", cwd=rendered)
     assert result.code == 0
-    assert "artisan-logger: resources removed DeadLetterQueue, DeadLetterQueuePolicy, DeadLetterQueueAlarm; changed ScheduleRule\n" in result.out
+    # the alert rule loses its dead-letter queue too
+    assert "artisan-logger: resources removed DeadLetterQueue, DeadLetterQueuePolicy, DeadLetterQueueAlarm; changed ScheduleRule, TaskFailedAlertRule\n" in result.out
     assert "nightly-report: no resource changes\n" in result.out
     assert "-  DeadLetterQueue:\n" in result.out
     assert snapshot(rendered) == before
@@ -126,7 +127,7 @@ def test_next_runs_lists_future_runs_in_both_zones(project, run_cli):
 
 
 def test_next_runs_of_a_stack_without_schedule_is_bad_input(tmp_path, run_cli):
-    from helpers import manifest_text
+    from support.manifests import manifest_text
     # a scheduled stack always has a schedule; an unknown stack is the reachable bad input here
     (tmp_path / "stacks.toml").write_text(manifest_text("job", "scheduled_task", 'schedule = "rate(1 day)"\ncontainer_name = "a"'))
     result = run_cli("next-runs", "nope", cwd=tmp_path)

@@ -7,32 +7,14 @@ overrides and capabilities. Then the created function, rule, target, permission,
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 
 import pytest
 
-from deploy import client, create_stack, inline_policy, physical_ids, sam_translate, samconfig_overrides, yaml_load
+from support.moto_deploy import (client, create_stack, inline_policy, physical_ids, sam_translate, samconfig_overrides,
+                                 upload_code, yaml_load)
 
-CODE_BUCKET = "sam-artifacts"
-
-
-
-
-def upload_code(endpoint: str, region: str, code_dir, key: str) -> str:
-    """What `sam deploy` does with a local CodeUri: zip the folder, upload it, point CodeUri at it."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(code_dir.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(code_dir).as_posix())
-    s3 = client("s3", endpoint, region)
-    if CODE_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
-    s3.put_object(Bucket=CODE_BUCKET, Key=key, Body=buffer.getvalue())
-    return f"s3://{CODE_BUCKET}/{key}"
-
+pytestmark = [pytest.mark.deploy, pytest.mark.slow]
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])
 def test_redeploy_stack_deploys_and_wires_rule_function_and_role(rendered_examples, moto_endpoint, environment):
@@ -119,5 +101,17 @@ def test_redeploy_stack_deploys_and_wires_rule_function_and_role(rendered_exampl
                                  [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}], [{"Ref": "AlertTopic"}]),
         "FailedInvocationsAlarm": ("AWS/Events", "FailedInvocations", [{"Name": "RuleName", "Value": {"Ref": "RedeployRule"}}], [{"Ref": "AlertTopic"}]),
         "FunctionErrorsAlarm": ("AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": {"Ref": "RedeployFunction"}}], [{"Ref": "AlertTopic"}]),
+        "FunctionDestinationFailuresAlarm": ("AWS/Lambda", "DestinationDeliveryFailures",
+                                             [{"Name": "FunctionName", "Value": {"Ref": "RedeployFunction"}}], [{"Ref": "AlertTopic"}]),
+        "FunctionEventsDroppedAlarm": ("AWS/Lambda", "AsyncEventsDropped",
+                                       [{"Name": "FunctionName", "Value": {"Ref": "RedeployFunction"}}], [{"Ref": "AlertTopic"}]),
+        "DeploymentFailedAlertRuleFailedInvocationsAlarm": ("AWS/Events", "FailedInvocations",
+                                                            [{"Name": "RuleName", "Value": {"Ref": "DeploymentFailedAlertRule"}}],
+                                                            [{"Ref": "AlertTopic"}]),
     }
+    # the rule on failed rollouts of the mapped service, as created, publishing to the stack's topic
+    deployment_rule = events.describe_rule(Name=ids["DeploymentFailedAlertRule"].split("/")[-1].split("|")[0])
+    assert json.loads(deployment_rule["EventPattern"])["resources"] == [f"arn:aws:ecs:{region}:{account}:service/main/api"]
+    (alert,) = events.list_targets_by_rule(Rule=deployment_rule["Name"])["Targets"]
+    assert alert["Arn"] == ids["AlertTopic"]
     assert translated["Resources"]["RedeployFunction"]["Type"] == "AWS::Lambda::Function"  # what FunctionErrorsAlarm's Ref names

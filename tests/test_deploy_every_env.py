@@ -43,12 +43,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, _free_port
-from deploy import (client, create_stack, inline_policy, moto_server_process, physical_ids, reported_parameters,
-                    sam_translate, samconfig_overrides, without_unmodelled_outputs, yaml_load)
 from generator.core.samconfig import generated_sections
-from test_deploy_ecr_redeploy import upload_code
-from test_deploy_sfn_task import for_moto, translate_with_definition
+from support.moto_deploy import (client, create_stack, for_moto, inline_policy, moto_server_process, physical_ids, reported_parameters,
+                                 sam_translate, samconfig_overrides, translate_with_definition, upload_code,
+                                 without_unmodelled_outputs, yaml_load)
+from support.paths import REPO, free_port
+
+pytestmark = [pytest.mark.deploy, pytest.mark.slow]
 
 COMMITTED_SAMCONFIG = REPO / "samconfig.toml"
 ALERT_DETAIL_TYPE = "ECS Task State Change"
@@ -137,7 +138,7 @@ def moto_for_every_env():
     patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     patch.delenv("AWS_SESSION_TOKEN", raising=False)
     try:
-        with moto_server_process(_free_port()) as endpoint:
+        with moto_server_process(free_port()) as endpoint:
             yield endpoint
     finally:
         patch.undo()
@@ -406,18 +407,26 @@ def check_rules(stack: Deployed, resolve: Resolve, task) -> int:
             clusters += 1
             assert pattern["detail"]["group"] == [f"family:{family}"]
             assert pattern["detail"]["lastStatus"] == ["STOPPED"]
-            (alert,) = targets.values()
+            (target,) = targets.values()
+            if pattern["detail"].get("containers", {}).get("exitCode") == [0]:
+                # the missed-run alarm's success rule writes to the stack's own log group
+                (group,) = [stack.ids[name] for name in stack.of_type("AWS::Logs::LogGroup") if name == "SuccessfulRunsLogGroup"]
+                assert target["Arn"] == f"arn:aws:logs:{stack.region}:{stack.account}:log-group:{group}"
+                continue
             topics = stack.of_type("AWS::SNS::Topic")
             if topics:  # the stack's own topic (alerts = "topic"), else the AlertTopicArn parameter's
-                assert alert["Arn"] in {stack.ids[name] for name in topics}
+                assert target["Arn"] in {stack.ids[name] for name in topics}
             else:
-                assert alert["Arn"] == stack.overrides["AlertTopicArn"]
-            assert set(alert["InputTransformer"]["InputPathsMap"]) >= {"group", "task", "reason"}
+                assert target["Arn"] == stack.overrides["AlertTopicArn"]
+            assert set(target["InputTransformer"]["InputPathsMap"]) >= {"group", "task", "reason", "containers"}
 
-    if task is not None and stack.of_type("AWS::SNS::Topic"):
-        alert_rules = [name for name, resource in stack.of_type("AWS::Events::Rule").items()
-                       if resource["Properties"].get("EventPattern", {}).get("detail-type") == [ALERT_DETAIL_TYPE]]
-        assert alert_rules, "a stack with an alert topic that runs a task has an alert rule"
+    if stack.of_type("AWS::SNS::Topic"):
+        # a stack with an alert topic hears its failures: a task's, or (a state machine that waits
+        # for its task) the execution's outcome, or (ecr_redeploy) the rollout's
+        detail_types = {t for resource in stack.of_type("AWS::Events::Rule").values()
+                        for t in resource["Properties"].get("EventPattern", {}).get("detail-type", [])}
+        if task is not None:
+            assert detail_types & {ALERT_DETAIL_TYPE, "Step Functions Execution Status Change"}, "a stack that runs a task has an alert rule"
     return clusters
 
 

@@ -18,9 +18,11 @@ import shutil
 
 import pytest
 
-from conftest import REPO
-from deploy import client, create_stack, physical_ids, samconfig_overrides, yaml_load
 from generator.commands.cli import main
+from support.moto_deploy import client, create_stack, physical_ids, samconfig_overrides, yaml_load
+from support.paths import REPO
+
+pytestmark = [pytest.mark.deploy, pytest.mark.slow]
 
 REGION = "ap-northeast-1"
 

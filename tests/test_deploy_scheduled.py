@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from deploy import client, create_stack, inline_policy, physical_ids, samconfig_overrides, yaml_load
+from support.moto_deploy import client, create_stack, inline_policy, physical_ids, samconfig_overrides, yaml_load
 
-
+pytestmark = [pytest.mark.deploy, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])

@@ -28,40 +28,13 @@ import uuid
 
 import pytest
 
-from deploy import client, create_stack, inline_policy, physical_ids, sam_translate, samconfig_overrides, yaml_load
-from helpers import NETWORK_PARAMETERS, manifest_text, render_text
+from support.manifests import NETWORK_PARAMETERS, manifest_text, render_text, substituted
+from support.moto_deploy import client, create_stack, for_moto, inline_policy, physical_ids, samconfig_overrides, translate_with_definition, yaml_load
+from support.state_machines import NETWORK, moto_runs_state_machines, run, run_task_request, task_as_pass, task_that_fails
+
+pytestmark = [pytest.mark.deploy, pytest.mark.slow]
 
 STACK = "stock-trader-task"
-
-
-
-
-def translate_with_definition(template_path, parameter_values: dict, region: str) -> dict:
-    """The template as CloudFormation's SAM transform would deploy it, with the definition file
-    inlined as `Definition` (what `sam deploy` uploads and points DefinitionUri at)."""
-    template = yaml_load(template_path.read_text())
-    machine = template["Resources"]["StateMachine"]["Properties"]
-    machine["Definition"] = json.loads((template_path.parent / machine.pop("DefinitionUri")).read_text())
-    return sam_translate(template, region, parameter_values)
-
-
-def for_moto(translated: dict) -> dict:
-    """moto 5.2.5 reads DefinitionString and ignores DefinitionSubstitutions; CloudFormation replaces
-    each ${key} in the definition with the substitution's value. The same replacement is written as
-    Fn::Sub (same ${key} syntax), so moto resolves the values (Refs, Subs, Joins) itself."""
-    template = copy.deepcopy(translated)
-    machine = template["Resources"]["StateMachine"]["Properties"]
-    separator, lines = machine["DefinitionString"]["Fn::Join"]  # the translator's readable Join of literal lines
-    assert all(isinstance(line, str) for line in lines)
-    machine["DefinitionString"] = {"Fn::Sub": [separator.join(lines), machine.pop("DefinitionSubstitutions")]}
-    return template
-
-
-def substituted(text: str, values: dict[str, str]) -> str:
-    """What CloudFormation does with DefinitionSubstitutions: textual replacement of ${key}."""
-    for key, value in values.items():
-        text = text.replace("${" + key + "}", value)
-    return text
 
 
 @pytest.fixture(scope="module")
@@ -128,80 +101,6 @@ def test_state_machine_deploys_with_the_substitutions_applied(rendered_examples,
 # --- runs on moto's Step Functions interpreter ----------------------------------------------------
 
 
-@contextlib.contextmanager
-def moto_runs_state_machines(endpoint: str, monkeypatch):
-    """Switch the moto server to its state machine interpreter (its own backend: state machines
-    created through CloudFormation are not visible meanwhile), and back."""
-    def set_config(value: bool):
-        request = urllib.request.Request(f"{endpoint}/moto-api/config", method="POST",
-                                         data=json.dumps({"stepfunctions": {"execute_state_machine": value}}).encode())
-        urllib.request.urlopen(request).read()
-
-    # Task states call services through http://localhost:$MOTO_PORT (moto.settings.moto_server_port).
-    monkeypatch.setenv("MOTO_PORT", endpoint.rsplit(":", 1)[1])
-    set_config(True)
-    try:
-        yield
-    finally:
-        set_config(False)
-
-
-def run(endpoint: str, definition: dict, execution_input: dict) -> tuple[dict, list[str]]:
-    sfn = client("stepfunctions", endpoint, "us-east-1")
-    name = f"variant-{uuid.uuid4().hex[:12]}"
-    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition),
-                                       roleArn="arn:aws:iam::123456789012:role/variant")["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(execution_input))["executionArn"]
-    for _ in range(200):
-        described = sfn.describe_execution(executionArn=execution)
-        if described["status"] != "RUNNING":
-            break
-        time.sleep(0.05)
-    history = sfn.get_execution_history(executionArn=execution)["events"]
-    entered = [event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event]
-    return described, entered
-
-
-def task_as_pass(definition: dict, result: dict | None = None) -> dict:
-    """The definition with `Run ECS task` replaced by a Pass with its Parameters (or a fixed Result)."""
-    variant = copy.deepcopy(definition)
-    task = variant["States"]["Run ECS task"]
-    replacement = {"Type": "Pass", **({"Result": result} if result is not None else {"Parameters": task["Parameters"]}),
-                   "ResultPath": task["ResultPath"]}
-    replacement.update({key: task[key] for key in ("Next", "End") if key in task})
-    variant["States"]["Run ECS task"] = replacement
-    return variant
-
-
-def task_that_fails(definition: dict) -> dict:
-    """The definition with `Run ECS task` calling a Lambda function that does not exist; its Retry,
-    Catch and ResultPath stay, so the error takes the definition's own failure path."""
-    variant = copy.deepcopy(definition)
-    variant["States"]["Run ECS task"].update(Resource="arn:aws:states:::lambda:invoke", Parameters={"FunctionName": "no-such-function"})
-    return variant
-
-
-def run_task_request(parameters: dict) -> dict:
-    """Step Functions' PascalCase RunTask parameters as the ECS API's request, checked by botocore's
-    own validator against the RunTask input shape (not by the project's asl_lint)."""
-    import botocore.session
-    from botocore.validate import validate_parameters
-
-    def convert(value, shape):
-        if shape.type_name == "structure":
-            members = {name[:1].upper() + name[1:]: (name, member) for name, member in shape.members.items()}
-            assert set(value) <= set(members), set(value) - set(members)
-            return {members[key][0]: convert(item, members[key][1]) for key, item in value.items()}
-        if shape.type_name == "list":
-            return [convert(item, shape.member) for item in value]
-        return value
-
-    shape = botocore.session.get_session().get_service_model("ecs").operation_model("RunTask").input_shape
-    request = convert(parameters, shape)
-    validate_parameters(request, shape)  # raises ParamValidationError on a wrong name, type or enum
-    return request
-
-
 def test_success_path_sends_a_valid_run_task_request_with_real_lists(deployed, moto_endpoint, monkeypatch):
     section, overrides, ids, _ = deployed("dev")
     sfn = client("stepfunctions", moto_endpoint, section["region"])
@@ -237,11 +136,6 @@ def test_failure_path_records_the_error_and_fails_the_execution(deployed, moto_e
 
 
 # --- the input-overrides and no-wait variants, rendered here and run on the same interpreter -------
-
-NETWORK = {"Partition": "aws", "ClusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/batch",
-           "TaskFamilyArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/job",
-           "Subnets": "subnet-0a1b2c3d,subnet-1a2b3c4d", "SecurityGroups": "sg-0123456789abcdef0"}
-
 
 def rendered_definition(tmp_path, options: str) -> dict:
     stack = render_text(tmp_path, manifest_text("job", "sfn_task", options, NETWORK_PARAMETERS))["job"]

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from moto.events.models import EventPattern
 
-from conftest import REFERENCE_EVENTS, REPO
 from generator.core.errors import UserError
-from generator.checks.engine import lint_text
 from generator.core.render import capabilities
-from helpers import manifest_text, one_resource, policy_statements, render_text, resources_of_type
+from generator.review.event_simulator import apply_input_transformer, pattern_matches
+from support.expected_iam import policy_statements
+from support.manifests import manifest_text, one_resource, render_text, resources_of_type
+from support.paths import REFERENCE_EVENTS, REPO
 
 EVENTS = Path(__file__).parent / "events"
 HANDLER = REPO / "generator" / "aws" / "functions" / "redeploy" / "app.py"
@@ -48,10 +49,18 @@ def expected_alarms(topic, *, dead_letter_queue: bool = True) -> dict:
                                         "RuleName", {"Ref": "RedeployRule"}, topic),
         "FunctionErrorsAlarm": alarm("the function failed (an exception or a timeout)", "AWS/Lambda", "Errors", "Sum",
                                      "FunctionName", {"Ref": "RedeployFunction"}, topic),
+        "FunctionDestinationFailuresAlarm": alarm("Lambda could not send a failed run to its on-failure destination", "AWS/Lambda",
+                                                  "DestinationDeliveryFailures", "Sum", "FunctionName", {"Ref": "RedeployFunction"}, topic),
+        "FunctionEventsDroppedAlarm": alarm("Lambda dropped an event without running the function successfully", "AWS/Lambda",
+                                            "AsyncEventsDropped", "Sum", "FunctionName", {"Ref": "RedeployFunction"}, topic),
+        "DeploymentFailedAlertRuleFailedInvocationsAlarm": alarm(
+            "EventBridge could not deliver an alert of DeploymentFailedAlertRule", "AWS/Events", "FailedInvocations", "Sum",
+            "RuleName", {"Ref": "DeploymentFailedAlertRule"}, topic),
     }
     if dead_letter_queue:
         alarms["DeadLetterQueueAlarm"] = alarm(
-            "an event the rule could not deliver, or a run that still failed after its retries, is in the dead-letter queue",
+            "an event the rule could not deliver, a run that still failed after its retries, or an undelivered alert, is in the "
+            "dead-letter queue",
             "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "QueueName", {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}, topic)
     return alarms
 
@@ -69,6 +78,8 @@ def update_service(*arns) -> dict:
 
 
 def rendered(tmp_path, options: str = "", services: str = TESTREPO, parameters: str = ""):
+    if "trigger =" not in options:  # a trigger must be chosen; most tests take the replication event
+        options = f'trigger = "replication"\n{options}'
     return render_text(tmp_path, manifest_text("r", "ecr_redeploy", f"{options}\n{services}", parameters=parameters))["r"]
 
 
@@ -95,13 +106,13 @@ def as_eventbridge_sees_it(node):
 
 
 def matches(template: dict, name: str) -> bool:
-    pattern = one_resource(template, "AWS::Events::Rule")["Properties"]["EventPattern"]
+    pattern = template["Resources"]["RedeployRule"]["Properties"]["EventPattern"]
     return EventPattern.load(json.dumps(pattern)).matches_event(as_eventbridge_sees_it(event(name)))
 
 
-def test_replication_is_the_default_and_matches_successful_replications_of_mapped_repositories(tmp_path):
+def test_replication_matches_successful_replications_of_mapped_repositories(tmp_path):
     template = render(tmp_path)
-    rule = one_resource(template, "AWS::Events::Rule")["Properties"]
+    rule = template["Resources"]["RedeployRule"]["Properties"]
     assert rule["EventPattern"] == {
         "source": ["aws.ecr"],
         "detail-type": ["ECR Replication Action"],
@@ -118,7 +129,7 @@ def test_replication_is_the_default_and_matches_successful_replications_of_mappe
 def test_cloudtrail_trigger_matches_replicate_image_on_the_repository_arn(tmp_path):
     template = render(tmp_path, 'trigger = "cloudtrail"', '[stacks.r.options.services]\ntestrepo = [{ cluster = "main", service = "api" }]\n'
                                                           '"team/web" = [{ cluster = "main", service = "web" }]')
-    assert one_resource(template, "AWS::Events::Rule")["Properties"]["EventPattern"] == {
+    assert template["Resources"]["RedeployRule"]["Properties"]["EventPattern"] == {
         "source": ["aws.ecr"],
         "detail-type": ["AWS API Call via CloudTrail"],
         "detail": {
@@ -138,7 +149,7 @@ def test_cloudtrail_trigger_matches_replicate_image_on_the_repository_arn(tmp_pa
 
 def test_push_trigger_with_tag_filter_matches_exact_tags_and_prefixes(tmp_path):
     template = render(tmp_path, 'trigger = "push"\ntag_filter = ["latest", "release-*"]')
-    assert one_resource(template, "AWS::Events::Rule")["Properties"]["EventPattern"] == {
+    assert template["Resources"]["RedeployRule"]["Properties"]["EventPattern"] == {
         "source": ["aws.ecr"],
         "detail-type": ["ECR Image Action"],
         "detail": {"result": ["SUCCESS"], "repository-name": ["testrepo"], "action-type": ["PUSH"],
@@ -183,7 +194,7 @@ def test_function_is_a_sam_function_with_our_role_log_group_and_failure_destinat
 
 def test_rule_target_invokes_the_function_with_retries_and_a_dead_letter_queue(tmp_path):
     template = render(tmp_path, "retry_attempts = 10\nmax_event_age_seconds = 3600")
-    (target,) = one_resource(template, "AWS::Events::Rule")["Properties"]["Targets"]
+    (target,) = template["Resources"]["RedeployRule"]["Properties"]["Targets"]
     assert target == {
         "Id": "RedeployFunction",
         "Arn": {"Fn::GetAtt": ["RedeployFunction", "Arn"]},
@@ -197,7 +208,8 @@ def test_rule_target_invokes_the_function_with_retries_and_a_dead_letter_queue(t
         "SourceArn": {"Fn::GetAtt": ["RedeployRule", "Arn"]},
     }
     policy = one_resource(template, "AWS::SQS::QueuePolicy")["Properties"]["PolicyDocument"]["Statement"]
-    assert [s["Condition"] for s in policy] == [{"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["RedeployRule", "Arn"]}}}]
+    assert [s["Condition"] for s in policy] == [{"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["RedeployRule", "Arn"]}}},
+                                                {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["DeploymentFailedAlertRule", "Arn"]}}}]
     assert one_resource(template, "AWS::SQS::Queue")["Properties"]["SqsManagedSseEnabled"] is True
 
 
@@ -230,7 +242,7 @@ def test_without_dead_letter_queue_nothing_refers_to_one(tmp_path):
     function = one_resource(template, "AWS::Serverless::Function")["Properties"]
     assert function["EventInvokeConfig"] == {"MaximumRetryAttempts": 0}
     assert function["Environment"]["Variables"]["DRY_RUN"] == "true"
-    (target,) = one_resource(template, "AWS::Events::Rule")["Properties"]["Targets"]
+    (target,) = template["Resources"]["RedeployRule"]["Properties"]["Targets"]
     assert "DeadLetterConfig" not in target
     assert policy_statements(template["Resources"]["RedeployFunctionRole"]) == [LOGS, update_service(service_arn("main", "api"))]
     assert set(template["Resources"]["RedeployFunctionRole"]["Properties"]) == {"AssumeRolePolicyDocument", "Policies"}
@@ -243,25 +255,47 @@ def test_alerts_default_to_a_topic_that_alarms_on_every_failure_path(tmp_path):
     topic = {"Ref": "AlertTopic"}
     assert alarms_of(template) == expected_alarms(topic)
     resources = template["Resources"]
-    # no ECS task starts here, so no task-stopped rule: the only rule is the trigger
-    assert list(resources_of_type(template, "AWS::Events::Rule")) == ["RedeployRule"]
+    # no ECS task starts here, so no task-stopped rule: the trigger, and the rule on failed rollouts
+    assert list(resources_of_type(template, "AWS::Events::Rule")) == ["RedeployRule", "DeploymentFailedAlertRule"]
     assert resources["AlertTopic"]["Properties"] == {"KmsMasterKeyId": {"Ref": "AlertTopicKey"}}
-    # only CloudWatch publishes (no alert rule), so only CloudWatch may use the key and publish
-    (_, publishers) = resources["AlertTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
-    assert publishers == {
-        "Sid": "AlertPublishersEncrypt", "Effect": "Allow", "Principal": {"Service": ["cloudwatch.amazonaws.com"]},
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": ["*"],
-        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
-    }
-    assert resources["AlertTopicPolicy"]["Properties"] == {"Topics": [topic], "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-        "Sid": "AlarmsPublish", "Effect": "Allow", "Principal": {"Service": ["cloudwatch.amazonaws.com"]},
-        "Action": ["sns:Publish"], "Resource": [topic],
-        "Condition": {"ArnLike": {"aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"}},
-                      "StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
-    }]}}
+    (_, events, alarms) = resources["AlertTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert (events["Sid"], events["Principal"], "aws:SourceAccount" in json.dumps(events)) == (
+        "AlertRulesEncrypt", {"Service": ["events.amazonaws.com"]}, False)
+    assert (alarms["Sid"], alarms["Condition"]["StringEquals"]) == ("AlarmsEncrypt", {"aws:SourceAccount": ACCOUNT_ID})
+    assert resources["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["DeploymentFailedAlertRule", "Arn"]}}}
     assert resources["AlertEmailSubscription"] == {"Type": "AWS::SNS::Subscription", "Condition": "HasAlertEmail", "Properties": {
         "TopicArn": topic, "Protocol": "email", "Endpoint": {"Ref": "AlertEmail"}}}
     assert list(template["Parameters"]) == ["AlertEmail"] and template["Parameters"]["AlertEmail"]["Default"] == ""
+
+
+def test_failed_rollouts_of_the_mapped_services_are_alerted(tmp_path):
+    template = render(tmp_path, services='[stacks.r.options.services]\n'
+                                         'testrepo = [{ cluster = "main", service = "api" }, { cluster = "blue", service = "api" }]')
+    rule = template["Resources"]["DeploymentFailedAlertRule"]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.ecs"], "detail-type": ["ECS Deployment State Change"],
+        "resources": [service_arn("blue", "api"), service_arn("main", "api")],
+        "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
+    }
+    (target,) = rule["Targets"]
+    assert (target["Arn"], target["DeadLetterConfig"]) == ({"Ref": "AlertTopic"}, {"Arn": QUEUE_ARN})
+    # AWS's documented sample event, moved to this stack's service
+    sample = event("ecs-deployment-state-change-failed.json")
+    sample["resources"] = ["arn:aws:ecs:us-west-2:111122223333:service/main/api"]
+    pattern = json.loads(json.dumps(rule["EventPattern"]).replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "us-west-2")
+                         .replace("${AWS::AccountId}", "111122223333"))
+    pattern["resources"] = [arn["Fn::Sub"] for arn in pattern["resources"]]
+    assert pattern_matches(pattern, sample)
+    for field, value in (("resources", ["arn:aws:ecs:us-west-2:111122223333:service/main/web"]),
+                         ("detail", {**sample["detail"], "eventName": "SERVICE_DEPLOYMENT_COMPLETED"})):
+        assert not pattern_matches(pattern, {**sample, field: value}), field
+    transformer = target["InputTransformer"]
+    text, notes = apply_input_transformer(transformer["InputPathsMap"], transformer["InputTemplate"], sample)
+    assert notes == [] and json.loads(text) == {
+        "alert": "r: an ECS service deployment failed (the deployment circuit breaker stopped it)",
+        "services": ["arn:aws:ecs:us-west-2:111122223333:service/main/api"], "deploymentId": "ecs-svc/123",
+        "reason": "ECS deployment circuit breaker: task failed to start.", "time": "2020-05-23T12:31:14Z"}
 
 
 def test_alerts_to_an_existing_topic_from_a_parameter(tmp_path):
@@ -271,7 +305,7 @@ def test_alerts_to_an_existing_topic_from_a_parameter(tmp_path):
         assert not resources_of_type(template, kind), kind
     (parameter,) = template["Parameters"].values()
     assert list(template["Parameters"]) == ["AlertTopicArn"]
-    assert "must let cloudwatch.amazonaws.com publish)" in parameter["Description"]
+    assert "must let events.amazonaws.com and cloudwatch.amazonaws.com publish)" in parameter["Description"]
 
 
 def test_alerts_off_adds_nothing(tmp_path):
@@ -287,36 +321,30 @@ def test_without_dead_letter_queue_the_function_and_rule_are_still_watched(tmp_p
     assert alarms_of(template) == expected_alarms({"Ref": "AlertTopic"}, dead_letter_queue=False)
 
 
+def test_without_alerts_a_dead_letter_queue_is_required(tmp_path):
+    with pytest.raises(UserError) as error:
+        render(tmp_path, 'alerts = "off"\ndead_letter_queue = false')
+    assert error.value.field == "options.dead_letter_queue" and "nothing would record an event" in error.value.message
+
+
 @pytest.mark.parametrize("options, note", [
     ("", "Failures are never silent: events the rule cannot deliver, and runs that still fail after Lambda's retries, land in the "
-         "SQS queue `DeadLetterQueueUrl`, and CloudWatch alarms on the function's `Errors`, the rule's `FailedInvocations` and the "
-         "queue's depth publish to the `AlertTopic` SNS topic (e-mailed to `AlertEmail` if set)."),
+         "SQS queue `DeadLetterQueueUrl`, and CloudWatch alarms on the function's `Errors`, `DestinationDeliveryFailures` and "
+         "`AsyncEventsDropped`, the rules' `FailedInvocations` and the queue's depth publish to the `AlertTopic` SNS topic "
+         "(e-mailed to `AlertEmail` if set). A failed rollout of a mapped service (`ECS Deployment State Change` "
+         "`SERVICE_DEPLOYMENT_FAILED`) is alerted only if the service's deployment circuit breaker is on"),
     ('alerts = "parameter"', "and the queue's depth publish to the SNS topic `AlertTopicArn`."),
     ("dead_letter_queue = false", "No dead-letter queue: an event that still fails after its retries is dropped, but CloudWatch alarms "
-                                  "on the function's `Errors` and the rule's `FailedInvocations` publish to the `AlertTopic` SNS topic"),
+                                  "on the function's `Errors`, `DestinationDeliveryFailures` and `AsyncEventsDropped` and the rules' "
+                                  "`FailedInvocations` publish to the `AlertTopic` SNS topic"),
     ('alerts = "off"', "No alerts (`alerts = \"off\"`): events the rule cannot deliver, and runs that still fail after Lambda's retries, "
-                       "land in the SQS queue `DeadLetterQueueUrl`, which nothing watches."),
-    ('alerts = "off"\ndead_letter_queue = false', "No dead-letter queue and no alerts: a failed redeploy shows only in the function's logs"),
+                       "land in the SQS queue `DeadLetterQueueUrl`, which nothing watches; a failed rollout is not watched either."),
 ])
 def test_readme_says_how_failures_are_heard(tmp_path, options, note):
     parameters = f'AlertTopicArn = "{ALERT_TOPIC_ARN}"' if "parameter" in options else ""
     readme = rendered(tmp_path, options, parameters=parameters).files["r/README.md"]
     assert note in readme
     assert ("never silent" in readme) is (options in ("", 'alerts = "parameter"'))
-
-
-@pytest.mark.parametrize("options", [
-    "",
-    'trigger = "cloudtrail"\ndry_run = true',
-    'trigger = "push"\ntag_filter = ["latest", "v*"]\ndead_letter_queue = false',
-    'alerts = "parameter"',
-    'alerts = "off"',
-])
-def test_rendered_templates_lint_clean(tmp_path, options):
-    services = '[stacks.r.options.services]\ntestrepo = [{ cluster = "main", service = "api" }]\n"team/web" = [{ cluster = "c", service = "s" }]'
-    parameters = f'AlertTopicArn = "{ALERT_TOPIC_ARN}"' if "parameter" in options else ""
-    text = rendered(tmp_path, options, services, parameters).files["r/template.yaml"]
-    assert lint_text(text, "template.yaml") == []
 
 
 def test_readme_says_what_the_cloudtrail_route_depends_on(tmp_path):
@@ -326,7 +354,8 @@ def test_readme_says_what_the_cloudtrail_route_depends_on(tmp_path):
 
 
 @pytest.mark.parametrize("options, services, field, message", [
-    ('trigger = "pull"', TESTREPO, "options.trigger", "allowed: replication, cloudtrail, push"),
+    ('trigger = "pull"', TESTREPO, "options.trigger", "allowed: replication (ECR's replication event, sent in the Region an image "
+                                                      "is replicated INTO (never fires without replication"),
     ("", "[stacks.r.options.services]", "options.services", "at least one repository"),
     ("", '[stacks.r.options.services]\ntestrepo = []', "options.services.testrepo", "at least one"),
     ("", '[stacks.r.options.services]\nTestRepo = [{ cluster = "main", service = "api" }]', "options.services", "'TestRepo' is not an ECR repository name"),
@@ -352,3 +381,69 @@ def test_too_many_repositories_for_one_pattern_is_refused(tmp_path):
     with pytest.raises(UserError) as raised:
         rendered(tmp_path, "", services)
     assert "2048-character quota" in raised.value.message
+
+
+# --- image_update = "digest": a new task definition revision naming the pushed image ------------
+
+DIGEST_SERVICES = ('[stacks.r.options.services]\n'
+                   'testrepo = [{ cluster = "main", service = "api", family = "api", roles = ["ecsTaskExecutionRole", "service-role/api-task"] },'
+                   ' { cluster = "blue", service = "api", family = "api", roles = ["ecsTaskExecutionRole"] }]')
+
+
+def test_digest_update_may_read_register_the_mapped_families_and_pass_only_the_listed_roles(tmp_path):
+    template = render(tmp_path, 'image_update = "digest"', DIGEST_SERVICES)
+    assert policy_statements(template["Resources"]["RedeployFunctionRole"]) == [
+        LOGS,
+        {"Sid": "RedeployMappedServices", "Effect": "Allow", "Action": ["ecs:UpdateService", "ecs:DescribeServices"],
+         "Resource": [service_arn("blue", "api"), service_arn("main", "api")]},
+        # DescribeTaskDefinition has no resource type in the Service Authorization Reference
+        {"Sid": "ReadTaskDefinitions", "Effect": "Allow", "Action": ["ecs:DescribeTaskDefinition"], "Resource": ["*"]},
+        {"Sid": "RegisterMappedFamilies", "Effect": "Allow", "Action": ["ecs:RegisterTaskDefinition"],
+         "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/api:*"}]},
+        {"Sid": "PassTaskRoles", "Effect": "Allow", "Action": ["iam:PassRole"],
+         "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/ecsTaskExecutionRole"},
+                      {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/service-role/api-task"}],
+         "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}},
+        SEND_TO_QUEUE,
+    ]
+    variables = one_resource(template, "AWS::Serverless::Function")["Properties"]["Environment"]["Variables"]
+    assert variables["IMAGE_UPDATE"] == "digest"
+    assert json.loads(variables["SERVICES"]) == {"testrepo": [{"cluster": "main", "service": "api", "family": "api"},
+                                                             {"cluster": "blue", "service": "api", "family": "api"}]}
+    # (the template lints clean: golden variant variant-redeploy-digest)
+
+
+def test_force_update_says_it_needs_a_mutable_tag_and_digest_says_what_it_registers(tmp_path):
+    forced = rendered(tmp_path).files["r/README.md"]
+    assert "the new image runs only if that task definition names a mutable tag" in forced
+    digest = rendered(tmp_path, 'image_update = "digest"', DIGEST_SERVICES).files["r/README.md"]
+    assert "registers a new revision of the service's task definition naming the pushed image by digest" in digest
+    assert "mutable tag" not in digest
+
+
+def test_replication_trigger_says_it_needs_replication(tmp_path):
+    assert "without ECR replication configured towards this Region nothing ever triggers a redeploy" in rendered(tmp_path).files["r/README.md"]
+    assert "without ECR replication" not in rendered(tmp_path, 'trigger = "push"').files["r/README.md"]
+
+
+@pytest.mark.parametrize("options, services, field, message", [
+    ('image_update = "digest"', TESTREPO, "options.services.testrepo", "each service needs family"),
+    ('trigger = "cloudtrail"\nimage_update = "digest"', DIGEST_SERVICES, "options.image_update", "names no image digest"),
+    ('image_update = "latest"', TESTREPO, "options.image_update", "allowed: force"),
+    ("", DIGEST_SERVICES, "options.services.testrepo", "family and roles apply only with image_update"),
+    ('image_update = "digest"', '[stacks.r.options.services]\ntestrepo = [{ cluster = "main", service = "api", family = "api", '
+                                'roles = ["arn:aws:iam::123456789012:role/x"] }]', "options.services.testrepo[0].roles", "not an ARN"),
+])
+def test_bad_image_update_options_name_the_field(tmp_path, options, services, field, message):
+    with pytest.raises(UserError) as error:
+        render(tmp_path, options, services)
+    assert error.value.field == field and message in error.value.message
+
+
+def test_trigger_must_be_chosen_and_the_error_says_what_each_needs(tmp_path):
+    text = manifest_text("r", "ecr_redeploy", TESTREPO)
+    with pytest.raises(UserError) as error:
+        render_text(tmp_path, text)
+    assert error.value.field == "options.trigger"
+    assert error.value.message.startswith("required option is missing (string); allowed: replication (")
+    assert "push (a completed push" in error.value.message

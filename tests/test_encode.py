@@ -6,19 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
-from generator.core.contract import StackContext
+from generator.core.manifest import load_manifest, manifest_stacks
+from generator.core.render import stack_context
 from generator.emit.encode import template_data
-from generator.core.manifest import load_manifest
+from support.paths import REPO
 
 MANIFESTS = [REPO / "stacks.toml", Path(__file__).parent / "golden" / "stacks.toml"]
-SPECS = [spec for manifest in MANIFESTS for spec in load_manifest(manifest).values()]
+# each stack with the manifest it belongs to (deploy_role reads the other stacks)
+SPECS = [(spec, manifest_stacks(specs.values())) for specs in map(load_manifest, MANIFESTS) for spec in specs.values()]
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[f"{spec.name}" for spec in SPECS])
-def test_same_data_as_troposphere(spec):
+@pytest.mark.parametrize("spec, manifest", SPECS, ids=[f"{spec.name}" for spec, _ in SPECS])
+def test_same_data_as_troposphere(spec, manifest):
     def build():
-        return spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description)).template
+        return spec.implementation.build(spec.options, stack_context(spec, manifest)).template
 
     assert template_data(build()) == build().to_dict()
 

@@ -14,10 +14,12 @@ from cfnlint.helpers import load_resource
 from cfnlint.rules import Rules
 
 import generator.checks.engine as lint
+from generator.aws.arns import as_text, is_wildcard_resource
+from generator.aws.iam import RESOURCE_STAR_ONLY_ACTIONS
 from generator.checks.engine import Finding, LintEngineError, default_cache_dir, lint_paths, lint_text
 from generator.checks.rules.iam_passrole_condition import grants_pass_role
 from generator.checks.rules.iam_wildcard_action import is_wildcard_action
-from generator.checks.rules.iam_wildcard_resource import RESOURCE_STAR_ONLY_ACTIONS
+from generator.core.errors import UserError
 
 FIXTURES = Path(__file__).parent / "lint_fixtures"
 POLICY_RULE_IDS = sorted(Rules.create_from_directory(str(lint.RULES_DIR)))
@@ -40,7 +42,7 @@ def line_of(text: str, needle: str) -> int:
 
 
 def test_every_policy_rule_is_loaded_with_the_cfn_lint_rules_and_has_fixtures():
-    assert POLICY_RULE_IDS == ["E9001", "E9002", "E9003", "E9004", "E9005", "E9006", "E9008", "W9007"]
+    assert POLICY_RULE_IDS == ["E9001", "E9002", "E9003", "E9004", "E9005", "E9006", "E9008", "E9009", "E9010", "W9007"]
     engine = lint._engine()
     assert set(POLICY_RULE_IDS) <= set(engine.all_rules)
     assert "E3002" in engine.all_rules and "E3002" in engine.cfn_rules  # cfn-lint's own rules, same run
@@ -304,9 +306,9 @@ def batch_calls(monkeypatch):
     calls: list[list[str]] = []
     real_batch = lint._lint_batch
 
-    def counting_batch(paths):
+    def counting_batch(paths, rule_dirs=()):
         calls.append(list(paths))
-        return real_batch(paths)
+        return real_batch(paths, rule_dirs)
 
     monkeypatch.setattr(lint, "_lint_batch", counting_batch)
     return calls
@@ -356,18 +358,18 @@ def test_cache_key_covers_the_rule_sources(tmp_path, monkeypatch):
     rules_copy = tmp_path / "lint_rules"
     shutil.copytree(lint.RULES_DIR, rules_copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(lint, "RULES_DIR", rules_copy)
-    before = lint._engine_fingerprint.__wrapped__()
+    before = lint._project_fingerprint.__wrapped__()
     rule_file = rules_copy / "logs_log_group_retention.py"
     rule_file.write_text(rule_file.read_text() + "\n# changed\n")
-    assert lint._engine_fingerprint.__wrapped__() != before
+    assert lint._project_fingerprint.__wrapped__() != before
 
 
 @pytest.fixture
 def fresh_fingerprint():
     """The engine fingerprint is computed once per process: recompute it in this test, and after it."""
-    lint._engine_fingerprint.cache_clear()
+    lint._project_fingerprint.cache_clear()
     yield
-    lint._engine_fingerprint.cache_clear()
+    lint._project_fingerprint.cache_clear()
 
 
 def test_a_new_cfn_lint_version_or_rule_change_invalidates_the_cache(tmp_path, batch_calls, monkeypatch, fresh_fingerprint):
@@ -380,7 +382,7 @@ def test_a_new_cfn_lint_version_or_rule_change_invalidates_the_cache(tmp_path, b
     real_version = lint._package_version
     with monkeypatch.context() as patch:
         patch.setattr(lint, "_package_version", lambda name: "9.9.9" if name == "cfn-lint" else real_version(name))
-        lint._engine_fingerprint.cache_clear()
+        lint._project_fingerprint.cache_clear()
         assert lint.cache_key() != key and "cfn-lint-9.9.9-" in lint.cache_key()
         assert lint_paths([bad], cache_dir=cache, jobs=1) == first
         assert len(batch_calls) == 2  # linted again under the new version
@@ -389,7 +391,7 @@ def test_a_new_cfn_lint_version_or_rule_change_invalidates_the_cache(tmp_path, b
     shutil.copytree(lint.RULES_DIR, rules_copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(lint, "RULES_DIR", rules_copy)
     (rules_copy / "sns_topic_encrypted.py").write_text((rules_copy / "sns_topic_encrypted.py").read_text() + "\n# changed\n")
-    lint._engine_fingerprint.cache_clear()
+    lint._project_fingerprint.cache_clear()
     assert lint.cache_key() != key
     lint_paths([bad], cache_dir=cache, jobs=1)
     assert len(batch_calls) == 3  # and again after a rule changed
@@ -422,6 +424,7 @@ def test_worker_count():
     assert lint._worker_count(10, 64) == 10
 
 
+@pytest.mark.slow  # the whole command: every template linted, worker processes each setting up cfn-lint
 def test_parallel_lint_gives_the_same_findings_as_serial(tmp_path, monkeypatch):
     names = sorted(path.name for path in FIXTURES.glob("*.yaml"))[:10]
     paths = copy_fixtures(tmp_path, names)
@@ -453,7 +456,9 @@ def test_finding_format():
 
 # --- key policies, NotAction/NotResource, ARNs as wide as "*", public principals ----------
 
-from generator.checks.rules._policy import as_text, is_wildcard_resource, principal_is_this_account  # noqa: E402
+from generator.checks.rules._policy import principal_is_this_account  # noqa: E402
+
+pytestmark = pytest.mark.lint
 
 
 def test_arns_as_wide_as_star():
@@ -666,3 +671,66 @@ def test_key_policy_in_a_sam_template_is_linted_once():
     )
     findings = lint_text(text)
     assert sorted(f.rule for f in findings) == ["E9001", "E9008"]
+
+
+# --- the user's own rules: --append-rules DIR ---------------------------------------------------------
+
+TEAM_RULES = Path(__file__).parent / "plugins" / "acme_blueprints" / "lint_rules"  # E9901: queues keep messages 14 days
+SHORT_RETENTION_QUEUE = ("Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n"
+                         "      MessageRetentionPeriod: 345600\n")
+
+
+def user_rule_folder(tmp_path: Path, name: str, rule_id: str, *, flags: bool = True) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    source = (TEAM_RULES / "queue_retention.py").read_text().replace('id = "E9901"', f'id = "{rule_id}"')
+    if not flags:
+        source = source.replace("            if properties.get", "            if False and properties.get")
+    (folder / "queue_retention.py").write_text(source)
+    return folder
+
+
+def test_appended_rules_run_with_ours_and_are_part_of_the_cache_key(tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text(SHORT_RETENTION_QUEUE)
+    cache = tmp_path / "cache"
+    assert lint_paths([template], cache_dir=cache, jobs=1) == []  # cached clean, without the team's rule
+    (finding,) = lint_paths([template], cache_dir=cache, jobs=1, append_rules=[TEAM_RULES])
+    assert (finding.rule, finding.level) == ("E9901", "error")
+    # the same folder name with other rule sources is another key: never the first folder's result
+    quiet = user_rule_folder(tmp_path, "quiet", "E9901", flags=False)
+    assert lint_paths([template], cache_dir=cache, jobs=1, append_rules=[quiet]) == []
+    assert [f.rule for f in lint_paths([template], cache_dir=cache, jobs=1, append_rules=[TEAM_RULES])] == ["E9901"]
+
+
+def test_appended_rules_also_see_what_the_sam_transform_makes(tmp_path):
+    sam = ('AWSTemplateFormatVersion: "2010-09-09"\nTransform: AWS::Serverless-2016-10-31\nResources:\n'
+           "  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n")
+    assert [f.rule for f in lint_text(sam, append_rules=[TEAM_RULES])] == ["E9901"]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: tmp / "missing", "is not a folder of cfn-lint rules"),
+    (lambda tmp: user_rule_folder(tmp, "clash", "E9001"), "rule id E9001 is already used by this project; give the rule another 9xxx id"),
+    (lambda tmp: user_rule_folder(tmp, "builtin", "E3002"), "rule id 'E3002'; allowed: E9xxx or W9xxx"),
+    (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "no cfn-lint rule found"),
+])
+def test_a_folder_that_is_not_usable_is_one_error_naming_it(tmp_path, run_cli, make, message):
+    folder = make(tmp_path)
+    with pytest.raises(UserError) as raised:
+        lint_paths([FIXTURES / "e9006_good.yaml"], append_rules=[folder])
+    assert raised.value.field == "--append-rules" and message in raised.value.message
+
+
+def test_two_folders_may_not_share_a_rule_id(tmp_path):
+    with pytest.raises(UserError, match="rule id E9950 is already used by another folder"):
+        lint_paths([FIXTURES / "e9006_good.yaml"], append_rules=[user_rule_folder(tmp_path, "a", "E9950"),
+                                                                 user_rule_folder(tmp_path, "b", "E9950")])
+
+
+def test_lint_command_takes_append_rules(project, run_cli):
+    assert run_cli("render", cwd=project).code == 0
+    result = run_cli("lint", "--append-rules", str(TEAM_RULES), "batch-base", "nightly-report", cwd=project)
+    assert result.code == 0 and "2 template(s) clean" in result.out  # our queues keep 14 days
+    result = run_cli("lint", "--append-rules", "no-such-folder", cwd=project)
+    assert result.code == 2 and result.err == "error: --append-rules: 'no-such-folder' is not a folder of cfn-lint rules\n"

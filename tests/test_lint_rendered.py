@@ -1,4 +1,5 @@
-"""Lint as the CLI runs it over what render writes: every golden variant is clean, a warning fails
+"""Lint as the CLI runs it over what render writes: every golden variant is clean (the blueprints'
+option combinations worth linting are golden variants, tests/golden/stacks.toml), a warning fails
 `generator lint`, and a SAM resource is also checked as the CloudFormation it becomes."""
 
 from __future__ import annotations
@@ -10,22 +11,26 @@ import pytest
 
 from generator.checks.engine import lint_paths, lint_text
 
+pytestmark = pytest.mark.lint
+
 GOLDEN_TEMPLATES = sorted((Path(__file__).parent / "golden" / "out").glob("*/template.yaml"))
 
 
+@pytest.mark.slow  # the whole corpus; the lint tests of the fast subset cover each mechanism
 @pytest.mark.parametrize("template", GOLDEN_TEMPLATES, ids=lambda path: path.parent.name)
 def test_every_golden_variant_lints_clean(template):
     assert lint_paths([template], cache_dir=None, jobs=1) == []
 
 
 def test_the_golden_variants_cover_every_blueprint():
-    from generator.core.registry import BLUEPRINTS
+    from generator.core.registry import registered
 
     found = {match for path in GOLDEN_TEMPLATES
              for match in re.findall(r"generated from blueprint (\w+)", path.read_text(encoding="utf-8"))}
-    assert found == set(BLUEPRINTS)
+    assert found == set(registered())
 
 
+@pytest.mark.slow  # the whole command: every template linted, worker processes each setting up cfn-lint
 def test_lint_command_fails_on_a_warning(project, run_cli):
     assert run_cli("render", cwd=project).code == 0
     template = project / "templates_out" / "nightly-report" / "template.yaml"

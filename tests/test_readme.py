@@ -9,7 +9,7 @@ import pytest
 
 from generator.review import describe
 from generator.review import stack_readme as readme_module
-from helpers import manifest_text, render_text
+from support.manifests import manifest_text, render_text
 
 
 def readme(tmp_path, options: str) -> str:
@@ -102,7 +102,7 @@ def test_rate_run_times_count_from_the_anchor():
 
 
 def test_a_template_without_parameters_says_so_instead_of_an_empty_table(tmp_path):
-    options = 'alerts = "off"\n[stacks.job.options.services]\ntestrepo = [{ cluster = "main", service = "api" }]'
+    options = 'trigger = "push"\nalerts = "off"\n[stacks.job.options.services]\ntestrepo = [{ cluster = "main", service = "api" }]'
     stack = render_text(tmp_path, manifest_text("job", "ecr_redeploy", options, parameters=""))["job"]
     assert "Parameters" not in stack.template
     text = stack.files["job/README.md"]
@@ -112,3 +112,35 @@ def test_a_template_without_parameters_says_so_instead_of_an_empty_table(tmp_pat
     with_parameters = readme(tmp_path, 'schedule = "rate(1 hour)"\ncontainer_name = "app"')
     assert "| name | type | description | dev |\n| --- | --- | --- | --- |\n| `ClusterArn` |" in with_parameters
     assert "has no parameters" not in with_parameters
+
+
+def test_the_readme_lists_what_the_stack_alerts_on_from_the_template(tmp_path):
+    text = readme(tmp_path, 'schedule = "rate(1 hour)"\ncontainer_name = "app"')
+    section = text.split("## Alerts\n\n", 1)[1].split("\n\n## ", 1)[0]
+    lines = section.splitlines()
+    assert lines[0] == "- rule `TaskFailedAlertRule` → `AlertTopic`: the job's ECS task failed or did not start"
+    assert "- alarm `FailedInvocationsAlarm` → `AlertTopic`: EventBridge could not start the task" in lines
+    assert "- alarm `TaskFailedAlertRuleFailedInvocationsAlarm` → `AlertTopic`: EventBridge could not deliver an alert of TaskFailedAlertRule" in lines
+    # one line per alert rule and per alarm of the rendered template, nothing else
+    stack = render_text(tmp_path, manifest_text("job", "scheduled_task", 'schedule = "rate(1 hour)"\ncontainer_name = "app"'))["job"]
+    alarms = [n for n, r in stack.template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert len(lines) == len(alarms) + 1
+    off = readme(tmp_path, 'schedule = "rate(1 hour)"\ncontainer_name = "app"\nalerts = "off"')
+    assert "## Alerts\n\nThis stack sends no alerts.\n" in off
+
+
+def test_an_application_event_and_the_failure_alert_are_two_sources_in_the_flow():
+    target = {"Id": "RunTask", "Arn": {"Ref": "ClusterArn"},
+              "EcsParameters": {"TaskDefinitionArn": {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}"}}}
+    template = {"Resources": {
+        "EventRule": {"Type": "AWS::Events::Rule", "Properties": {
+            "EventPattern": {"source": ["acme.orders"], "detail-type": ["OrderPlaced"]}, "Targets": [target]}},
+        "TaskFailedAlertRule": {"Type": "AWS::Events::Rule", "Properties": {
+            "EventPattern": {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"]},
+            "Targets": [{"Id": "Alert", "Arn": {"Ref": "AlertTopic"}}]}},
+        "AlertTopic": {"Type": "AWS::SNS::Topic", "Properties": {}},
+    }}
+    nodes, edges = describe.flow(template)
+    assert nodes["SourceAcmeOrders"] == "acme.orders" and "SourceAwsEcs" not in nodes
+    assert ("SourceAcmeOrders", "EventRule", "event") in edges and ("EcsTask", "TaskFailedAlertRule", "stopped") in edges
+    assert ("EcsTask", "EventRule", "stopped") not in edges

@@ -1,4 +1,4 @@
-"""The redeploy Lambda handler (generator/functions/redeploy/app.py) against moto's ECS mock.
+"""The redeploy Lambda handler (generator/aws/functions/redeploy/app.py) against moto's ECS mock.
 
 Every test creates its cluster, task definition and services, feeds the handler a reference event
 (or a variant from tests/events/), and checks both what was asked of ECS (a spy on the real boto3
@@ -18,8 +18,12 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from conftest import REFERENCE_EVENTS, REPO
-from helpers import manifest_text, render_text
+from support.manifests import manifest_text, render_text
+from support.paths import REFERENCE_EVENTS, REPO
+
+# moto's mock starts every test with a new boto3 session, which loads botocore's endpoint and service
+# data again (about 0.4 s a test here).
+pytestmark = pytest.mark.slow
 
 HANDLER = REPO / "generator" / "aws" / "functions" / "redeploy" / "app.py"
 EVENTS = Path(__file__).parent / "events"
@@ -71,10 +75,11 @@ def deployment_id(client, service: str) -> str:
     return described["deployments"][0]["id"]
 
 
-def configure(monkeypatch, services: dict, tag_filter=(), dry_run=False):
+def configure(monkeypatch, services: dict, tag_filter=(), dry_run=False, image_update="force"):
     monkeypatch.setenv("SERVICES", json.dumps(services))
     monkeypatch.setenv("TAG_FILTER", json.dumps(list(tag_filter)))
     monkeypatch.setenv("DRY_RUN", "true" if dry_run else "false")
+    monkeypatch.setenv("IMAGE_UPDATE", image_update)
 
 
 def log_lines(capsys) -> list[dict]:
@@ -216,7 +221,7 @@ def test_namespaced_repository_is_read_from_the_cloudtrail_arn(ecs, monkeypatch)
 
 def test_the_rendered_function_environment_drives_the_handler(ecs, monkeypatch, tmp_path):
     """What the blueprint writes into the function's environment is what the handler reads."""
-    options = 'tag_filter = ["latest"]\n[stacks.r.options.services]\ntestrepo = [{ cluster = "main", service = "worker" }]'
+    options = 'trigger = "replication"\ntag_filter = ["latest"]\n[stacks.r.options.services]\ntestrepo = [{ cluster = "main", service = "worker" }]'
     rendered = render_text(tmp_path, manifest_text("r", "ecr_redeploy", options, parameters=""))["r"]
     variables = rendered.template["Resources"]["RedeployFunction"]["Properties"]["Environment"]["Variables"]
     for name, value in variables.items():
@@ -225,3 +230,106 @@ def test_the_rendered_function_environment_drives_the_handler(ecs, monkeypatch, 
     summary = app.handler(event("ecr-replication-action.json"))
     assert ecs.update_calls == [{"cluster": "main", "service": "worker", "forceNewDeployment": True}]
     assert summary["image_tag"] == "latest"
+
+
+# --- IMAGE_UPDATE = "digest": a new revision naming the pushed image by digest ----------------------
+
+REGISTRY = f"123456789012.dkr.ecr.{REGION}.amazonaws.com"
+DIGEST = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234"  # the reference replication event's
+DIGEST_API = {"testrepo": [{"cluster": "main", "service": "api", "family": "api"}]}
+
+
+def run_with_sidecar(ecs) -> str:
+    """Move service api to a revision of family api with a log router listed before the app container."""
+    arn = ecs.client.register_task_definition(
+        family="api", executionRoleArn="arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+        containerDefinitions=[
+            {"name": "log-router", "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable", "memory": 128},
+            {"name": "app", "image": f"{REGISTRY}/testrepo:latest", "memory": 512, "environment": [{"name": "MODE", "value": "api"}]},
+        ])["taskDefinition"]["taskDefinitionArn"]
+    ecs.client.update_service(cluster="main", service="api", taskDefinition=arn)
+    ecs.update_calls.clear()
+    return arn
+
+
+def service_task_definition(ecs, service: str) -> str:
+    (described,) = ecs.client.describe_services(cluster="main", services=[service])["services"]
+    return described["taskDefinition"]
+
+
+def test_digest_update_registers_a_revision_with_the_image_by_digest_and_moves_the_service_to_it(ecs, monkeypatch, capsys):
+    configure(monkeypatch, DIGEST_API, image_update="digest")
+    previous = run_with_sidecar(ecs)
+    summary = app.handler(event("ecr-replication-action.json"))
+
+    current = service_task_definition(ecs, "api")
+    assert current != previous and current.endswith("task-definition/api:3")
+    assert ecs.update_calls == [{"cluster": "main", "service": "api", "taskDefinition": current}]
+    definition = ecs.client.describe_task_definition(taskDefinition=current)["taskDefinition"]
+    images = {c["name"]: c["image"] for c in definition["containerDefinitions"]}
+    assert images == {"log-router": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable",  # another repository: untouched
+                      "app": f"{REGISTRY}/testrepo@{DIGEST}"}
+    app_container = next(c for c in definition["containerDefinitions"] if c["name"] == "app")
+    assert app_container["environment"] == [{"name": "MODE", "value": "api"}]  # the rest of the definition is kept
+    assert definition["executionRoleArn"] == "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+    assert service_task_definition(ecs, "worker").endswith("task-definition/api:1")  # unmapped: untouched
+    (entry,) = summary["redeployed"]
+    assert (entry["task_definition"], entry["cluster"], entry["service"]) == (current, "main", "api")
+    (line,) = log_lines(capsys)
+    assert line["message"] == "registered a revision with the image digest" and line["containers"] == ["app"]
+    assert line["previous_task_definition"] == previous
+
+
+def test_digest_update_of_a_service_already_on_that_digest_changes_nothing(ecs, monkeypatch):
+    configure(monkeypatch, DIGEST_API, image_update="digest")
+    run_with_sidecar(ecs)
+    app.handler(event("ecr-replication-action.json"))
+    pinned = service_task_definition(ecs, "api")
+    ecs.update_calls.clear()
+    summary = app.handler(event("ecr-replication-action.json"))  # the same event again (EventBridge may deliver twice)
+    assert ecs.update_calls == [] and service_task_definition(ecs, "api") == pinned
+    assert summary["redeployed"] == [{"cluster": "main", "service": "api", "deployment_id": None, "task_definition": pinned}]
+
+
+@pytest.mark.parametrize("services, message", [
+    ({"testrepo": [{"cluster": "main", "service": "api", "family": "web"}]}, "runs task definition family 'api', not the mapped family 'web'"),
+    ({"otherrepo": [{"cluster": "main", "service": "api", "family": "api"}]}, "has no container whose image is from repository 'otherrepo'"),
+])
+def test_digest_update_refuses_what_it_may_not_or_cannot_change(ecs, monkeypatch, capsys, services, message):
+    configure(monkeypatch, services, image_update="digest")
+    run_with_sidecar(ecs)
+    before = service_task_definition(ecs, "api")
+    sample = event("ecr-replication-action.json")
+    sample["detail"]["repository-name"] = next(iter(services))
+    with pytest.raises(ValueError, match=message):
+        app.handler(sample)
+    assert service_task_definition(ecs, "api") == before
+    assert ecs.client.list_task_definitions(familyPrefix="api")["taskDefinitionArns"][-1].endswith("api:2")  # nothing registered
+    (line,) = log_lines(capsys)
+    assert line["level"] == "ERROR" and message in line["error"]
+
+
+def test_digest_update_needs_an_event_with_a_digest(ecs, monkeypatch):
+    configure(monkeypatch, DIGEST_API, image_update="digest")
+    with pytest.raises(ValueError, match="names no image digest"):
+        app.handler(event("ecr-replicateimage-cloudtrail.json"))
+    assert ecs.update_calls == []
+
+
+def test_image_repository_reads_tags_digests_and_namespaces():
+    assert app.image_repository(f"{REGISTRY}/testrepo:latest") == (REGISTRY, "testrepo")
+    assert app.image_repository(f"{REGISTRY}/team/web@{DIGEST}") == (REGISTRY, "team/web")
+    assert app.image_repository("localhost:5000/team/web:1.2") == ("localhost:5000", "team/web")
+    assert app.image_repository(f"{REGISTRY}/testrepo") == (REGISTRY, "testrepo")
+
+
+def test_the_rendered_digest_environment_drives_the_handler(ecs, monkeypatch, tmp_path):
+    options = ('trigger = "replication"\nimage_update = "digest"\n[stacks.r.options.services]\n'
+               'testrepo = [{ cluster = "main", service = "api", family = "api", roles = ["ecsTaskExecutionRole"] }]')
+    rendered = render_text(tmp_path, manifest_text("r", "ecr_redeploy", options, parameters=""))["r"]
+    for name, value in rendered.template["Resources"]["RedeployFunction"]["Properties"]["Environment"]["Variables"].items():
+        monkeypatch.setenv(name, value)
+    run_with_sidecar(ecs)
+    app.handler(event("ecr-replication-action.json"))
+    definition = ecs.client.describe_task_definition(taskDefinition=service_task_definition(ecs, "api"))["taskDefinition"]
+    assert f"{REGISTRY}/testrepo@{DIGEST}" in [c["image"] for c in definition["containerDefinitions"]]

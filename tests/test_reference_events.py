@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import REFERENCE_EVENTS, SHARED_REFERENCE_EVENTS
+from support.paths import REFERENCE_EVENTS, SHARED_REFERENCE_EVENTS
 
 
 def test_the_copied_reference_events_equal_the_shared_ones():

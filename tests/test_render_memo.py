@@ -4,6 +4,7 @@ a file on disk as up to date unless it has exactly what a render writes."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -16,9 +17,9 @@ def built(monkeypatch) -> list[str]:
     names: list[str] = []
     real = render.render_stack
 
-    def counting(spec, *, manifest_name):
+    def counting(spec, **arguments):
         names.append(spec.name)
-        return real(spec, manifest_name=manifest_name)
+        return real(spec, **arguments)
 
     monkeypatch.setattr(render, "render_stack", counting)
     return names
@@ -88,7 +89,7 @@ def test_new_code_builds_every_stack_again(rendered, run_cli, built, monkeypatch
 
 
 def test_the_code_fingerprint_covers_blueprints_generator_files_and_library_versions(monkeypatch, tmp_path):
-    from generator.core.registry import BLUEPRINTS
+    from generator.core.registry import registered
 
     render_memo.code_fingerprint.cache_clear()
     before = render_memo.code_fingerprint()
@@ -102,8 +103,8 @@ def test_the_code_fingerprint_covers_blueprints_generator_files_and_library_vers
     monkeypatch.setattr(type(tmp_path), "read_bytes", recording)
     render_memo.code_fingerprint.cache_clear()
     assert render_memo.code_fingerprint() == before  # deterministic
-    for module in BLUEPRINTS.values():
-        assert module.__file__.rsplit("/", 1)[1] in read
+    for blueprint in registered().values():
+        assert blueprint.module.__file__.rsplit("/", 1)[1] in read
     assert {"render.py", "yaml_emitter.py", "stack_readme.md.j2", "app.py"} <= set(read)
     monkeypatch.undo()
     monkeypatch.setattr(render_memo.metadata, "version", lambda name: "0.0" if name == "troposphere" else "1")
@@ -132,3 +133,42 @@ def test_the_memo_keeps_one_entry_per_stack_name(rendered, run_cli):
         assert run_cli("render", cwd=rendered).code == 0
     (memo_file,) = (rendered / "cache" / "render").glob("render-*.json")
     assert sorted(json.loads(memo_file.read_text())["stacks"]) == stack_names(rendered)
+
+
+@pytest.fixture
+def golden_project(tmp_path, run_cli, monkeypatch):
+    """The golden manifest (every blueprint, deploy roles, hand overrides) rendered with the memo."""
+    from support.paths import REPO
+
+    shutil.copy(REPO / "tests" / "golden" / "stacks.toml", tmp_path / "stacks.toml")
+    monkeypatch.setenv("ECS_BATCH_TEMPLATES_CACHE_DIR", str(tmp_path / "cache"))
+    assert run_cli("render", cwd=tmp_path).code == 0
+    return tmp_path
+
+
+def readers_of_the_manifest(project) -> set[str]:
+    (memo_file,) = (project / "cache" / "render").glob("render-*.json")
+    return {name for name, entry in json.loads(memo_file.read_text())["stacks"].items() if entry["manifest"] is not None}
+
+
+def test_a_stack_built_from_the_other_stacks_is_built_again_when_they_change(golden_project, run_cli, built):
+    readers = readers_of_the_manifest(golden_project)
+    assert {"variant-deploy-roles", "variant-deploy-roles-us", "variant-deploy-roles-test"} <= readers  # deploy_role grants the others
+    assert "batch-base" not in readers
+    manifest = golden_project / "stacks.toml"
+    text = manifest.read_text()
+    assert "[stacks.batch-base.options]\n" in text
+    manifest.write_text(text.replace("[stacks.batch-base.options]\n", "[stacks.batch-base.options]\nlog_retention_days = 90\n", 1))
+    assert run_cli("render", cwd=golden_project).code == 0
+    assert set(built) == {"batch-base"} | readers
+
+
+def test_a_changed_hand_override_builds_that_stack_only(golden_project, run_cli, built):
+    manifest = golden_project / "stacks.toml"
+    text = manifest.read_text()
+    old = '"Resources/Schedule/Properties/Target/RetryPolicy/MaximumRetryAttempts" = 10'
+    assert old in text
+    manifest.write_text(text.replace(old, old.replace("= 10", "= 11")))
+    assert run_cli("render", cwd=golden_project).code == 0
+    assert built == ["variant-scheduler-spot"]
+    assert "MaximumRetryAttempts: 11" in (golden_project / "templates_out" / "variant-scheduler-spot" / "template.yaml").read_text()

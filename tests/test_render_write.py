@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import snapshot
 from generator.core import render
 from generator.core.errors import UserError
 from generator.core.manifest import load_manifest
+from support.paths import snapshot
 
 
 def without_tables(text: str, *prefixes: str) -> str:

@@ -14,9 +14,12 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 
-from conftest import REPO, external_tool
-from deploy import client, samconfig_overrides
+from support.moto_deploy import client, samconfig_overrides
+from support.paths import REPO, external_tool
+
+pytestmark = [pytest.mark.deploy, pytest.mark.slow]
 
 
 def test_sam_deploy_uses_generated_overrides_and_tags(tmp_path, moto_endpoint):
@@ -26,7 +29,8 @@ def test_sam_deploy_uses_generated_overrides_and_tags(tmp_path, moto_endpoint):
     manifest = manifest.replace('tags = { team = "web", env = "dev" }', 'tags = { team = "web", env = "dev", owner = "Web Platform Team" }')
     (tmp_path / "stacks.toml").write_text(manifest)
     environment = {**os.environ, "PATH": f"{Path(sam).parent}{os.pathsep}{os.environ['PATH']}",
-                   "SAM_CLI_TELEMETRY": "0", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+                   "SAM_CLI_TELEMETRY": "0", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "PYTHONPATH": str(REPO)}  # this checkout's generator, whichever one is installed
     generator = [sys.executable, "-m", "generator"]
     subprocess.run([*generator, "render"], cwd=tmp_path, env=environment, check=True, capture_output=True)
     deploy = subprocess.run(

@@ -8,31 +8,8 @@ import tomllib
 
 import pytest
 
-from helpers import NETWORK_PARAMETERS, manifest_text, one_resource, policy_statements, render_text, resources_of_type
-
-FAMILY_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}"}
-FAMILY_REVISIONS_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}:*"}
-RUN_TASK = {
-    "Sid": "RunTaskFamilyInCluster",
-    "Effect": "Allow",
-    "Action": ["ecs:RunTask"],
-    "Resource": [FAMILY_ARN, FAMILY_REVISIONS_ARN],
-    "Condition": {"ArnEquals": {"ecs:cluster": {"Ref": "ClusterArn"}}},
-}
-PASS_ROLE = {
-    "Sid": "PassTaskRoles",
-    "Effect": "Allow",
-    "Action": ["iam:PassRole"],
-    "Resource": [{"Ref": "ExecutionRoleArn"}, {"Fn::If": ["HasTaskRole", {"Ref": "TaskRoleArn"}, {"Ref": "AWS::NoValue"}]}],
-    "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-}
-SEND_TO_DLQ = {
-    "Sid": "SendToDeadLetterQueue",
-    "Effect": "Allow",
-    "Action": ["sqs:SendMessage"],
-    "Resource": [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}],
-}
-
+from support.expected_iam import FAMILY_ARN, PASS_ROLE, RUN_TASK, SEND_TO_DLQ, policy_statements
+from support.manifests import NETWORK_PARAMETERS, manifest_text, one_resource, render_text, resources_of_type
 
 def render(tmp_path, options: str) -> dict:
     return render_text(tmp_path, manifest_text("job", "scheduled_task", options))["job"].template
@@ -76,7 +53,7 @@ def test_rule_role_may_only_run_this_family_in_this_cluster_and_pass_its_roles(t
     assert policy_statements(role) == [RUN_TASK, PASS_ROLE]
 
 
-def test_rule_dead_letter_queue_accepts_only_this_rule(tmp_path):
+def test_rule_dead_letter_queue_accepts_only_this_rule_and_the_alert_rule(tmp_path):
     template = render(tmp_path, 'schedule = "rate(5 minutes)"\ncontainer_name = "app"')
     queue = one_resource(template, "AWS::SQS::Queue")["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
@@ -89,6 +66,13 @@ def test_rule_dead_letter_queue_accepts_only_this_rule(tmp_path):
         "Action": ["sqs:SendMessage"],
         "Resource": [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}],
         "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ScheduleRule", "Arn"]}}},
+    }, {
+        "Sid": "AlertRulesSendUndeliveredAlerts",
+        "Effect": "Allow",
+        "Principal": {"Service": ["events.amazonaws.com"]},
+        "Action": ["sqs:SendMessage"],
+        "Resource": [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}],
+        "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["TaskFailedAlertRule", "Arn"]}}},
     }]
 
 
@@ -101,7 +85,9 @@ environment = { B = "2", A = "1" }
 retry_attempts = 3
 max_event_age_seconds = 600''')
     assert "ScheduleRule" not in template["Resources"]
-    assert not resources_of_type(template, "AWS::SQS::QueuePolicy")
+    # Scheduler sends to the dead-letter queue with the schedule's role; only the alert rule needs the queue policy
+    (policy,) = resources_of_type(template, "AWS::SQS::QueuePolicy").values()
+    assert [s["Sid"] for s in policy["Properties"]["PolicyDocument"]["Statement"]] == ["AlertRulesSendUndeliveredAlerts"]
     schedule = one_resource(template, "AWS::Scheduler::Schedule")["Properties"]
     assert schedule["ScheduleExpression"] == "cron(0 2 * * ? *)"
     assert schedule["ScheduleExpressionTimezone"] == "Asia/Tokyo"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from generator.core.errors import UserError
 from generator.aws.schedules import validate_schedule_expression, validate_timezone
+from generator.core.errors import UserError
 
 
 @pytest.mark.parametrize("expression", [

@@ -8,14 +8,13 @@ import json
 import pytest
 
 from blueprints import sfn_task
-from conftest import REFERENCE_EVENTS
 from generator.aws import step_functions as asl
 from generator.core.errors import UserError
-from generator.checks.engine import lint_text
 from generator.core.render import capabilities
 from generator.review.event_simulator import apply_input_transformer, pattern_matches
-from helpers import NETWORK_PARAMETERS, manifest_text, one_resource, policy_statements, render_text, resources_of_type
-from test_scheduled_task import FAMILY_ARN, PASS_ROLE, RUN_TASK, SEND_TO_DLQ
+from support.expected_iam import FAMILY_ARN, PASS_ROLE, RUN_TASK, SEND_TO_DLQ, policy_statements
+from support.manifests import NETWORK_PARAMETERS, manifest_text, one_resource, render_text, resources_of_type, substituted
+from support.paths import REFERENCE_EVENTS
 
 SEED = 'container_name = "stock-trader"\ncommand = ["--arg1", "100", "--arg2", "200"]'
 SUBSTITUTIONS = {
@@ -181,13 +180,10 @@ def test_every_path_ends_and_only_the_task_path_succeeds(tmp_path, options):
 
 
 def test_substituted_definition_is_json_and_lists_become_comma_separated_text_for_string_split(tmp_path):
-    text = render(tmp_path, SEED).files["job/statemachine/job.asl.json"]
-    # What CloudFormation does with DefinitionSubstitutions: textual replacement of ${key}.
     values = {"Partition": "aws", "ClusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/batch",
               "TaskFamilyArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/job",
               "Subnets": "subnet-0a1b2c3d,subnet-1a2b3c4d", "SecurityGroups": "sg-0123456789abcdef0"}
-    for key, value in values.items():
-        text = text.replace("${" + key + "}", value)
+    text = substituted(render(tmp_path, SEED).files["job/statemachine/job.asl.json"], values)
     task = json.loads(text)["States"]["Run ECS task"]
     assert "${" not in text
     assert task["Resource"] == "arn:aws:states:::ecs:runTask.sync"
@@ -257,6 +253,20 @@ task_failure_retry_attempts = 2''')
     # States.TaskFailed in a retrier matches every error but States.Timeout: the stack's README says so.
     assert "after any error but a timeout" in stack.files["job/README.md"]
     assert "ECS.AccessDeniedException" in stack.files["job/README.md"]
+
+
+def test_timeout_seconds_is_per_attempt_and_execution_timeout_bounds_the_whole_execution(tmp_path):
+    stack = render(tmp_path, SEED + '\ntimeout_seconds = 600\nexecution_timeout_seconds = 3600\ntask_failure_retry_attempts = 2')
+    definition = definition_of(stack)
+    assert list(definition) == ["Comment", "StartAt", "TimeoutSeconds", "States"]
+    assert definition["TimeoutSeconds"] == 3600  # top level: the whole execution, retries included
+    assert definition["States"]["Run ECS task"]["TimeoutSeconds"] == 600  # each attempt
+    readme = stack.files["job/README.md"]
+    assert "`timeout_seconds` (600 s) limits each attempt of the task: every retry gets it again" in readme
+    assert "`execution_timeout_seconds` (3600 s) limits the whole execution, retries included (it then ends `TIMED_OUT`)" in readme
+    unbounded = definition_of(render(tmp_path, SEED + '\ntimeout_seconds = 600'))
+    assert "TimeoutSeconds" not in unbounded
+    assert "the whole execution has no limit but Step Functions' one year" in render(tmp_path, SEED + '\ntimeout_seconds = 600').files["job/README.md"]
 
 
 def test_backoff_rate_may_be_any_number_from_one(tmp_path):
@@ -410,6 +420,8 @@ def test_s3_trigger_matches_the_bucket_and_key_and_passes_them_to_the_container(
     ('name = "a.b"', "name", "letters, digits"),
     ('wait = false\ntask_failure_retry_attempts = 1', "task_failure_retry_attempts", "wait = true"),
     ('timeout_seconds = 0', "timeout_seconds", "1 to 31536000"),
+    ('execution_timeout_seconds = 31536001', "execution_timeout_seconds", "1 to 31536000"),
+    ('timeout_seconds = 600\nexecution_timeout_seconds = 300', "execution_timeout_seconds", "shorter than timeout_seconds (600)"),
     ('ecs_retry_backoff_rate = 0', "ecs_retry_backoff_rate", "1.0 to 100"),
     ('ecs_retry_backoff_rate = 0.5', "ecs_retry_backoff_rate", "0.5 is out of range; allowed: 1.0 to 100"),
     ('ecs_retry_backoff_rate = nan', "ecs_retry_backoff_rate", "allowed: 1.0 to 100"),
@@ -486,20 +498,6 @@ def test_a_placeholder_without_substitution_or_an_unused_substitution_is_a_rende
     asl.check_substitutions(document, {"Used": "1", "Missing": "2"})  # consistent: no error
 
 
-@pytest.mark.parametrize("options", [
-    SEED,
-    SEED + '\nwait = false\nlog_level = "OFF"\ninput_overrides = true\nenvironment = { A = "1" }',
-    SEED + '\ntracing = true\nlog_level = "ALL"\nschedule = "rate(1 hour)"',
-    SEED + '\nschedule = "cron(0 2 * * ? *)"\ntimezone = "Europe/Paris"\ndead_letter_queue = false',
-    SEED + '\ns3 = { key_wildcard = "in/*.csv" }',
-    SEED + '\necs_retry_backoff_rate = 1.5\ntask_failure_retry_attempts = 1\nname = "trader"',
-])
-def test_rendered_templates_lint_clean(tmp_path, options):
-    stack = render(tmp_path, options, NETWORK_PARAMETERS + ('BucketName = "example-bucket"\n' if "s3 =" in options else ""))
-    beside = {path.removeprefix("job/"): text for path, text in stack.files.items() if path != "job/template.yaml"}
-    assert lint_text(stack.files["job/template.yaml"], files=beside) == []
-
-
 @pytest.mark.parametrize("event_file", ["ecs-task-state-change-stopped-exit0.json", "ecs-task-state-change-failed-to-start.json"])
 def test_task_scoped_statements_cover_the_task_arns_ecs_reports(tmp_path, event_file):
     """AWS's own policy grants StopTask/DescribeTasks on "*". Scoped to `task/<cluster>/*`, they must
@@ -528,3 +526,15 @@ def test_task_scoped_statements_cover_the_task_arns_ecs_reports(tmp_path, event_
     family_arn, revisions_arn = resolved(statements["RunTaskFamilyInCluster"], detail["clusterArn"])
     assert fnmatch.fnmatchcase(detail["taskDefinitionArn"], revisions_arn)
     assert not fnmatch.fnmatchcase(detail["taskDefinitionArn"], family_arn)
+
+
+def test_an_s3_trigger_filter_starting_with_the_bucket_name_is_refused_per_environment(tmp_path):
+    from generator.core.manifest import load_manifest
+
+    (tmp_path / "stacks.toml").write_text(manifest_text("job", "sfn_task", SEED + '\ns3 = { key_prefix = "landing/raw/" }',
+                                                        NETWORK_PARAMETERS + 'BucketName = "landing"\n'))
+    options = load_manifest(tmp_path / "stacks.toml")["job"].options
+    with pytest.raises(UserError) as raised:
+        options.check_parameter_values({"BucketName": "landing"})
+    assert raised.value.field == "s3.key_prefix" and "allowed: 'raw/'" in raised.value.message
+    options.check_parameter_values({"BucketName": "other"})  # another bucket: the prefix is a key

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO
+from support.paths import REPO
 
 HEAVY = ("yaml", "cfnlint", "moto", "samtranslator", "botocore", "boto3", "tomlkit")
 

@@ -8,11 +8,11 @@ import re
 import pytest
 
 from blueprints import task_foundation
+from generator.aws.fargate import FARGATE_MEMORY_BY_CPU, valid_pairs
 from generator.core.contract import StackContext
 from generator.core.errors import UserError
-from generator.aws.fargate import FARGATE_MEMORY_BY_CPU, valid_pairs
-from generator.checks.engine import lint_text
-from helpers import manifest_text, one_resource, policy_statements, render_text
+from support.expected_iam import policy_statements
+from support.manifests import manifest_text, one_resource, render_text
 
 LOG_GROUP_ARNS = [
     {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LogGroup}"},
@@ -165,12 +165,53 @@ def test_invalid_options(tmp_path, options, field, words):
     assert words in raised.value.message
 
 
-@pytest.mark.parametrize("options, parameters", [
-    ("", 'ImageUri = "nginx:1.27"'),
-    ('image_repository = "batch-app"\ncpu = 16384\nmemory = 122880\ncpu_architecture = "ARM64"\ncontainer_insights = true\n'
-     'secrets = { DB = "ssm:/db" }\ntask_role_statements = [{ actions = ["sqs:SendMessage"], resources = ["arn:{partition}:sqs:{region}:{account_id}:out"] }]',
-     'ImageTag = "v1"'),
+# --- issue 15: capacity providers, disk, read-only root, stop timeout, ulimits, init ----------------
+
+def test_capacity_providers_are_associated_with_the_cluster(tmp_path):
+    template = render(tmp_path, 'capacity_providers = ["FARGATE_SPOT", "FARGATE"]').template
+    assert template["Resources"]["ClusterCapacityProviders"] == {
+        "Type": "AWS::ECS::ClusterCapacityProviderAssociations",
+        "Properties": {
+            "Cluster": {"Ref": "Cluster"},
+            "CapacityProviders": ["FARGATE_SPOT", "FARGATE"],
+            # used only by a RunTask naming neither launch type nor strategy: on-demand when associated
+            "DefaultCapacityProviderStrategy": [{"CapacityProvider": "FARGATE", "Weight": 1}],
+        },
+    }
+    spot_only = render(tmp_path, 'capacity_providers = ["FARGATE_SPOT"]').template
+    assert spot_only["Resources"]["ClusterCapacityProviders"]["Properties"]["DefaultCapacityProviderStrategy"] == [
+        {"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
+    assert "ClusterCapacityProviders" not in render(tmp_path, "").template["Resources"]
+
+
+def test_container_and_task_settings_render_exactly(tmp_path):
+    stack = render(tmp_path, 'ephemeral_storage_gib = 200\nreadonly_root_filesystem = true\nstop_timeout = 120\n'
+                             'ulimits = [{ name = "nofile", soft = 1024, hard = 4096 }, { name = "nproc", soft = 64, hard = 64 }]\n'
+                             'init_process_enabled = true')
+    definition = one_resource(stack.template, "AWS::ECS::TaskDefinition")["Properties"]
+    assert definition["EphemeralStorage"] == {"SizeInGiB": 200}
+    (container,) = definition["ContainerDefinitions"]
+    assert container["ReadonlyRootFilesystem"] is True
+    assert container["StopTimeout"] == 120
+    assert container["Ulimits"] == [{"Name": "nofile", "SoftLimit": 1024, "HardLimit": 4096}, {"Name": "nproc", "SoftLimit": 64, "HardLimit": 64}]
+    assert container["LinuxParameters"] == {"InitProcessEnabled": True}
+    assert "Because of its ephemeral_storage_gib, tasks of this family need Fargate platform version 1.4.0" in stack.files["base/README.md"]
+    # (these settings lint clean: golden variant variant-foundation-spot)
+
+
+def test_defaults_add_none_of_the_settings(tmp_path):
+    definition = one_resource(render(tmp_path, "").template, "AWS::ECS::TaskDefinition")["Properties"]
+    (container,) = definition["ContainerDefinitions"]
+    assert "EphemeralStorage" not in definition
+    assert not {"ReadonlyRootFilesystem", "StopTimeout", "Ulimits", "LinuxParameters"} & set(container)
+
+
+@pytest.mark.parametrize("options, minimum", [
+    ({"cpu": 8192, "memory": 16384}, (1, 4, 0)),
+    ({"ephemeral_storage_gib": 21}, (1, 4, 0)),
+    ({"stop_timeout": 2}, (1, 3, 0)),
+    ({}, None),
 ])
-def test_rendered_templates_lint_clean(tmp_path, options, parameters):
-    stack = render(tmp_path, options, parameters)
-    assert lint_text(stack.files["base/template.yaml"], "base/template.yaml") == []
+def test_the_oldest_platform_version_a_family_runs_on(options, minimum):
+    found = task_foundation.Options(**options).minimum_platform_version
+    assert (found and found[0]) == minimum

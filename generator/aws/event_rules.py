@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from troposphere import events
 
 from generator.core.errors import UserError
+from generator.core.options import OptionTable, option
 
 S3_SOURCE = "aws.s3"
 OBJECT_CREATED = "Object Created"
@@ -52,6 +53,63 @@ RESERVED_VARIABLE_PREFIX = "aws.events."
 VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+# --- S3 object keys arrive URL-encoded ----------------------------------------------------------
+# S3 documents the object key of its event notifications as URL-encoded ("red flower.jpg" becomes
+# "red+flower.jpg", application/x-www-form-urlencoded: notification-content-structure.html). Its
+# EventBridge event reference (ev-events.html) says nothing either way, but AWS Lambda Powertools
+# (maintained by AWS) decodes `detail.object.key` of S3 EventBridge events with unquote_plus
+# (aws_lambda_powertools/utilities/data_classes/s3_event.py) and LocalStack encodes it too
+# (services/s3/notifications.py). So a key filter is compared with the encoded key: the options
+# are written as keys are in S3 and encoded here. Letters, digits, . _ - and / are sent as they
+# are and a space as +; every other character as %XX of its UTF-8 bytes (upper-case hex, as both
+# application/x-www-form-urlencoded encoders in common use write it). `*` and `~` are refused in
+# the literal part of a filter: the two common encoders disagree on them (Java's URLEncoder keeps
+# `*` and encodes `~`, Python's quote the reverse) and S3 does not say which it follows.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+S3_KEY_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-/")
+S3_KEY_UNDOCUMENTED = "*~"
+
+
+def s3_encode(key: str) -> str:
+    """`key` as S3 writes it in an event: URL-encoded (see above)."""
+    out = []
+    for char in key:
+        if char in S3_KEY_SAFE:
+            out.append(char)
+        elif char == " ":
+            out.append("+")
+        else:
+            out.append("".join(f"%{byte:02X}" for byte in char.encode("utf-8")))
+    return "".join(out)
+
+
+def is_s3_encoded(key: str) -> bool:
+    """Is `key` in the form S3 sends (nothing left that S3 would have encoded, escapes well formed)?"""
+    from urllib.parse import unquote_plus
+
+    return s3_encode(unquote_plus(key)) == key
+
+
+def _check_encodable(text: str, *, field: str) -> None:
+    for char in S3_KEY_UNDOCUMENTED:
+        if char in text:
+            raise UserError(f"{text!r} contains {char!r}: S3 sends object keys URL-encoded, and whether it encodes {char!r} (as "
+                            f"{s3_encode(char)}) or not is not documented, so the filter might never match; "
+                            f"allowed: a filter without {char!r} (with key_wildcard, a * that stands for any characters)", field=field)
+
+
+def _check_key_start(text: str, *, field: str) -> None:
+    """A filter that starts where no S3 key does: a / (keys are relative to the bucket), an s3:// URL or an ARN."""
+    lowered = text.lower()
+    if lowered.startswith(("s3://", "s3a://", "arn:")):
+        raise UserError(f"{text!r} is a URL or ARN, not an object key: a key is the part after the bucket name "
+                        "(s3://bucket/incoming/x.csv has key incoming/x.csv); allowed: the key's start, e.g. 'incoming/'", field=field)
+    if text.startswith("/"):
+        raise UserError(f"{text!r} starts with '/', which S3 keys written by the console, the CLI (s3://bucket/incoming/x.csv has key "
+                        "incoming/x.csv) and the SDKs do not; allowed: the key without the leading '/', e.g. "
+                        f"{text.lstrip('/')!r}", field=field)
+
+
 def wildcard_escape(text: str) -> str:
     """Literal text inside an EventBridge `wildcard` filter: `*` and `\\` are escaped with `\\`."""
     return text.replace("\\", "\\\\").replace("*", "\\*")
@@ -84,16 +142,19 @@ def validate_wildcard(pattern: str, *, field: str) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class S3KeyFilter:
-    """Which object keys start the target. key_prefix / key_suffix: default none (any key);
-    given together, a key must start with the prefix and end with the suffix (one `wildcard`
-    `<prefix>*<suffix>`, plus the exact keys in which the two overlap). key_wildcard: an
-    EventBridge wildcard (`*` = any characters); default none. With no filter every object in
-    the bucket matches."""
+class S3KeyFilter(OptionTable):
+    """Which object keys start the target. Given together, a key must start with the prefix and end
+    with the suffix (one `wildcard` `<prefix>*<suffix>`, plus the exact keys in which the two
+    overlap). With no filter every object in the bucket matches. Filters are written as the key is
+    in S3 ("raw/date=2025-01-01/my file.csv"); S3's events carry keys URL-encoded, so the rule
+    compares the encoded form ("raw/date%3D2025-01-01/my+file.csv"): letters, digits, . _ - / stay, a
+    space becomes +, any other character %XX; * and ~ (whose encoding S3 does not document) are refused."""
 
-    key_prefix: str | None = None
-    key_suffix: str | None = None
-    key_wildcard: str | None = None
+    key_prefix: str | None = option(None, doc="only keys that start with this, written as the key is in S3 (matched URL-encoded, as "
+                                              "S3's events carry it; * and ~ are refused)", by_default="any key")
+    key_suffix: str | None = option(None, doc="only keys that end with this (with key_prefix: keys that do both)", by_default="any key")
+    key_wildcard: str | None = option(None, doc="only keys that match this EventBridge wildcard (* = any characters, a literal * "
+                                                "is refused); not with key_prefix or key_suffix", by_default="any key")
 
     def __post_init__(self):
         for name in ("key_prefix", "key_suffix", "key_wildcard"):
@@ -104,6 +165,17 @@ class S3KeyFilter:
             if self.key_prefix is not None or self.key_suffix is not None:
                 raise UserError("use either key_wildcard or key_prefix/key_suffix, not both", field="key_wildcard")
             validate_wildcard(self.key_wildcard, field="key_wildcard")
+            if "\\*" in self.key_wildcard.replace("\\\\", ""):
+                raise UserError(f"{self.key_wildcard!r} has a literal * (\\*): S3 sends object keys URL-encoded, and whether it "
+                                "encodes * (as %2A) or not is not documented, so it could never match reliably; allowed: * as a "
+                                "wildcard only", field="key_wildcard")
+            _check_encodable(self.key_wildcard.replace("*", ""), field="key_wildcard")
+            _check_key_start(self.key_wildcard, field="key_wildcard")
+        for name in ("key_prefix", "key_suffix"):
+            if getattr(self, name) is not None:
+                _check_encodable(getattr(self, name), field=name)
+        if self.key_prefix is not None:
+            _check_key_start(self.key_prefix, field="key_prefix")
         candidates = [(self.key_prefix or "") + (self.key_suffix or ""), *self._overlapping_keys()]
         shortest = min(len(key.encode("utf-8")) for key in candidates)
         if shortest > MAX_KEY_BYTES:
@@ -120,6 +192,7 @@ class S3KeyFilter:
             raise UserError(f"the rule's event pattern could be {size} characters (the key filter lists {overlaps} keys in which prefix and "
                             f"suffix overlap); EventBridge allows {MAX_EVENT_PATTERN} by default: use a prefix and suffix that overlap "
                             "in fewer ways", field=field)
+        super().__post_init__()
 
     def _overlapping_keys(self) -> list[str]:
         """The keys shorter than prefix + suffix that start with the prefix and end with the suffix,
@@ -131,9 +204,14 @@ class S3KeyFilter:
         return [prefix + suffix[k:] for k in range(min(len(prefix), len(suffix)), 0, -1) if prefix.endswith(suffix[:k])]
 
     def key_filters(self) -> list | None:
-        """The EventBridge filter list for `detail.object.key`, or None for every key."""
+        """The EventBridge filter list for `detail.object.key` (in S3's URL-encoded form), or None for every key.
+
+        Encoding keeps starts and ends: the encoded key starts with the encoded prefix exactly when
+        the key starts with the prefix. (An encoded suffix that begins with a digit or A-F can also
+        match the tail of an escape such as %C3%A5 before it: EventBridge compares encoded text, so
+        such a key matches too. It only ever adds matches.)"""
         if self.key_wildcard is not None:
-            return [{"wildcard": self.key_wildcard}]
+            return [{"wildcard": _encode_wildcard(self.key_wildcard)}]
         if self.key_prefix is not None and self.key_suffix is not None:
             # `<prefix>*<suffix>` needs at least len(prefix) + len(suffix) characters, so the keys in
             # which the two overlap are added as exact strings: items of one array are OR'ed, and an
@@ -141,14 +219,34 @@ class S3KeyFilter:
             # Alternatives longer than S3 allows could never match and are left out.
             filters: list = []
             if len((self.key_prefix + self.key_suffix).encode("utf-8")) <= MAX_KEY_BYTES:
-                filters.append({"wildcard": f"{wildcard_escape(self.key_prefix)}*{wildcard_escape(self.key_suffix)}"})
-            filters += [key for key in self._overlapping_keys() if len(key.encode("utf-8")) <= MAX_KEY_BYTES]
+                filters.append({"wildcard": f"{wildcard_escape(s3_encode(self.key_prefix))}*{wildcard_escape(s3_encode(self.key_suffix))}"})
+            filters += [s3_encode(key) for key in self._overlapping_keys() if len(key.encode("utf-8")) <= MAX_KEY_BYTES]
             return filters
         if self.key_prefix is not None:
-            return [{"prefix": self.key_prefix}]
+            return [{"prefix": s3_encode(self.key_prefix)}]
         if self.key_suffix is not None:
-            return [{"suffix": self.key_suffix}]
+            return [{"suffix": s3_encode(self.key_suffix)}]
         return None
+
+    def encoded_differently(self) -> dict[str, tuple[str, str]]:
+        """option → (as written, as compared) for the filters whose encoded form differs."""
+        shown = {}
+        for name in ("key_prefix", "key_suffix", "key_wildcard"):
+            value = getattr(self, name)
+            if value is not None:
+                encoded = _encode_wildcard(value) if name == "key_wildcard" else s3_encode(value)
+                if encoded != value:
+                    shown[name] = (value, encoded)
+        return shown
+
+    def check_bucket(self, bucket_name: str, *, field_prefix: str = "") -> None:
+        """A filter that starts with the bucket's own name and a / can match no key: keys are relative to the bucket."""
+        start = self.key_prefix if self.key_prefix is not None else self.key_wildcard
+        if start is not None and bucket_name and start.startswith(bucket_name + "/"):
+            field = "key_prefix" if self.key_prefix is not None else "key_wildcard"
+            raise UserError(f"{start!r} starts with the bucket's name {bucket_name!r}: a key is the part after the bucket name "
+                            f"(s3://{bucket_name}/incoming/x.csv has key incoming/x.csv); allowed: {start[len(bucket_name) + 1:]!r}",
+                            field=f"{field_prefix}{field}")
 
 
 def s3_object_created_pattern(bucket_name, key_filter: S3KeyFilter | None = None, *,
@@ -160,6 +258,45 @@ def s3_object_created_pattern(bucket_name, key_filter: S3KeyFilter | None = None
     if filters:
         detail["object"] = {"key": filters}
     return {"source": [S3_SOURCE], "detail-type": list(detail_types), "detail": detail}
+
+
+DECODE_PYTHON = 'urllib.parse.unquote_plus(os.environ["{var}"])'
+DECODE_SHELL = r"""printf '%b' "$(printf '%s' "${var}" | sed 's/+/ /g; s/%\([0-9A-Fa-f][0-9A-Fa-f]\)/\\x\1/g')" """.rstrip()  # bash (or GNU printf)
+
+
+def encoded_key_notes(key_filter: S3KeyFilter | None, env_var: str) -> list[str]:
+    """What a stack README says about S3's URL-encoded keys: how its filters are compared, and how
+    the container decodes the key it receives."""
+    notes = []
+    shown = key_filter.encoded_differently() if key_filter is not None else {}
+    if shown:
+        notes.append("S3 sends object keys URL-encoded, so the rule compares the filter in that form: "
+                     + "; ".join(f"`{name}` `{written}` is compared as `{encoded}`" for name, (written, encoded) in shown.items()) + ".")
+    notes.append(f"The container receives the key URL-encoded, as S3 sends it (`my file=1.csv` arrives as `my+file%3D1.csv` in "
+                 f"`{env_var}`). Decode it before use: Python `{DECODE_PYTHON.format(var=env_var)}`; bash "
+                 f"`{DECODE_SHELL.replace('{var}', env_var)}`.")
+    return notes
+
+
+def _encode_wildcard(pattern: str) -> str:
+    """A key_wildcard in S3's encoded form: each literal run encoded, each `*` kept, `\\` (a literal
+    backslash) encoded as %5C ( `\\*` is refused: see _check_encodable)."""
+    out, literal, index = [], [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            literal.append(pattern[index + 1])
+            index += 2
+            continue
+        if char == "*":
+            out.append(s3_encode("".join(literal)))
+            out.append("*")
+            literal = []
+        else:
+            literal.append(char)
+        index += 1
+    out.append(s3_encode("".join(literal)))
+    return "".join(out)
 
 
 class Placeholder:
@@ -248,7 +385,8 @@ def container_override_transformer(options, environment_paths: dict[str, str]) -
     extra = [{"name": name, "value": Placeholder(name)} for name in environment_paths]
     override = options.container_override(extra_environment=extra)
     field = largest_override_option(options)
-    transformer = json_input_transformer({"containerOverrides": [override]}, dict(environment_paths), field=field)
+    body = {**options.task_size_override(), "containerOverrides": [override]}
+    transformer = json_input_transformer(body, dict(environment_paths), field=field)
     template = transformer.InputTemplate
     worst = api_length(template)
     for name, path in environment_paths.items():

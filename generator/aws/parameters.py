@@ -133,6 +133,20 @@ def task_family_name(value: str, *, region: str | None, cluster_arn: str | None)
     return family
 
 
+def allowed_text(parameter: dict) -> str:
+    """What a parameter accepts, in the words its render-time check uses."""
+    if parameter["Type"] in _LIST_ITEM_PATTERNS:
+        return f"comma-separated {_LIST_ITEM_PATTERNS[parameter['Type']][1]} (or a TOML list)"
+    if parameter["Type"].startswith("AWS::SSM::Parameter::Value<"):
+        return "the name of an SSM parameter"
+    return parameter.get("ConstraintDescription") or parameter["Type"]
+
+
+def missing_parameters(template_parameters: dict[str, dict], values: dict[str, str]) -> list[str]:
+    """The template's parameters that have no default and no value, in template order."""
+    return [name for name, parameter in template_parameters.items() if name not in values and "Default" not in parameter]
+
+
 def check_parameter_values(template_parameters: dict[str, dict], values: dict[str, str], *, stack: str, environment: str) -> None:
     """Every required parameter has a value, no value is for an unknown parameter, and each value
     satisfies the parameter's own constraints."""

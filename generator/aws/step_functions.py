@@ -20,12 +20,14 @@ from awacs.aws import Allow, Statement
 import awacs.ecs
 import awacs.events
 import awacs.logs
+import awacs.states
 import awacs.xray
 from troposphere import GetAtt, Join, Output, Ref, Sub, Template
 from troposphere import logs, serverless, stepfunctions
 
 from generator.aws import iam
 from generator.aws.arns import arn
+from generator.aws.capacity import SPOT_INTERRUPTION
 from generator.aws.ecs_task import TaskRef
 from generator.core.errors import UserError
 from generator.aws.checkov_skips import LOG_GROUP_SERVICE_ENCRYPTION, checkov_skips
@@ -44,8 +46,15 @@ ECS_RESOURCE = re.compile(r"^arn:[^:]+:states:::ecs:(?P<integration>.*)$")  # an
 # --- states -----------------------------------------------------------------------------
 
 
-def state_machine(*, comment: str, start_at: str, states: dict[str, dict]) -> dict:
-    return {"Comment": comment, "StartAt": start_at, "States": states}
+def state_machine(*, comment: str, start_at: str, states: dict[str, dict], timeout_seconds: int | None = None) -> dict:
+    """`timeout_seconds`: the whole execution's limit (top-level TimeoutSeconds): past it the
+    execution fails with States.Timeout, whatever state it is in.
+    https://docs.aws.amazon.com/step-functions/latest/dg/statemachine-structure.html"""
+    machine: dict = {"Comment": comment, "StartAt": start_at}
+    if timeout_seconds is not None:
+        machine["TimeoutSeconds"] = timeout_seconds
+    machine["States"] = states
+    return machine
 
 
 def _flow(state: dict, next_state: str | None) -> dict:
@@ -123,24 +132,31 @@ def run_task_state(
     retry: list[dict] = (),
     catch: list[dict] = (),
     comment: str | None = None,
+    capacity_provider_strategy: list[dict] = (),
+    task_size: dict | None = None,
+    tagging: dict | None = None,
 ) -> dict:
     """A Task state running one Fargate task with the optimized ECS integration; parameters are
     RunTask's in PascalCase. `wait`: ecs:runTask.sync (wait for the task to stop, fail if it fails)
-    rather than ecs:runTask (return once ECS accepted the request).
+    rather than ecs:runTask (return once ECS accepted the request). `capacity_provider_strategy`
+    replaces LaunchType (RunTask takes one or the other); `task_size`: {"Cpu", "Memory"} of the
+    TaskOverride; `tagging`: PropagateTags / EnableECSManagedTags / Tags.
     https://docs.aws.amazon.com/step-functions/latest/dg/connect-ecs.html
     """
     state: dict = {"Type": "Task"}
     if comment:
         state["Comment"] = comment
     state["Resource"] = RUN_TASK_SYNC_ARN if wait else RUN_TASK_ARN
-    state["Parameters"] = {
-        "LaunchType": "FARGATE",
+    parameters: dict = {"CapacityProviderStrategy": list(capacity_provider_strategy)} if capacity_provider_strategy else {"LaunchType": "FARGATE"}
+    parameters.update({
         "PlatformVersion": platform_version,
         "Cluster": cluster,
         "TaskDefinition": task_definition,
         "NetworkConfiguration": {"AwsvpcConfiguration": network},
-        "Overrides": {"ContainerOverrides": [container_override]},
-    }
+        "Overrides": {**(task_size or {}), "ContainerOverrides": [container_override]},
+    })
+    parameters.update(tagging or {})
+    state["Parameters"] = parameters
     if result_path is not None:
         state["ResultPath"] = result_path
     if timeout_seconds is not None:
@@ -222,6 +238,112 @@ READ_INPUT, MERGE_INPUT, MERGE_ENVIRONMENT = "Read execution input", "Merge inpu
 RUN_TASK, CHECK_STARTED, NOT_STARTED, STARTED = "Run ECS task", "Check task started", "Task not started", "Task started"
 RECORD_FAILURE, JOB_FAILED = "Record failure", "Job failed"
 JOB_FAILED_ERROR = "EcsJobFailed"
+# concurrency = 1 (see concurrency_states)
+CHECK_RUNNING, COUNT_RUNNING, ANY_RUNNING = "Check for a running execution", "Count running executions", "Any execution running?"
+FIND_OLDEST, ANOTHER_RUNNING = "Find oldest running execution", "Previous run still running?"
+RECORD_SKIP, RUN_SKIPPED = "Record skipped run", "Run skipped: previous run still running"
+RUN_SKIPPED_ERROR = "PreviousRunStillRunning"
+LIST_EXECUTIONS_ARN = "arn:${Partition}:states:::aws-sdk:sfn:listExecutions"
+LIST_EXECUTIONS_PAGE = 100  # with concurrency = 1 the list is short: every overlapping run ends at once
+ON_OVERLAP = ("skip", "fail")
+# Fargate Spot re-runs (see spot_states)
+CHECK_FAILED_STOP, READ_STOPPED_TASK = "Check failed task for Spot interruption", "Read stopped task"
+FAILED_ON_SPOT, SUCCEEDED_ON_SPOT = "Failed task interrupted on Spot?", "Task interrupted on Spot?"
+RERUN_AFTER_SPOT, FIRST_SPOT_RERUN, NEXT_SPOT_RERUN = "Run again after Spot interruption?", "Count first Spot re-run", "Count Spot re-run"
+SPOT_RERUNS_USED_UP, JOB_SUCCEEDED = "Spot re-runs used up", "Job succeeded"
+SPOT_INTERRUPTED_ERROR = "SpotInterruption"
+
+
+def concurrency_states(*, next_state: str, on_overlap: str, retry: list[dict]) -> dict[str, dict]:
+    """Start only when no earlier execution of this state machine is still RUNNING; otherwise end
+    the run at once, visibly: `skip` ends in a Succeed state named for it (output: which execution
+    still runs), `fail` in a Fail state with error PreviousRunStillRunning (alerted as a failure).
+
+    ListExecutions returns the newest execution first, so the last one of the list is the oldest
+    still running; this execution goes on only if that is itself (or the list is empty), so two
+    executions that see each other agree on which one goes on. ListExecutions "is eventually
+    consistent": executions started within moments of each other may not see each other, and both
+    run. The check fails closed: if it cannot list, the execution fails. The oldest is picked with
+    intrinsic functions and compared by paths without array indexes.
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html
+    https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html
+    https://docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html
+    """
+    states: dict[str, dict] = {
+        CHECK_RUNNING: {
+            "Type": "Task",
+            "Comment": "concurrency = 1: list this state machine's RUNNING executions (newest first)",
+            "Resource": LIST_EXECUTIONS_ARN,
+            "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": LIST_EXECUTIONS_PAGE},
+            "ResultSelector": {"running.$": "$.Executions", "self.$": "$$.Execution.Id"},
+            "ResultPath": "$.concurrency",
+            "Retry": list(retry),
+            "Catch": [catcher(["States.ALL"], next_state=RECORD_FAILURE, result_path="$.error")],
+            "Next": COUNT_RUNNING,
+        },
+        COUNT_RUNNING: pass_state(parameters={
+            "running.$": "$.concurrency.running", "count.$": "States.ArrayLength($.concurrency.running)", "self.$": "$.concurrency.self",
+        }, result_path="$.concurrency", next_state=ANY_RUNNING),
+        ANY_RUNNING: choice_state(choices=[{"Variable": "$.concurrency.count", "NumericEquals": 0, "Next": next_state}],
+                                  default=FIND_OLDEST),
+        FIND_OLDEST: pass_state(parameters={
+            "oldest.$": "States.ArrayGetItem($.concurrency.running, States.MathAdd($.concurrency.count, -1))",
+            "self.$": "$.concurrency.self",
+        }, result_path="$.concurrency", next_state=ANOTHER_RUNNING),
+        ANOTHER_RUNNING: choice_state(choices=[{
+            "Not": {"Variable": "$.concurrency.oldest.ExecutionArn", "StringEqualsPath": "$.concurrency.self"},
+            "Next": RECORD_SKIP if on_overlap == "skip" else RUN_SKIPPED,
+        }], default=next_state),
+    }
+    if on_overlap == "skip":
+        states[RECORD_SKIP] = pass_state(parameters={
+            "skipped": "a previous run of this state machine is still running",
+            "runningExecution.$": "$.concurrency.oldest.ExecutionArn",
+        }, next_state=RUN_SKIPPED)
+        states[RUN_SKIPPED] = succeed_state(comment="concurrency = 1: this run did nothing; its output names the running execution")
+    else:
+        states[RUN_SKIPPED] = fail_state(
+            error=RUN_SKIPPED_ERROR, comment="concurrency = 1, on_overlap = fail: this run did nothing",
+            cause_path="States.Format('execution {} is still running', $.concurrency.oldest.ExecutionArn)")
+    return states
+
+
+def spot_states(*, rerun_attempts: int) -> dict[str, dict]:
+    """After a task that may have run on Fargate Spot: was it interrupted (stop code SpotInterruption),
+    and if so run it again, up to `rerun_attempts` times; then fail with error SpotInterruption.
+
+    An interrupted task is told with SIGTERM, so its container may still exit 0 and `.sync` succeed:
+    both the failed task (the Cause of States.TaskFailed is the stopped task as JSON) and the
+    succeeded one ($.task) are checked. A Cause that is not a JSON object is never parsed
+    (States.StringToJson on it would fail the execution with an uncatchable States.Runtime).
+    """
+    def interrupted(path: str) -> dict:
+        return {"And": [{"Variable": path, "IsPresent": True}, {"Variable": path, "StringEquals": SPOT_INTERRUPTION}],
+                "Next": RERUN_AFTER_SPOT if rerun_attempts else SPOT_RERUNS_USED_UP}
+
+    states: dict[str, dict] = {
+        SUCCEEDED_ON_SPOT: choice_state(choices=[interrupted("$.task.StopCode")], default=JOB_SUCCEEDED),
+        JOB_SUCCEEDED: succeed_state(),
+        CHECK_FAILED_STOP: choice_state(choices=[{
+            "And": [{"Variable": "$.error.Cause", "IsPresent": True}, {"Variable": "$.error.Cause", "StringMatches": "{*}"}],
+            "Next": READ_STOPPED_TASK}], default=RECORD_FAILURE),
+        READ_STOPPED_TASK: pass_state(parameters={"task.$": "States.StringToJson($.error.Cause)"}, result_path="$.stopped",
+                                      next_state=FAILED_ON_SPOT),
+        FAILED_ON_SPOT: choice_state(choices=[interrupted("$.stopped.task.StopCode")], default=RECORD_FAILURE),
+    }
+    if rerun_attempts:
+        states[RERUN_AFTER_SPOT] = choice_state(choices=[
+            {"Variable": "$.spot.reruns", "IsPresent": False, "Next": FIRST_SPOT_RERUN},
+            {"Variable": "$.spot.reruns", "NumericLessThan": rerun_attempts, "Next": NEXT_SPOT_RERUN},
+        ], default=SPOT_RERUNS_USED_UP)
+        states[FIRST_SPOT_RERUN] = pass_state(parameters={"reruns": 1}, result_path="$.spot", next_state=RUN_TASK)
+        states[NEXT_SPOT_RERUN] = pass_state(parameters={"reruns.$": "States.MathAdd($.spot.reruns, 1)"}, result_path="$.spot",
+                                             next_state=RUN_TASK)
+        cause = {"Cause.$": "States.Format('the task was interrupted on Fargate Spot after {} re-run(s), the most allowed', $.spot.reruns)"}
+    else:
+        cause = {"Cause": "the task was interrupted on Fargate Spot (spot_retry_attempts = 0: not run again)"}
+    states[SPOT_RERUNS_USED_UP] = pass_state(parameters={"Error": SPOT_INTERRUPTED_ERROR, **cause}, next_state=JOB_FAILED)
+    return states
 
 
 def ecs_job_substitutions(task: TaskRef) -> dict:
@@ -244,12 +366,24 @@ def ecs_job_definition(
     assign_public_ip: bool,
     timeout_seconds: int | None,
     retry: list[dict],
+    execution_timeout_seconds: int | None = None,
+    capacity_provider_strategy: list[dict] = (),
+    task_size: dict | None = None,
+    tagging: dict | None = None,
+    concurrency: dict | None = None,
+    spot_rerun_attempts: int | None = None,
 ) -> dict:
-    """[read input →] Run ECS task [→ check started]; any error → Record failure → Job failed.
+    """[check for a running execution →] [read input →] Run ECS task [→ check started | check for a
+    Spot interruption]; any error → Record failure → Job failed.
+
+    `timeout_seconds` limits each attempt of the task state (a retry starts the clock again);
+    `execution_timeout_seconds` limits the whole execution, retries included.
 
     `input_command`: the execution input's `command` replaces `command`. `input_environment`
     (name → default): each variable is the input's `environment.<name>`, or the default.
-    `environment`: variables fixed in the definition.
+    `environment`: variables fixed in the definition. `concurrency`: {"on_overlap", "retry"} for
+    concurrency_states. `spot_rerun_attempts`: with `wait`, check for Spot interruptions and run an
+    interrupted task again (spot_states); None when the task cannot run on Fargate Spot.
     """
     override: dict = {"Name": container_name}
     if input_command:
@@ -279,15 +413,21 @@ def ecs_job_definition(
         else:
             states[MERGE_INPUT] = pass_state(parameters=merged, next_state=RUN_TASK)
 
+    spot = wait and spot_rerun_attempts is not None
+    catch = [catcher(["States.ALL"], next_state=RECORD_FAILURE, result_path="$.error")]
+    if spot:  # a failed task may have been interrupted on Spot; a timeout never is
+        catch.insert(0, catcher(["States.TaskFailed"], next_state=CHECK_FAILED_STOP, result_path="$.error"))
     states[RUN_TASK] = run_task_state(
         wait=wait, cluster="${ClusterArn}", task_definition="${TaskFamilyArn}",
         network={"Subnets.$": split_list("Subnets"), "SecurityGroups.$": split_list("SecurityGroups"),
                  "AssignPublicIp": "ENABLED" if assign_public_ip else "DISABLED"},
         platform_version=platform_version, container_override=override, result_path="$.task",
-        timeout_seconds=timeout_seconds, retry=retry,
-        catch=[catcher(["States.ALL"], next_state=RECORD_FAILURE, result_path="$.error")],
-        next_state=None if wait else CHECK_STARTED,
+        timeout_seconds=timeout_seconds, retry=retry, catch=catch,
+        next_state=SUCCEEDED_ON_SPOT if spot else None if wait else CHECK_STARTED,
+        capacity_provider_strategy=capacity_provider_strategy, task_size=task_size, tagging=tagging,
     )
+    if spot:
+        states.update(spot_states(rerun_attempts=spot_rerun_attempts))
     if not wait:
         # Without .sync a RunTask that returns failures[] (no capacity...) succeeds: check it here.
         states[CHECK_STARTED] = choice_state(
@@ -297,12 +437,18 @@ def ecs_job_definition(
             parameters={"Error": "RunTaskFailures", "Cause.$": "States.JsonToString($.task.Failures)"}, next_state=JOB_FAILED)
     states[RECORD_FAILURE] = pass_state(parameters={"Error.$": "$.error.Error", "Cause.$": "$.error.Cause"}, next_state=JOB_FAILED)
     states[JOB_FAILED] = fail_state(error=JOB_FAILED_ERROR, cause_path="States.JsonToString($)")
-    return state_machine(comment=comment, start_at=READ_INPUT if READ_INPUT in states else RUN_TASK, states=states)
+    first = READ_INPUT if READ_INPUT in states else RUN_TASK
+    if concurrency is not None:
+        states = {**concurrency_states(next_state=first, **concurrency), **states}
+        first = CHECK_RUNNING
+    return state_machine(comment=comment, start_at=first, states=states, timeout_seconds=execution_timeout_seconds)
 
 
-def ecs_job_statements(task: TaskRef, *, wait: bool) -> list[Statement]:
+def ecs_job_statements(task: TaskRef, *, wait: bool, tags_tasks: bool = False, list_executions_of=None) -> list[Statement]:
     """RunTask on the family and PassRole on its roles; with `.sync` also watching and stopping the
-    task and the managed rule through which Step Functions learns that the task stopped.
+    task and the managed rule through which Step Functions learns that the task stopped; TagResource
+    on the tasks RunTask creates when it tags them (`tags_tasks`); ListExecutions on this state
+    machine (`list_executions_of`, its ARN) for concurrency = 1.
 
     AWS's policy grants StopTask/DescribeTasks on "*"; both act on task ARNs and take the cluster in
     the ARN (`task/<cluster>/<id>`), so they are scoped to this cluster's tasks.
@@ -310,6 +456,8 @@ def ecs_job_statements(task: TaskRef, *, wait: bool) -> list[Statement]:
     """
     statements = [iam.run_task_statement(family_arn=task.family_arn, family_revisions_arn=task.family_revisions_arn,
                                          cluster_arn=task.cluster_arn)]
+    if tags_tasks:
+        statements.append(iam.tag_on_run_task_statement(task.task_arns_in_cluster))
     if wait:
         statements.append(Statement(Sid="WatchTasksInCluster", Effect=Allow, Action=[awacs.ecs.StopTask, awacs.ecs.DescribeTasks],
                                     Resource=[task.task_arns_in_cluster]))
@@ -317,6 +465,11 @@ def ecs_job_statements(task: TaskRef, *, wait: bool) -> list[Statement]:
                                     Action=[awacs.events.PutTargets, awacs.events.PutRule, awacs.events.DescribeRule],
                                     Resource=[arn("events", "rule/StepFunctionsGetEventsForECSTaskRule")]))
     statements.append(iam.pass_role_statement(task.passed_role_arns))
+    if list_executions_of is not None:
+        # ListExecutions takes the state machine as its resource (stateMachine ARN).
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
+        statements.append(Statement(Sid="ListOwnExecutions", Effect=Allow, Action=[awacs.states.ListExecutions],
+                                    Resource=[list_executions_of]))
     return statements
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from awacs.aws import Allow, Statement
 import awacs.states
-from troposphere import GetAtt, Output, Ref, Template
+from troposphere import GetAtt, Output, Ref, Tags, Template
 from troposphere import events, scheduler
 
 from generator.aws import iam
+from generator.aws.capacity import strategy_properties
 from generator.aws.delivery import DeliveryOptions
 from generator.aws.ecs_task import RunTaskOptions, TaskRef
 
@@ -21,15 +22,18 @@ SCHEDULE = "Schedule"
 SCHEDULE_GROUP = "ScheduleGroup"
 
 
-def invoke_statements(task: TaskRef, *, dead_letter_queue=None) -> list:
+def invoke_statements(task: TaskRef, *, dead_letter_queue=None, tags_tasks: bool = False) -> list:
     """What the service that starts the task needs: RunTask on the family, PassRole on its roles,
-    and (for Scheduler, which sends with the schedule's role) SendMessage to the dead-letter queue."""
+    TagResource on the tasks it creates when RunTask tags them (`tags_tasks`), and (for Scheduler,
+    which sends with the schedule's role) SendMessage to the dead-letter queue."""
     statements = [
         iam.run_task_statement(
             family_arn=task.family_arn, family_revisions_arn=task.family_revisions_arn, cluster_arn=task.cluster_arn
         ),
         iam.pass_role_statement(task.passed_role_arns),
     ]
+    if tags_tasks:
+        statements.append(iam.tag_on_run_task_statement(task.task_arns_in_cluster))
     if dead_letter_queue is not None:
         statements.append(iam.send_message_statement(GetAtt(dead_letter_queue, "Arn")))
     return statements
@@ -97,31 +101,55 @@ def schedule_target(arn, delivery: DeliveryOptions, *, role, dead_letter_queue=N
     return scheduler.Target(**properties)
 
 
-def _ecs_parameters(service, task: TaskRef, options: RunTaskOptions):
+class SchedulerEcsParameters(scheduler.EcsParameters):
+    """troposphere 4.11 refuses Scheduler's `Tags` ("TagMap ... not currently supported by AWS
+    CloudFormation"), but CloudFormation's AWS::Scheduler::Schedule schema (as cfn-lint ships it) has
+    `Tags` as a list of string maps. Each map is one tag written {"key": K, "value": V}: the shape the
+    AWS CDK's EcsRunTask scheduler target renders (aws-scheduler-targets/lib/ecs-run-task.ts), and
+    the one Scheduler reads, judging by terraform-provider-aws#32259 (maps named by the tag key gave
+    "Multiple tags contain the same key"). Not confirmed against a deployed schedule here (moto does
+    not model Scheduler): the README says so."""
+
+    props = {**scheduler.EcsParameters.props, "Tags": (list, False)}
+
+
+def _ecs_parameters(service, task: TaskRef, options: RunTaskOptions, tags: list | tuple = ()):
     """RunTask on the family's latest revision on Fargate, for `service` (troposphere.events or
-    troposphere.scheduler: the two APIs spell the awsvpc key differently)."""
+    troposphere.scheduler: the two APIs spell the awsvpc key and the tags differently). With a
+    capacity provider strategy there is no LaunchType: AWS rejects a request with both. `tags`:
+    (key, value expression) pairs put on the task."""
     vpc_key = "AwsVpcConfiguration" if service is events else "AwsvpcConfiguration"
-    return service.EcsParameters(
-        TaskDefinitionArn=task.family_arn,
-        TaskCount=options.task_count,
-        LaunchType="FARGATE",
-        PlatformVersion=options.platform_version,
-        NetworkConfiguration=service.NetworkConfiguration(**{vpc_key: service.AwsVpcConfiguration(
-            Subnets=task.subnets,
-            SecurityGroups=task.security_groups,
-            AssignPublicIp="ENABLED" if options.assign_public_ip else "DISABLED",
-        )}),
-    )
+    properties: dict = {"TaskDefinitionArn": task.family_arn, "TaskCount": options.task_count}
+    if options.strategy:
+        properties["CapacityProviderStrategy"] = strategy_properties(options.strategy, service.CapacityProviderStrategyItem)
+    else:
+        properties["LaunchType"] = "FARGATE"
+    properties["PlatformVersion"] = options.platform_version
+    properties["NetworkConfiguration"] = service.NetworkConfiguration(**{vpc_key: service.AwsVpcConfiguration(
+        Subnets=task.subnets,
+        SecurityGroups=task.security_groups,
+        AssignPublicIp="ENABLED" if options.assign_public_ip else "DISABLED",
+    )})
+    if options.propagate_tags:
+        properties["PropagateTags"] = options.propagate_tags
+    if options.enable_ecs_managed_tags:
+        properties["EnableECSManagedTags"] = True
+    if tags and service is events:
+        properties["TagList"] = Tags(dict(tags))
+    elif tags:
+        properties["Tags"] = [{"key": key, "value": value} for key, value in tags]
+    return (events.EcsParameters if service is events else SchedulerEcsParameters)(**properties)
 
 
-def ecs_rule_target(task: TaskRef, options: RunTaskOptions, delivery: DeliveryOptions, **delivery_kwargs) -> events.Target:
+def ecs_rule_target(task: TaskRef, options: RunTaskOptions, delivery: DeliveryOptions, *, tags=(), **delivery_kwargs) -> events.Target:
     """An EventBridge rule target that runs the task family's latest revision on Fargate."""
-    return rule_target(RUN_TASK_TARGET_ID, task.cluster_arn, delivery, EcsParameters=_ecs_parameters(events, task, options), **delivery_kwargs)
+    return rule_target(RUN_TASK_TARGET_ID, task.cluster_arn, delivery, EcsParameters=_ecs_parameters(events, task, options, tags),
+                       **delivery_kwargs)
 
 
-def ecs_schedule_target(task: TaskRef, options: RunTaskOptions, delivery: DeliveryOptions, **delivery_kwargs) -> scheduler.Target:
+def ecs_schedule_target(task: TaskRef, options: RunTaskOptions, delivery: DeliveryOptions, *, tags=(), **delivery_kwargs) -> scheduler.Target:
     """An EventBridge Scheduler target that runs the task family's latest revision on Fargate."""
-    return schedule_target(task.cluster_arn, delivery, EcsParameters=_ecs_parameters(scheduler, task, options), **delivery_kwargs)
+    return schedule_target(task.cluster_arn, delivery, EcsParameters=_ecs_parameters(scheduler, task, options, tags), **delivery_kwargs)
 
 
 # --- Step Functions state machines as targets (sfn_task's triggers) --------------------------

@@ -1,14 +1,18 @@
 """cfn-lint set up once per process, with the project's policy rules appended (building the rule
-set is the expensive part, about 0.9 s); shared by the template lint and the ASL lint."""
+set is the expensive part, about 0.9 s); shared by the template lint and the ASL lint. A user's own
+rule folders (`lint --append-rules DIR`, cfn-lint's mechanism) are added to that set as policy rules."""
 
 from __future__ import annotations
 
 import functools
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from generator.checks.findings import LintEngineError
+from generator.core.errors import UserError
 
 RULES_DIR = Path(__file__).resolve().with_name("rules")
 # Region-specific checks (resource types, enum values) run against this Region only;
@@ -17,6 +21,12 @@ REGIONS = ("us-east-1",)
 # Policy rules are mandatory: a template's own Metadata (cfn-lint ignore_checks) cannot
 # switch them off. Exceptions belong in the rules (e.g. E9003's list), where they are reviewed.
 POLICY_RULE_PREFIXES = ("E9", "W9")
+# cfn-lint leaves the (E|W)9xxx ids to user rules ("Reserved for users rules",
+# https://github.com/aws-cloudformation/cfn-lint/blob/main/docs/rules.md); an appended rule must use
+# one that ours do not.
+USER_RULE_ID = re.compile(r"^[EW]9\d{3}$")
+# What cfn-lint loads from a rules folder (cfnlint.helpers.load_plugins), at any depth.
+RULE_FILE_PATTERN = "[A-Za-z1-9]*.py"
 
 
 @dataclass(frozen=True)
@@ -28,8 +38,58 @@ class Engine:
     stateful_types: frozenset[str] = frozenset()  # see generator.checks.fast_paths
 
 
+def rule_files(folder: str) -> list[Path]:
+    """The files cfn-lint loads as rules from folder (what the lint cache key covers)."""
+    root = Path(folder)
+    return sorted(path for path in root.rglob(RULE_FILE_PATTERN) if path.is_file())
+
+
 @functools.cache
-def rule_engine() -> Engine:
+def user_rules(folders: tuple[str, ...]) -> Any:
+    """The rules in the users' folders, checked: each folder exists, its rules load, and their ids
+    are 9xxx ids that neither the project's policy rules nor another folder use."""
+    from cfnlint.rules import Rules
+
+    taken = set(Rules.create_from_directory(str(RULES_DIR)))
+    found = Rules()
+    for folder in folders:
+        if not os.path.isdir(folder):
+            raise UserError(f"{folder!r} is not a folder of cfn-lint rules", field="--append-rules")
+        try:
+            rules = Rules.create_from_directory(folder)
+        except Exception as error:  # noqa: BLE001  a user's rule that cannot be loaded: one line, which folder
+            raise UserError(f"{folder}: cannot load its rules ({type(error).__name__}: {' '.join(str(error).split())})",
+                            field="--append-rules") from error
+        if not rules:
+            raise UserError(f"{folder}: no cfn-lint rule found (classes deriving from CloudFormationLintRule in {RULE_FILE_PATTERN})",
+                            field="--append-rules")
+        for rule_id in rules:
+            if not USER_RULE_ID.match(rule_id):
+                raise UserError(f"{folder}: rule id {rule_id!r}; allowed: E9xxx or W9xxx, the ids cfn-lint leaves to user rules",
+                                field="--append-rules")
+            if rule_id in taken or rule_id in found:
+                raise UserError(f"{folder}: rule id {rule_id} is already used by {'this project' if rule_id in taken else 'another folder'}; "
+                                "give the rule another 9xxx id", field="--append-rules")
+        found.update(rules)
+    return found
+
+
+@functools.cache
+def rule_engine(extra_rule_dirs: tuple[str, ...] = ()) -> Engine:
+    """cfn-lint's rules and the project's policy rules, plus the rules in extra_rule_dirs (which run
+    as policy rules: on SAM templates after the transform too, and mandatory)."""
+    if extra_rule_dirs:
+        from cfnlint.rules import Rules
+
+        base = rule_engine()
+        extra = user_rules(extra_rule_dirs)
+        all_rules = Rules(dict(base.all_rules))
+        all_rules.update(extra)
+        policy = Rules(dict(base.policy_rules))
+        policy.update(extra)
+        from generator.checks.fast_paths import stateful_resource_types
+
+        return Engine(base.config, all_rules, base.cfn_rules, policy, stateful_resource_types(all_rules, policy))
     from cfnlint.config import ConfigMixIn
     from cfnlint.rules import Rules
     from cfnlint.runner import Runner

@@ -52,8 +52,9 @@ from typing import Any, Callable, Iterable
 import generator
 from generator.core.cache import CACHE_DIR_VARIABLE, project_cache_dir, user_cache_dir  # noqa: F401  (re-exported)
 from generator.checks import fast_paths
-from generator.checks.cfn_setup import REGIONS, RULES_DIR, Engine, rule_engine as _engine
+from generator.checks.cfn_setup import REGIONS, RULES_DIR, Engine, rule_engine as _engine, rule_files, user_rules
 from generator.checks.findings import Finding, LintEngineError
+from generator.core.errors import UserError
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 # Up to this many templates, linting them in this process is about as fast as handing them to workers.
@@ -255,9 +256,9 @@ def _lint_sam_translated(path: str, template: dict[str, Any], engine: Engine, *,
 # --- batches, workers, cache ------------------------------------------------------------
 
 
-def _lint_batch(paths: list[str]) -> dict[str, list[Finding]]:
+def _lint_batch(paths: list[str], rule_dirs: tuple[str, ...] = ()) -> dict[str, list[Finding]]:
     """Lint every template in one cfn-lint run (one rule set); the unit a worker process runs."""
-    engine = _engine()
+    engine = _engine(rule_dirs)
     return {path: _lint_one(path, engine) for path in paths}
 
 
@@ -274,10 +275,10 @@ def _size(path: str) -> int:
         return 0
 
 
-def _lint_many(paths: list[str], jobs: int | None) -> dict[str, list[Finding]]:
+def _lint_many(paths: list[str], jobs: int | None, rule_dirs: tuple[str, ...] = ()) -> dict[str, list[Finding]]:
     workers = _worker_count(len(paths), jobs)
     if workers == 1:
-        return _lint_batch(paths) if paths else {}
+        return _lint_batch(paths, rule_dirs) if paths else {}
     # Largest first, one template at a time to whichever worker is free: the run ends with small
     # templates instead of one worker still busy with a large one while the others idle.
     order = sorted(paths, key=_size, reverse=True)
@@ -287,7 +288,7 @@ def _lint_many(paths: list[str], jobs: int | None) -> dict[str, list[Finding]]:
         # translator in memory instead of importing and building them again (about 1 s each).
         # gc.freeze() keeps the collector of each worker off those inherited objects, so their
         # memory pages stay shared with this process instead of being copied.
-        _warm_up(sam=any(SAM_TRANSFORM in _text(path) for path in paths))
+        _warm_up(rule_dirs, sam=any(SAM_TRANSFORM in _text(path) for path in paths))
         context = multiprocessing.get_context("fork")
         gc.freeze()
     results: dict[str, list[Finding]] = {}
@@ -295,7 +296,7 @@ def _lint_many(paths: list[str], jobs: int | None) -> dict[str, list[Finding]]:
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             _POOLS.append(pool)
             try:
-                for findings in pool.map(_lint_batch, [[path] for path in order]):
+                for findings in pool.map(functools.partial(_lint_batch, rule_dirs=rule_dirs), [[path] for path in order]):
                     results.update(findings)
             finally:
                 _POOLS.remove(pool)
@@ -312,8 +313,8 @@ def _text(path: str) -> str:
         return ""
 
 
-def _warm_up(*, sam: bool) -> None:
-    _engine()
+def _warm_up(rule_dirs: tuple[str, ...], *, sam: bool) -> None:
+    _engine(rule_dirs)
     if sam:
         try:
             _sam_translator("")
@@ -329,21 +330,33 @@ def _package_version(name: str) -> str:
         return "absent"
 
 
+def _engine_fingerprint(rule_dirs: tuple[str, ...] = ()) -> str:
+    """What, besides the template, decides the findings: tool versions, this module, the rules'
+    sources, and those of the users' rule folders (--append-rules, read again on each call)."""
+    digest = hashlib.sha256(_project_fingerprint().encode())
+    for folder in rule_dirs:
+        digest.update(b"\0append-rules\0")
+        for source in rule_files(folder):
+            digest.update(source.relative_to(folder).as_posix().encode() + b"\0" + source.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 @functools.cache
-def _engine_fingerprint() -> str:
-    """What, besides the template, decides the findings: tool versions, this module and the rules' sources."""
+def _project_fingerprint() -> str:
     digest = hashlib.sha256()
     for part in (f"format={CACHE_FORMAT}", _package_version("cfn-lint"), _package_version("aws-sam-translator"),
                  _package_version("botocore"), generator.__version__, ",".join(REGIONS)):
         digest.update(part.encode() + b"\0")
     here = Path(__file__).resolve().parent
+    # (the policy rules read ARNs and the actions allowed on "*" from the building blocks)
     for source in [Path(__file__).resolve(), here / "asl_lint.py", here / "cfn_setup.py", here / "fast_paths.py",
-                   here / "findings.py", here.parent / "aws" / "step_functions.py", *sorted(RULES_DIR.glob("*.py"))]:
+                   here / "findings.py", here.parent / "aws" / "step_functions.py", here.parent / "aws" / "arns.py",
+                   here.parent / "aws" / "iam.py", *sorted(RULES_DIR.glob("*.py"))]:
         digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def _cache_key(path: str) -> str | None:
+def _cache_key(path: str, rule_dirs: tuple[str, ...] = ()) -> str | None:
     """The template's bytes and those of the state machine definitions it points at (read once
     each), with the engine's fingerprint: equal keys lint to the same findings."""
     from generator.checks.asl_lint import definition_files
@@ -354,7 +367,7 @@ def _cache_key(path: str) -> str | None:
                                  if file.exists()]
     except (OSError, UnicodeError):
         return None  # not cached: cfn-lint reports the missing or unreadable file
-    return hashlib.sha256(_engine_fingerprint().encode() + b"\0" + b"\0".join(contents)).hexdigest()
+    return hashlib.sha256(_engine_fingerprint(rule_dirs).encode() + b"\0" + b"\0".join(contents)).hexdigest()
 
 
 def _portable(findings: list[Finding], path: str) -> list[list[Any]]:
@@ -405,29 +418,36 @@ def lint_cache_dir(given: Path | None = None) -> Path:
     return project_cache_dir("lint", given)
 
 
-def cache_key() -> str:
+def cache_key(append_rules: Iterable[str | Path] = ()) -> str:
     """A name for the lint cache that changes whenever a cached result could: with cfn-lint's version
     readable in it, and the fingerprint of everything else (SAM translator, botocore, this project,
     the rules' sources). Entries are keyed by it too, so a cache restored under an old key is
     never wrong, only useless."""
-    return f"ecs-batch-templates-lint-cfn-lint-{_package_version('cfn-lint')}-{_engine_fingerprint()[:16]}"
+    rule_dirs = tuple(str(Path(folder).resolve()) for folder in append_rules)
+    return f"ecs-batch-templates-lint-cfn-lint-{_package_version('cfn-lint')}-{_engine_fingerprint(rule_dirs)[:16]}"
 
 
 # --- the API ----------------------------------------------------------------------------
 
 
 def lint_paths(
-    paths: list[str | Path], *, cache_dir: Path | None = None, jobs: int | None = None
+    paths: list[str | Path], *, cache_dir: Path | None = None, jobs: int | None = None, append_rules: Iterable[str | Path] = ()
 ) -> list[Finding]:
     """Errors and warnings for each template, in the order given (a path given twice is linted once;
     informational findings are dropped).
 
     ``jobs``: 1 lints in this process; otherwise more than PARALLEL_THRESHOLD templates are split
     over ``jobs`` (default: ``os.cpu_count()``) worker processes. Templates whose content (and that
-    of their definition files) is the same are linted once.
+    of their definition files) is the same are linted once. ``append_rules``: folders of the
+    user's own cfn-lint rules, run as policy rules (cfn-lint's --append-rules).
     """
+    for folder in append_rules:
+        if not Path(folder).is_dir():
+            raise UserError(f"{str(folder)!r} is not a folder of cfn-lint rules", field="--append-rules")
+    rule_dirs = tuple(str(Path(folder).resolve()) for folder in append_rules)
+    user_rules(rule_dirs)  # a bad folder is the user's mistake: reported here, before any worker starts
     given = list(dict.fromkeys(str(path) for path in paths))
-    keys = {path: _cache_key(path) for path in given}
+    keys = {path: _cache_key(path, rule_dirs) for path in given}
     results: dict[str, list[Finding]] = {}
     if cache_dir is not None:
         for path in given:
@@ -439,7 +459,7 @@ def lint_paths(
     for path in given:
         if path not in results:
             first_with.setdefault(keys[path] or path, path)
-    linted = _lint_many(list(first_with.values()), jobs)
+    linted = _lint_many(list(first_with.values()), jobs, rule_dirs)
     for path in given:
         if path in results:
             continue
@@ -447,7 +467,7 @@ def lint_paths(
         first = first_with[key or path]
         results[path] = linted[first] if first == path else _placed(_portable(linted[first], first), path)
         # store only if the file did not change while it was linted
-        if cache_dir is not None and key and first == path and _cache_key(path) == key:
+        if cache_dir is not None and key and first == path and _cache_key(path, rule_dirs) == key:
             _cache_write(Path(cache_dir), key, path, results[path])
     return [finding for path in given for finding in results[path]]
 
@@ -458,10 +478,10 @@ class BackgroundLint:
     the lint runs in ``findings()``, in this process."""
 
     def __init__(self, paths: list[str | Path] | Callable[[], list[str | Path]], *, cache_dir: Path | None = None,
-                 jobs: int | None = None) -> None:
+                 jobs: int | None = None, append_rules: Iterable[str | Path] = ()) -> None:
         # `paths` may be a function, called where the lint runs: the caller then forks before it
         # has even read its input, and the lint process holds none of it.
-        self.arguments = (paths, cache_dir, jobs)
+        self.arguments = (paths, cache_dir, jobs, tuple(append_rules))
         self.process = None
         if "fork" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("fork")
@@ -473,8 +493,8 @@ class BackgroundLint:
 
     def findings(self) -> list[Finding]:
         if self.process is None:
-            paths, cache_dir, jobs = self.arguments
-            return lint_paths(paths() if callable(paths) else paths, cache_dir=cache_dir, jobs=jobs)
+            paths, cache_dir, jobs, append_rules = self.arguments
+            return lint_paths(paths() if callable(paths) else paths, cache_dir=cache_dir, jobs=jobs, append_rules=append_rules)
         try:
             kind, payload = self.receiver.recv()
         except EOFError:
@@ -483,6 +503,9 @@ class BackgroundLint:
             self.process.join()
         if kind == "error":
             raise LintEngineError(payload)
+        if kind == "user error":
+            message, stack, field = payload
+            raise UserError(message, stack=stack, field=field)
         if kind == "crash":
             raise RuntimeError(f"lint failed:\n{payload}")
         return [Finding(*fields) for fields in payload]
@@ -497,7 +520,7 @@ class BackgroundLint:
 _POOLS: list[Any] = []  # this process's worker pools, for BackgroundLint.cancel
 
 
-def _lint_in_background(sender: Any, paths: Any, cache_dir: Path | None, jobs: int | None) -> None:
+def _lint_in_background(sender: Any, paths: Any, cache_dir: Path | None, jobs: int | None, append_rules: tuple) -> None:
     def stop(signum: int, frame: Any) -> None:
         for pool in _POOLS:
             for worker in list(getattr(pool, "_processes", {}).values()):
@@ -506,17 +529,20 @@ def _lint_in_background(sender: Any, paths: Any, cache_dir: Path | None, jobs: i
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        findings = lint_paths(paths() if callable(paths) else paths, cache_dir=cache_dir, jobs=jobs)
+        findings = lint_paths(paths() if callable(paths) else paths, cache_dir=cache_dir, jobs=jobs, append_rules=append_rules)
         sender.send(("ok", [dataclasses.astuple(finding) for finding in findings]))
     except LintEngineError as error:
         sender.send(("error", str(error)))
+    except UserError as error:
+        sender.send(("user error", (error.message, error.stack, error.field)))
     except BaseException:  # noqa: BLE001  a bug: the caller shows it
         sender.send(("crash", traceback.format_exc()))
     finally:
         sender.close()
 
 
-def lint_text(text: str, name: str = "template.yaml", files: dict[str, str] | None = None) -> list[Finding]:
+def lint_text(text: str, name: str = "template.yaml", files: dict[str, str] | None = None,
+              append_rules: Iterable[str | Path] = ()) -> list[Finding]:
     """Lint a template given as text (for tests), with `files` (relative path → text) beside it;
     findings on the template carry ``name`` as their path."""
     with tempfile.TemporaryDirectory(prefix="lint-") as directory:
@@ -526,4 +552,4 @@ def lint_text(text: str, name: str = "template.yaml", files: dict[str, str] | No
             (Path(directory) / relative).parent.mkdir(parents=True, exist_ok=True)
             (Path(directory) / relative).write_text(content, encoding="utf-8")
         return [replace(finding, path=name) if finding.path == str(path) else finding
-                for finding in _lint_batch([str(path)])[str(path)]]
+                for finding in _lint_batch([str(path)], tuple(str(Path(folder).resolve()) for folder in append_rules))[str(path)]]

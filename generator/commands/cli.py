@@ -28,6 +28,18 @@ def _add_cache(parser: argparse.ArgumentParser) -> None:
                              "$ECS_BATCH_TEMPLATES_CACHE_DIR, else ~/.cache/ecs-batch-templates); share it between CI runs")
 
 
+def _add_lint_options(parser: argparse.ArgumentParser) -> None:
+    _add_cache(parser)
+    parser.add_argument("--append-rules", action="append", type=Path, default=[], metavar="DIR",
+                        help="also run the cfn-lint rules in DIR (ids E9xxx/W9xxx, cfn-lint's --append-rules), as mandatory "
+                             "policy rules; may be given more than once; part of the lint cache key")
+
+
+def _add_aws(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint-url", metavar="URL", help="send AWS calls to this endpoint, e.g. a local moto server")
+    parser.add_argument("--profile", metavar="NAME", help="AWS named profile (default: AWS_PROFILE or the default credential chain)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m generator",
@@ -47,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Render in memory and compare with the files on disk; exit 1 with a unified diff "
                                             "if anything is stale. Then lint every template. This is what CI runs.")
     _add_paths(check)
-    _add_cache(check)
+    _add_lint_options(check)
 
     lint = commands.add_parser("lint", help="cfn-lint plus the project's policy rules over rendered templates",
                                description="Lint rendered templates with cfn-lint (as a library, SAM templates transformed first) and "
@@ -55,25 +67,62 @@ def build_parser() -> argparse.ArgumentParser:
                                            "by content; many templates are linted on every core.")
     lint.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to lint (default: all)")
     _add_paths(lint)
-    _add_cache(lint)
+    _add_lint_options(lint)
     lint.add_argument("--cache-key", action="store_true",
-                      help="print the lint cache's key (cfn-lint and rule versions; for a CI cache) and exit")
+                      help="print the lint cache's key (cfn-lint, rules and --append-rules; for a CI cache) and exit")
 
-    diff = commands.add_parser("diff", help="show what a render would change, with a summary per stack",
+    diff = commands.add_parser("diff", help="show what a render (or, with --live, a deploy) would change",
                                description="Show what `render` would change on disk as a unified diff, with a one-line summary "
-                                           "per stack of the resources added, removed and changed (by logical id).")
-    diff.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to compare (default: all)")
+                                           "per stack of the resources added, removed and changed (by logical id) and a table of "
+                                           "IAM changes, broadenings first. With --live --env ENV: preview what a deploy would do "
+                                           "to each live stack through a CloudFormation change set that is created, described and "
+                                           "deleted, never executed; exit 0 no changes, 1 changes, 2 error.")
+    diff.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to compare (default: all; with --live: all of the environment)")
+    diff.add_argument("--live", action="store_true", help="compare with the deployed stacks of --env (change sets, never executed)")
+    diff.add_argument("--env", metavar="ENV", help="environment to compare with (--live only)")
+    diff.add_argument("--fail-on-broadening", action="store_true", help="exit 1 when an IAM change widens access (for CI)")
     _add_paths(diff)
+    _add_aws(diff)
 
-    deploy = commands.add_parser("deploy", help="sam deploy one stack to one environment with its samconfig section",
+    deploy = commands.add_parser("deploy", help="sam deploy one stack, or every stack of an environment in dependency order",
                                  description="Run `sam deploy --config-file <absolute samconfig.toml> --config-env <stack>-<env>` "
                                              "from the samconfig's folder. Refuses to deploy stale rendered output. Arguments after "
-                                             "`--` go to sam deploy (e.g. -- --no-confirm-changeset).")
-    deploy.add_argument("stack", metavar="STACK")
+                                             "`--` go to sam deploy (e.g. -- --no-confirm-changeset). With no STACK, several, or "
+                                             "--with-dependencies/--jobs/--force: deploy the environment's (or the named) stacks, "
+                                             "foundations first, skipping stacks whose live template, parameters and tags already "
+                                             "equal the render, stopping at the first failure.")
+    deploy.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to deploy (default: every stack with --env)")
     deploy.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
-    deploy.add_argument("--dry-run", action="store_true", help="print the exact command instead of running it")
-    deploy.add_argument("--endpoint-url", metavar="URL", help="send AWS calls to this endpoint (AWS_ENDPOINT_URL), e.g. a local emulator")
+    deploy.add_argument("--dry-run", action="store_true", help="print the exact command(s) instead of running them")
+    deploy.add_argument("--with-dependencies", action="store_true", help="also deploy the foundations the named stacks import from")
+    deploy.add_argument("--jobs", type=int, default=1, metavar="N", help="deploy up to N independent stacks at once (default: 1)")
+    deploy.add_argument("--force", action="store_true", help="deploy stacks whose live template and parameters equal the render too")
     _add_paths(deploy)
+    _add_aws(deploy)
+
+    summary = commands.add_parser(
+        "summary", help="Markdown for a pull request: what changes in each stack against a git REF",
+        description="Compare what the manifest renders now with the rendered output committed at a git REF and write "
+                    "Markdown for the pull request's reviewer: per changed stack what the job does now and did before, "
+                    "schedule changes with the next runs, event pattern changes, resources added, removed, replaced or "
+                    "modified, every IAM change (broadenings first) and parameter changes per environment. Written to "
+                    "$GITHUB_STEP_SUMMARY when that is set (GitHub Actions), else to stdout.")
+    summary.add_argument("--base", default="HEAD", metavar="REF",
+                         help="git commit, branch or tag to compare with (default: HEAD); '' compares with nothing")
+    summary.add_argument("--now", metavar="TIME", help="count the next runs from this instant (ISO 8601, UTC unless it says; default: now)")
+    summary.add_argument("--changed-stacks", action="store_true",
+                         help="print instead a JSON list of the stacks whose deployment to --env changes (added or changed, not removed)")
+    summary.add_argument("--env", metavar="ENV", help="environment for --changed-stacks")
+    _add_paths(summary)
+
+    pipeline = commands.add_parser(
+        "pipeline", help="write the CI/CD workflows (.github/workflows/) for the manifest",
+        description="Write the GitHub Actions workflows beside the manifest (.github/workflows/templates.yml: check, tests, "
+                    "the pull request's summary and diff --live; deploy.yml when the manifest has a deploy_role stack: "
+                    "deploy the changed stacks to each environment in order). Settings: the manifest's [pipeline] table. "
+                    "Running it again changes nothing unless the manifest did; `check` fails while they are stale.")
+    pipeline.add_argument("--provider", required=True, choices=["github"], help="CI provider (github)")
+    pipeline.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
 
     next_runs = commands.add_parser("next-runs", help="the next run times of a stack's schedules, in UTC and local time",
                                     description="List the next run times of every schedule in a stack, from now, in UTC and in "
@@ -97,9 +146,65 @@ def build_parser() -> argparse.ArgumentParser:
     test_event.add_argument("--json", action="store_true", help='print one JSON object: {"matched", "rule", "target", "mismatch", …}')
     test_event.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
 
-    listing = commands.add_parser("list", help="list blueprints and the stacks in the manifest",
-                                  description="List the blueprints (one line each) and the stacks in the manifest.")
+    run = commands.add_parser("run", help="start a deployed job now, exactly as its trigger would",
+                              description="Start the job of a deployed stack now with the request its schedule or rule sends "
+                                          "(RunTask, or StartExecution for sfn_task), built from the live stack. --wait waits "
+                                          "for it to stop and exits with the job container's exit code (1 for a failed execution).")
+    run.add_argument("stack", metavar="STACK")
+    run.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
+    run.add_argument("--wait", action="store_true", help="wait until the task (execution) stops; exit with its exit code")
+    run.add_argument("--key", metavar="KEY", help="object key as stored in S3, for a job started by an S3 object (URL-encoded into the event as S3 does; the rule's InputTransformer gets it)")
+    run.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    _add_aws(run)
+
+    status = commands.add_parser("status", help="recent runs, next runs, dead-letter queue depth and alarms of a deployed job",
+                                 description="Show the job's stopped tasks (or executions) since --since, what is running, the next "
+                                             "scheduled runs, the dead-letter queue depth and every alarm of the stack with its state.")
+    status.add_argument("stack", metavar="STACK")
+    status.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
+    status.add_argument("--since", default="1h", metavar="DURATION", help="runs that stopped within this long, like 30m, 1h, 2d (default: 1h)")
+    status.add_argument("--count", type=int, default=10, metavar="N", help="at most this many runs (default: 10)")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    _add_aws(status)
+
+    logs = commands.add_parser("logs", help="the job's container logs, newest run first",
+                               description="Print the job container's log events from its log group (the task definition's awslogs "
+                                           "group: the foundation's or the stack's) since --since, one block per run, newest run first.")
+    logs.add_argument("stack", metavar="STACK")
+    logs.add_argument("--env", required=True, metavar="ENV", help="environment name from the stack's environments")
+    logs.add_argument("--since", default="1h", metavar="DURATION", help="events of this long ago and later, like 30m, 1h, 2d (default: 1h)")
+    logs.add_argument("--follow", action="store_true", help="keep printing new events until Ctrl-C")
+    logs.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    _add_aws(logs)
+
+    teardown = commands.add_parser("teardown", help="delete an environment's stacks, importers before their foundations",
+                                   description="Delete the environment's (or the named) deployed stacks in reverse dependency order, "
+                                               "after a confirmation. Refuses to delete a stack whose exports a deployed stack still "
+                                               "imports. Resources with DeletionPolicy Retain (the buckets stacks create) are kept.")
+    teardown.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to delete (default: every stack with --env)")
+    teardown.add_argument("--env", required=True, metavar="ENV", help="environment name")
+    teardown.add_argument("--yes", action="store_true", help="do not ask for confirmation (CI)")
+    teardown.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+    _add_aws(teardown)
+
+    listing = commands.add_parser("list", help="list blueprints and the stacks in the manifest, or describe one blueprint",
+                                  description="Without BLUEPRINT: the blueprints (one line each, from the blueprints/ folder, "
+                                              "installed packages' entry points and module paths in the manifest) and the stacks "
+                                              "in the manifest. With BLUEPRINT: its every option (type, default as behaviour, "
+                                              "what it does), every CloudFormation parameter and whether it is required, and the "
+                                              "keys of an environment.")
+    listing.add_argument("blueprint", nargs="?", metavar="BLUEPRINT", help="a blueprint name or module path (package.module)")
     listing.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
+
+    new = commands.add_parser("new", help="append a ready-to-edit stack to the manifest",
+                              description="Append [stacks.STACK] for BLUEPRINT to the manifest (its comments and everything in "
+                                          "it kept): every required option and parameter with a placeholder that fails the "
+                                          "render until replaced, the optional ones as comments saying what leaving them out does.")
+    new.add_argument("stack", metavar="STACK")
+    new.add_argument("--blueprint", required=True, metavar="NAME", help="a blueprint name (python -m generator list) or module path")
+    new.add_argument("--env", action="append", metavar="ENV", help="an environment of the stack; may be repeated (default: dev)")
+    new.add_argument("--manifest", type=Path, default=Path("stacks.toml"), help="stack manifest (default: stacks.toml)")
     for command in commands.choices.values():
         # also after the command (`render --debug`); SUPPRESS keeps a --debug given before it
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
@@ -178,7 +283,8 @@ def _lint(paths: list[Path], args, started=None) -> int:
     if started is not None:
         findings = started.findings()
     else:
-        findings = lint_paths(paths, cache_dir=None if args.no_cache else lint_cache_dir(args.cache_dir))
+        findings = lint_paths(paths, cache_dir=None if args.no_cache else lint_cache_dir(args.cache_dir),
+                              append_rules=args.append_rules)
     for finding in findings:
         print(finding)
     if findings:
@@ -200,29 +306,37 @@ def cmd_check(args) -> int:
     # they are compared with a render; the lint is shown only if nothing is stale, and stopped if
     # something is.
     lint = BackgroundLint(functools.partial(_templates_named_in, args.manifest, args.out),
-                          cache_dir=None if args.no_cache else lint_cache_dir(args.cache_dir))
+                          cache_dir=None if args.no_cache else lint_cache_dir(args.cache_dir), append_rules=args.append_rules)
     try:
         from generator.core.manifest import load_manifest
+        from generator.core.pipeline import pipeline_diff, plan_pipeline
         from generator.core.render import diff, plan
 
-        specs = load_manifest(args.manifest)
+        specs = load_manifest(args.manifest)  # once, for the render and the workflows
         memo = _render_memo(args)
         render_plan = plan(specs, only=None, manifest_path=args.manifest, out_dir=args.out, samconfig_path=args.samconfig, memo=memo)
         stale = diff(render_plan)
         memo.save()
+        if stale:
+            sys.stdout.write(stale)
+            gone = [f"{render_plan.out_dir / name}/" for name in render_plan.stale_stacks]
+            gone += [f"[{config_env}.deploy.parameters]" for config_env in render_plan.stale_config_envs]
+            left = f" (left from stacks or environments no longer in {args.manifest}: {', '.join(gone)})" if gone else ""
+            raise CheckFailed(f"rendered output is stale{left}; run `python -m generator render` and commit the result")
+        workflows = plan_pipeline(args.manifest, specs)
+        if workflows.configured:
+            stale = pipeline_diff(workflows)
+            if stale:
+                sys.stdout.write(stale)
+                raise CheckFailed(f"workflows in {workflows.folder} are stale; run `python -m generator pipeline --provider github` "
+                                  "and commit the result")
     except BaseException:
         lint.cancel()
         raise
-    if stale:
-        lint.cancel()
-        sys.stdout.write(stale)
-        gone = [f"{render_plan.out_dir / name}/" for name in render_plan.stale_stacks]
-        gone += [f"[{config_env}.deploy.parameters]" for config_env in render_plan.stale_config_envs]
-        left = f" (left from stacks or environments no longer in {args.manifest}: {', '.join(gone)})" if gone else ""
-        raise CheckFailed(f"rendered output is stale{left}; run `python -m generator render` and commit the result")
-    print(f"check: {len(render_plan.stacks)} stack(s) and {render_plan.samconfig_path} up to date")
+    count = f", {len(workflows.files)} workflow(s)" if workflows.configured else ""
+    print(f"check: {len(render_plan.stacks)} stack(s){count} and {render_plan.samconfig_path} up to date")
     paths = _template_paths(render_plan)
-    del render_plan, memo, specs  # nothing the render held is needed any more
+    del render_plan, memo, specs, workflows  # nothing the render held is needed any more
     gc.collect()
     return _lint(paths, args, started=lint)
 
@@ -242,7 +356,7 @@ def cmd_lint(args) -> int:
     if args.cache_key:
         from generator.checks.engine import cache_key
 
-        print(cache_key())
+        print(cache_key(args.append_rules))
         return EXIT_OK
     from generator.core.manifest import load_manifest
     from generator.core.render import TEMPLATE_FILE, selected_specs
@@ -256,16 +370,27 @@ def cmd_lint(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from generator.core.registry import BLUEPRINTS
+    from generator.core.registry import FOLDER_ORIGIN, find, registered
 
-    print("Blueprints:")
-    width = max(map(len, BLUEPRINTS))
-    for name, module in BLUEPRINTS.items():
-        print(f"  {name:<{width}}  {module.DESCRIPTION}")
+    if args.blueprint:
+        from generator.commands.catalog import reference
+
+        sys.stdout.write(reference(find(args.blueprint)))
+        return EXIT_OK
+    blueprints = registered()
+    specs = {}
     if args.manifest.exists():
         from generator.core.manifest import load_manifest
 
         specs = load_manifest(args.manifest)
+    # and those the manifest names by module path
+    listed = {**blueprints, **{spec.blueprint: spec.implementation for spec in specs.values()}}
+    print("Blueprints:")
+    width = max(map(len, listed))
+    for name, blueprint in listed.items():
+        where = "" if blueprint.origin == FOLDER_ORIGIN else f"  ({blueprint.origin})"
+        print(f"  {name:<{width}}  {blueprint.description}{where}")
+    if specs:
         print(f"Stacks in {args.manifest}:")
         width = max(map(len, specs))
         for spec in specs.values():
@@ -273,10 +398,39 @@ def cmd_list(args) -> int:
     return EXIT_OK
 
 
-def cmd_diff(args) -> int:
-    from generator.core.render import diff, resource_changes
+def cmd_new(args) -> int:
+    from generator.commands.catalog import append_stanza
+    from generator.core.registry import find
 
+    try:
+        blueprint = find(args.blueprint)
+    except UserError as error:
+        raise error.within(stack=args.stack, field_prefix=None) from None
+    environments = list(dict.fromkeys(args.env or ["dev"]))
+    text = append_stanza(args.manifest, args.stack, blueprint, environments)
+    count = text.count('"<REPLACE')
+    print(f"{args.manifest}: appended [stacks.{args.stack}] (blueprint {blueprint.name}, environments: {', '.join(environments)}); "
+          f"replace its {count} placeholder(s), then run python -m generator render")
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    from generator.commands import iam_diff
+    from generator.core.render import TEMPLATE_FILE, diff, resource_changes
+
+    if args.live:
+        if not args.env:
+            raise UserError("--live needs --env ENV: the environment whose deployed stacks to compare with", field="--env")
+        from generator.commands.live_diff import run
+
+        return run(args)
+    if args.env or args.endpoint_url or args.profile:
+        raise UserError("--env, --endpoint-url and --profile compare with deployed stacks: add --live", field="--live")
     render_plan = _plan(args, args.stacks)
+    iam = {stack.spec.name: iam_diff.iam_changes(iam_diff.grants(iam_diff.template_on_disk(render_plan.out_dir / stack.spec.name / TEMPLATE_FILE)),
+                                                 iam_diff.grants(stack.template)) for stack in render_plan.stacks}
+    for name, changes in iam.items():
+        print("\n".join(iam_diff.broadening_lines(name, changes)), end="\n" if any(c.broadening for c in changes) else "")
     for stack in render_plan.stacks:
         added, removed, changed = resource_changes(render_plan, stack)
         if added or removed or changed:
@@ -284,7 +438,15 @@ def cmd_diff(args) -> int:
             print(f"{stack.spec.name}: resources " + "; ".join(parts))
         else:
             print(f"{stack.spec.name}: no resource changes")
+        if stack.spec.overrides:
+            print(f"{stack.spec.name}: {len(stack.spec.overrides)} hand override(s): "
+                  + "; ".join(override.describe().replace("`", "") for override in stack.spec.overrides))
+    for name, changes in iam.items():
+        print("\n".join(iam_diff.change_lines(name, changes)), end="\n" if changes else "")
     sys.stdout.write(diff(render_plan))
+    broadenings = [name for name, changes in iam.items() if any(c.broadening for c in changes)]
+    if args.fail_on_broadening and broadenings:
+        raise CheckFailed(f"IAM broadening in {', '.join(broadenings)} (--fail-on-broadening)")
     return EXIT_OK
 
 
@@ -292,7 +454,13 @@ def cmd_deploy(args) -> int:
     from generator.commands import deploy
     from generator.core.render import diff
 
-    render_plan = _plan(args, [args.stack])
+    if len(args.stacks) != 1 or args.with_dependencies or args.force or args.jobs != 1:
+        from generator.commands.deploy_env import run
+
+        return run(args)
+    if args.profile:
+        args.sam_args = [*args.sam_args, "--profile", args.profile]
+    render_plan = _plan(args, args.stacks)
     spec = render_plan.stacks[0].spec
     if args.env not in spec.environments:
         from generator.core.options import did_you_mean
@@ -331,11 +499,94 @@ def cmd_next_runs(args) -> int:
     return EXIT_OK
 
 
+def cmd_summary(args) -> int:
+    import json
+    import os
+
+    from generator.core.render import diff
+    from generator.review import summary
+
+    if args.changed_stacks and not args.env:
+        raise UserError("--changed-stacks needs --env ENV (the environment being deployed)", field="--env")
+    render_plan = _plan(args)
+    now = _instant(args.now)
+    if args.env and not any(args.env in stack.spec.environments for stack in render_plan.stacks):
+        environments = sorted({env for stack in render_plan.stacks for env in stack.spec.environments})
+        raise UserError(f"no stack has environment {args.env!r}; environments: {', '.join(environments)}", field="--env")
+    head = summary.head_snapshot(render_plan)
+    base = summary.base_snapshot(args.base, render_plan, cwd=args.manifest.resolve().parent)
+    changes = summary.compare(base, head, now=now, order=[stack.spec.name for stack in render_plan.stacks])
+    if args.changed_stacks:
+        print(json.dumps(summary.changed_in(changes, args.env, base, head)))
+        return EXIT_OK
+    text = summary.markdown(changes, base=base, now=now, stale=bool(diff(render_plan)))
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:  # GitHub shows what each step appends
+            handle.write(text)
+        print(f"summary: {len(changes)} stack(s) changed against {args.base or 'nothing'}; written to $GITHUB_STEP_SUMMARY")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_pipeline(args) -> int:
+    from generator.core.manifest import load_manifest
+    from generator.core.pipeline import plan_pipeline, write_pipeline
+
+    workflows = plan_pipeline(args.manifest, load_manifest(args.manifest))
+    changed = set(write_pipeline(workflows))
+    for path in workflows.files:
+        print(f"{path}: {'updated' if path in changed else 'unchanged'}")
+    for path in workflows.stale:
+        print(f"{path}: removed (the manifest no longer generates it)")
+    return EXIT_OK
+
+
+def _instant(text: str | None):
+    import datetime as dt
+
+    if text is None:
+        return dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{text!r} is not an ISO 8601 time such as 2026-01-31T09:00", field="--now") from None
+    return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+
+
 def cmd_test_event(args) -> int:
     from generator.review.event_simulator import run
 
     return run(args.manifest, args.stack, args.event, environment=args.env, as_json=args.json)
 
 
-COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list, "test-event": cmd_test_event,
-            "diff": cmd_diff, "deploy": cmd_deploy, "next-runs": cmd_next_runs}
+def cmd_run(args) -> int:
+    from generator.commands.run_job import run
+
+    return run(args)
+
+
+def cmd_status(args) -> int:
+    if args.count < 1:
+        raise UserError(f"{args.count} is not a number of runs; allowed: 1 or more", field="--count")
+    from generator.commands.status import run
+
+    return run(args)
+
+
+def cmd_logs(args) -> int:
+    from generator.commands.logs import run
+
+    return run(args)
+
+
+def cmd_teardown(args) -> int:
+    from generator.commands.teardown import run
+
+    return run(args)
+
+
+COMMANDS = {"render": cmd_render, "check": cmd_check, "lint": cmd_lint, "list": cmd_list, "new": cmd_new, "test-event": cmd_test_event,
+            "diff": cmd_diff, "deploy": cmd_deploy, "next-runs": cmd_next_runs, "run": cmd_run, "status": cmd_status,
+            "logs": cmd_logs, "teardown": cmd_teardown, "summary": cmd_summary, "pipeline": cmd_pipeline}

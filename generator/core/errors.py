@@ -26,3 +26,8 @@ class UserError(Exception):
 
 class CheckFailed(Exception):
     """A check (stale output, lint finding) failed: exit status 1, not a usage error."""
+
+
+class BlueprintContractError(UserError):
+    """A blueprint (ours, a plugin's, or a module named in stacks.toml) does not meet the contract in
+    generator/core/contract.py; the message names the blueprint and what is missing."""

@@ -6,19 +6,31 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
-from generator.aws.ecs_task import FOUNDATION_STACK
+from generator.core import registry
+from generator.core.contract import Blueprint, ManifestStack
 from generator.core.errors import UserError
-from generator.core.options import build_dataclass, did_you_mean, unknown_key_error
-from generator.core.registry import BLUEPRINTS
+from generator.core.options import build_dataclass, unknown_key_error
+from generator.core.overrides import Override, parse_overrides
 
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
-STACK_KEYS = ("blueprint", "description", "options", "environments")
-ENVIRONMENT_KEYS = ("region", "tags", "parameters", "confirm_changeset")
-FOUNDATION_BLUEPRINT = "task_foundation"  # the blueprint `import_from` may name in this manifest
+STACK_KEYS = ("blueprint", "description", "options", "environments", "overrides")
+# The keys of [stacks.<name>.environments.<env>]: key → (type, what it does; its default as behaviour).
+# sam deploy --tags: CloudFormation also propagates the stack's tags to the resources that support them
+# (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-cli-command-reference-sam-deploy.html).
+ENVIRONMENT_KEYS = {
+    "region": ("string", "the AWS Region the stack is deployed to; default: none in samconfig.toml, so sam deploy uses its "
+                         "default Region (AWS_DEFAULT_REGION or the AWS profile's)"),
+    "tags": ("table of strings", "tags sam deploy puts on the stack, which CloudFormation propagates to its resources that "
+                                 "support tags; default: none"),
+    "confirm_changeset": ("boolean", "sam deploy shows the change set and asks before executing it; default: true"),
+    "parameters": ("table", "this environment's CloudFormation parameter values (a list becomes the comma-separated value "
+                            "List<…> parameters take); default: none"),
+}
+# `python -m generator new` writes this where a value is needed; a stack holding one does not render.
+PLACEHOLDER_START = "<REPLACE"
 
 
 @dataclass(frozen=True)
@@ -33,11 +45,16 @@ class Environment:
 @dataclass(frozen=True)
 class StackSpec:
     name: str
-    blueprint: str
-    module: ModuleType
+    blueprint: str             # as written in stacks.toml: a name or a module path
+    implementation: Blueprint  # the blueprint module that name found, checked against the contract
     description: str
     options: object
     environments: dict[str, Environment]
+    overrides: tuple[Override, ...] = ()  # [stacks.<name>.overrides], applied to the rendered template
+
+    @property
+    def provides(self) -> frozenset[str]:
+        return self.implementation.provides
 
     def config_env(self, environment: str) -> str:
         return f"{self.name}-{environment}"
@@ -45,8 +62,8 @@ class StackSpec:
     def parameter_values(self, environment: str) -> dict[str, str]:
         """An environment's parameter values: those the blueprint implies for it (e.g. FoundationStack
         = <import_from>-<env>), then stacks.toml's own values, which win."""
-        implied = getattr(self.options, "implied_parameters", None)
-        values = dict(implied(environment)) if implied else {}
+        values = dict(self.options.implied_parameters(environment))
+        values.update(self.options.task_tag_parameter_values(self.environments[environment].tags))
         values.update(self.environments[environment].parameters)
         return values
 
@@ -61,53 +78,32 @@ def load_manifest(path: Path) -> dict[str, StackSpec]:
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: invalid TOML: {error}") from None
     for key in data:
-        if key != "stacks":
-            raise unknown_key_error(key, ["stacks"], what="top-level table")
+        if key not in ("stacks", "pipeline"):  # [pipeline]: generator/core/pipeline.py reads it
+            raise unknown_key_error(key, ["stacks", "pipeline"], what="top-level table")
     stacks = data.get("stacks", {})
     if not isinstance(stacks, dict) or not stacks:
         raise UserError(f"{path}: no [stacks.<name>] tables")
+    registry.registered()  # a blueprint that does not meet the contract is reported as itself, not as a stack's
     specs = {name: _load_stack(name, table) for name, table in stacks.items()}
+    seen = {stack.name: stack for stack in manifest_stacks(specs.values())}
     for spec in specs.values():
-        _check_import_from(spec, specs)
+        try:  # checks against the other stacks, e.g. that `import_from` names a foundation in each environment
+            spec.options.check_manifest(seen[spec.name], seen)
+        except UserError as error:
+            raise error.within(stack=spec.name) from None
     return specs
 
 
-def _check_import_from(spec: StackSpec, specs: dict[str, StackSpec]) -> None:
-    """`import_from` naming a stack of this manifest: that stack is a task_foundation deployed in each
-    environment that imports from it (`<import_from>-<env>`, in the same Region: exports are per
-    Region), or the deploy fails with "No export named …". A name that is not in the manifest is
-    a foundation deployed from elsewhere, which only the deploy can check."""
-    name = getattr(spec.options, "import_from", None)
-    foundation = specs.get(name) if name else None
-    if foundation is None:
-        return
-    field = "options.import_from"
-    if foundation.blueprint != FOUNDATION_BLUEPRINT:
-        ours = sorted(s.name for s in specs.values() if s.blueprint == FOUNDATION_BLUEPRINT)
-        raise UserError(
-            f"{name!r} is a {foundation.blueprint} stack, which does not export the cluster, family and roles; "
-            f"allowed: a {FOUNDATION_BLUEPRINT} stack ({', '.join(ours) if ours else 'none in this manifest'}) "
-            "or a stack deployed from outside this manifest",
-            stack=spec.name, field=field,
-        )
-    for env in spec.environments.values():
-        if FOUNDATION_STACK.name in env.parameters:
-            continue  # the environment names its foundation stack itself
-        if env.name not in foundation.environments:
-            raise UserError(
-                f"{FOUNDATION_BLUEPRINT} stack {name!r} has no environment {env.name!r} (it has: {', '.join(foundation.environments)}), "
-                f"so there is no {name}-{env.name} to import from; allowed: environments that {name!r} has, "
-                f"or environments.{env.name}.parameters.{FOUNDATION_STACK.name} naming the foundation stack",
-                stack=spec.name, field=field,
-            )
-        foundation_region = foundation.environments[env.name].region
-        if env.region and foundation_region and env.region != foundation_region:
-            raise UserError(
-                f"{env.region!r} differs from {foundation_region!r}, the region of {name}-{env.name} ({field} = {name!r}), and "
-                f"Fn::ImportValue only finds exports of its own Region; allowed: {foundation_region}, "
-                f"or set environments.{env.name}.parameters.{FOUNDATION_STACK.name}",
-                stack=spec.name, field=f"environments.{env.name}.region",
-            )
+def manifest_stacks(specs) -> tuple[ManifestStack, ...]:
+    """What a blueprint may know about the manifest's stacks (StackContext.manifest, check_manifest)."""
+    return tuple(
+        ManifestStack(spec.name, spec.blueprint, spec.options,
+                      regions={env.name: env.region for env in spec.environments.values()},
+                      parameters={env: spec.parameter_values(env) for env in spec.environments},
+                      given_parameters={env.name: dict(env.parameters) for env in spec.environments.values()},
+                      provides=spec.provides)
+        for spec in specs
+    )
 
 
 def _load_stack(name: str, table: dict) -> StackSpec:
@@ -125,25 +121,42 @@ def _parse_stack(name: str, table) -> StackSpec:
     for key in table:
         if key not in STACK_KEYS:
             raise unknown_key_error(key, STACK_KEYS, what="stack key")
+    placeholders = list(_placeholders(table))
+    if placeholders:
+        raise UserError(f"replace the placeholder{'s' if len(placeholders) > 1 else ''} that `python -m generator new` wrote: "
+                        f"{', '.join(placeholders)}")
     blueprint = table.get("blueprint")
-    if blueprint not in BLUEPRINTS:
-        raise UserError(
-            f"unknown blueprint {blueprint!r}{did_you_mean(str(blueprint), BLUEPRINTS)}; allowed: {', '.join(sorted(BLUEPRINTS))}",
-            field="blueprint",
-        )
-    module = BLUEPRINTS[blueprint]
+    implementation = registry.find(blueprint)
     description = table.get("description", "")
     if not isinstance(description, str):
         raise UserError("expected a string", field="description")
     options_table = table.get("options", {})
     if not isinstance(options_table, dict):
         raise UserError("expected a table", field="options")
-    options = build_dataclass(module.Options, options_table, field_prefix="options")
+    options = build_dataclass(implementation.options_type, options_table, field_prefix="options")
     environments_table = table.get("environments", {})
     if not isinstance(environments_table, dict) or not environments_table:
         raise UserError("at least one [stacks.<name>.environments.<env>] table is needed", field="environments")
     environments = {env: _parse_environment(env, value, options) for env, value in environments_table.items()}
-    return StackSpec(name, blueprint, module, description, options, environments)
+    overrides = parse_overrides(table.get("overrides", {}))
+    return StackSpec(name, blueprint, implementation, description, options, environments, overrides)
+
+
+def _placeholders(value, path: str = ""):
+    """The fields (dotted paths) of a stack table whose value, or key, is a placeholder `new` wrote."""
+    if isinstance(value, str):
+        if value.startswith(PLACEHOLDER_START):
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else key
+            if key.startswith(PLACEHOLDER_START):
+                yield where
+            else:
+                yield from _placeholders(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _placeholders(item, f"{path}[{index}]")
 
 
 def _parse_environment(name: str, table, options) -> Environment:
@@ -168,12 +181,10 @@ def _parse_environment(name: str, table, options) -> Environment:
     parameters = {}
     for key, value in table.get("parameters", {}).items():
         parameters[key] = _parameter_value(value, f"{field}.parameters.{key}")
-    resolve = getattr(options, "resolved_parameters", None)  # e.g. a TaskFamily ARN → the family name
-    if resolve:
-        try:
-            parameters = resolve(parameters, region=region)
-        except UserError as error:
-            raise error.within(field_prefix=f"{field}.parameters") from None
+    try:  # e.g. a TaskFamily ARN → the family name
+        parameters = options.resolved_parameters(parameters, region=region)
+    except UserError as error:
+        raise error.within(field_prefix=f"{field}.parameters") from None
     confirm = table.get("confirm_changeset", True)
     if not isinstance(confirm, bool):
         raise UserError("expected true or false", field=f"{field}.confirm_changeset")

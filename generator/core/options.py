@@ -1,8 +1,15 @@
-"""Turn a TOML table into a blueprint's typed, frozen options dataclass.
+"""Turn a TOML table into a blueprint's typed, frozen options dataclass, and describe its options.
 
-Type checks follow the dataclass annotations (str, int, bool, list[str], dict[str, str],
+Type checks follow the dataclass annotations (str, int, float, bool, list[str], dict[str, str],
 unions with None, nested dataclasses); the blueprint's own rules run in its __post_init__ and
 raise UserError with the field name.
+
+Every options class (a blueprint's Options, the mixins it combines, nested tables) derives from
+`OptionTable` and declares each field with `option(...)`: the one place its documentation lives
+(`python -m generator list BLUEPRINT` and `new` print it). Each class's __post_init__ checks its
+own fields and then calls `super().__post_init__()`, so combining mixins runs every mixin's checks
+and no blueprint has to name them; a chain that stops early is refused (`post_init_chain_breaks`
+when the blueprint loads, `build_dataclass` when options are built).
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ import types
 import typing
 from typing import Any, Union
 
-from generator.core.errors import UserError
+from generator.core.errors import BlueprintContractError, UserError
+
+_CHAIN_COMPLETE = "_option_table_checks_ran"  # set on the instance by OptionTable.__post_init__
 
 
 def did_you_mean(word: str, choices) -> str:
@@ -38,7 +47,7 @@ def _type_name(tp: Any) -> str:
         return f"a table of {_type_name(typing.get_args(tp)[1])}s"
     if dataclasses.is_dataclass(tp):
         return "a table"
-    return {str: "string", int: "integer", bool: "boolean", float: "number"}.get(tp, getattr(tp, "__name__", str(tp)))
+    return {str: "string", int: "integer", bool: "boolean", float: "number", Any: "any value"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 
 def coerce(value: Any, tp: Any, field: str) -> Any:
@@ -81,6 +90,10 @@ def coerce(value: Any, tp: Any, field: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise UserError(f"expected an integer, got {value!r}", field=field)
         return value
+    if tp is float:  # a TOML integer is a number too
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"expected a number, got {value!r}", field=field)
+        return value
     if tp is str:
         if not isinstance(value, str):
             raise UserError(f"expected a string, got {value!r}", field=field)
@@ -102,11 +115,19 @@ def build_dataclass(cls: type, table: dict[str, Any], *, field_prefix: str | Non
         kwargs[key] = coerce(value, hints[key], f"{prefix}{key}")
     for name, f in fields.items():
         if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise UserError(f"required option is missing ({_type_name(hints[name])})", field=f"{prefix}{name}")
+            # a field may say what to choose (dataclasses.field(metadata={"allowed": ...}))
+            allowed = f.metadata.get("allowed")
+            raise UserError(f"required option is missing ({_type_name(hints[name])})" + (f"; allowed: {allowed}" if allowed else ""),
+                            field=f"{prefix}{name}")
     try:
-        return cls(**kwargs)
+        built = cls(**kwargs)
     except UserError as error:
         raise error.within(field_prefix=field_prefix) if field_prefix else error
+    if isinstance(built, OptionTable) and not built.__dict__.get(_CHAIN_COMPLETE):
+        broken = ", ".join(post_init_chain_breaks(cls)) or f"{cls.__qualname__}.__post_init__"
+        raise BlueprintContractError(f"{cls.__module__}.{cls.__qualname__}: {broken} does not call super().__post_init__(), "
+                                     "so the checks of the classes after it were skipped")
+    return built
 
 
 def option_summary(options) -> dict[str, Any]:
@@ -127,3 +148,107 @@ def _field_order(cls: type) -> list[str]:
     names = [f.name for f in dataclasses.fields(cls)]
     own = [name for name in cls.__dict__.get("__annotations__", {}) if name in names]
     return own + [name for name in names if name not in own]
+
+
+# --- the options contract: a chain of checks, and one source of documentation ---------------
+
+
+class OptionTable:
+    """Base of every options class: the end of the __post_init__ chain.
+
+    A class derived from it checks its own fields in __post_init__ and then calls
+    super().__post_init__(); this last link records that the whole chain ran."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, _CHAIN_COMPLETE, True)
+
+
+def post_init_chain_breaks(cls: type) -> list[str]:
+    """The __post_init__ methods in cls's classes (its own, its mixins') that do not call
+    super().__post_init__(): each would stop the chain and skip the checks of the classes after it."""
+    broken = []
+    for klass in cls.__mro__:
+        method = klass.__dict__.get("__post_init__")
+        if method is None or klass is OptionTable:
+            continue
+        names = getattr(getattr(method, "__code__", None), "co_names", ())
+        if not ("super" in names and "__post_init__" in names):
+            broken.append(f"{klass.__qualname__}.__post_init__")
+    return broken
+
+
+def option(default: Any = dataclasses.MISSING, *, doc: str, by_default: str | None = None, example: Any = dataclasses.MISSING,
+           allowed: str | None = None, default_factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with its documentation: `doc` says what the option is (one line);
+    `by_default` what happens when it is left out, as behaviour ("a new encrypted queue receives
+    failed starts", not "true"); `example` a valid value of a required option, from which
+    `list BLUEPRINT` builds the template to show its parameters; `allowed` what the error for a
+    missing required option offers to choose from."""
+    metadata = {"doc": doc, "by_default": by_default, "example": example}
+    if allowed is not None:
+        metadata["allowed"] = allowed
+    return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionDoc:
+    name: str
+    type_name: str
+    required: bool
+    doc: str | None
+    by_default: str | None
+    example: Any  # dataclasses.MISSING when there is none
+    table: tuple["OptionDoc", ...] = ()  # the fields of a nested table (or of the tables a list/map holds)
+
+
+def option_docs(cls: type) -> list[OptionDoc]:
+    """Each field of an options class, the class's own first (as option_summary orders them)."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    docs = []
+    for name in _field_order(cls):
+        if name not in fields:
+            continue
+        f = fields[name]
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        nested = [doc for table in _nested_tables(hints[name]) for doc in option_docs(table)]
+        docs.append(OptionDoc(name, type_words(hints[name]), required, f.metadata.get("doc"), f.metadata.get("by_default"),
+                              f.metadata.get("example", dataclasses.MISSING), tuple(nested)))
+    return docs
+
+
+def type_words(tp: Any, *, plural: bool = False) -> str:
+    """An option's type as `list BLUEPRINT` names it: "string", "list of strings", "table of lists of tables"."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return " or ".join(type_words(arg, plural=plural) for arg in typing.get_args(tp) if arg is not type(None))
+    if origin in (list, tuple):
+        return f"list{'s' if plural else ''} of {type_words(typing.get_args(tp)[0], plural=True)}"
+    if origin is dict:
+        return f"table{'s' if plural else ''} of {type_words(typing.get_args(tp)[1], plural=True)}"
+    word = "table" if dataclasses.is_dataclass(tp) else {str: "string", int: "integer", bool: "boolean", float: "number"}.get(tp, "value")
+    return word + ("s" if plural else "")
+
+
+def _nested_tables(tp: Any) -> list[type]:
+    if dataclasses.is_dataclass(tp):
+        return [tp]
+    return [table for arg in typing.get_args(tp) for table in _nested_tables(arg)]
+
+
+def nested_option_types(cls: type) -> list[type]:
+    """The dataclasses used as tables inside cls's options (at any depth), each once."""
+    found: list[type] = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        for table in _nested_tables(hints[f.name]):
+            for each in (table, *nested_option_types(table)):
+                if each not in found:
+                    found.append(each)
+    return found
+
+
+def example_table(cls: type) -> dict[str, Any]:
+    """An options table with an example value for each required option (and nothing else), as
+    stacks.toml would give it: the smallest table from which cls builds."""
+    return {doc.name: doc.example for doc in option_docs(cls) if doc.required}

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Iterator
 
 from generator.core import render_memo
-from generator.core.contract import StackContext
+from generator.core.contract import ManifestStack, StackContext
 from generator.emit.encode import template_data
 from generator.core.errors import UserError
-from generator.core.manifest import StackSpec
+from generator.core.manifest import StackSpec, manifest_stacks
 from generator.core.options import did_you_mean, option_summary
-from generator.aws.parameters import check_parameter_values
+from generator.core.overrides import apply_overrides
+from generator.aws.parameters import check_parameter_values, missing_parameters
 from generator.review.stack_readme import stack_readme
 from generator.core.render_memo import RenderMemo
 from generator.core.samconfig import DeploySection, generated_sections, parse_samconfig, update_samconfig
@@ -73,6 +74,7 @@ class RenderPlan:
     stale_stacks: tuple[str, ...] = ()
     stale_config_envs: tuple[str, ...] = ()
     manifest_name: str = "stacks.toml"
+    manifest: tuple[ManifestStack, ...] = ()
     _built: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -86,7 +88,7 @@ class RenderPlan:
         if stack.digests is None:
             return stack
         if stack.spec.name not in self._built:
-            self._built[stack.spec.name] = render_stack(stack.spec, manifest_name=self.manifest_name)
+            self._built[stack.spec.name] = render_stack(stack.spec, manifest_name=self.manifest_name, manifest=self.manifest)
         return self._built[stack.spec.name]
 
     def expected(self) -> Iterator[tuple[Path, str | None, str | None, RenderedStack | None]]:
@@ -128,10 +130,17 @@ def _non_default_options(spec: StackSpec) -> dict:
     return {k: v for k, v in plain.items() if k not in defaults or option_summary({k: defaults[k]})[k] != v}
 
 
-def render_stack(spec: StackSpec, *, manifest_name: str) -> RenderedStack:
+def stack_context(spec: StackSpec, manifest: tuple[ManifestStack, ...] = ()) -> StackContext:
+    """What the blueprint is told about the stack it builds."""
+    return StackContext(spec.name, spec.blueprint, spec.description, tuple(spec.environments), manifest,
+                        environment_tags={name: dict(env.tags) for name, env in spec.environments.items()})
+
+
+def render_stack(spec: StackSpec, *, manifest_name: str, manifest: tuple[ManifestStack, ...] = (),
+                 context: StackContext | None = None) -> RenderedStack:
+    """`context`: what the blueprint is told, when the caller made it (the render memo watches it)."""
     try:
-        rendered = spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description,
-                                                                    tuple(spec.environments)))
+        rendered = spec.implementation.build(spec.options, context or stack_context(spec, manifest))
     except UserError as error:
         raise error.within(stack=spec.name) from None  # a blueprint's error names the field; this names the stack
     template = rendered.template
@@ -139,8 +148,16 @@ def render_stack(spec: StackSpec, *, manifest_name: str) -> RenderedStack:
     template.set_description(description(spec, note=template.description))  # a blueprint may set a note
     # Options left unset are omitted: CloudFormation rejects null values in Metadata (cfn-lint E4002).
     options = _without_nulls(option_summary(spec.options))
-    template.set_metadata({"Generator": {"Blueprint": spec.blueprint, "Options": options}})
+    metadata = {"Blueprint": spec.blueprint, "Options": options}
+    if spec.overrides:  # recorded in the template too, so a reviewer of the YAML sees what was changed by hand
+        metadata["HandOverrides"] = [override.as_metadata() for override in spec.overrides]
+    template.set_metadata({"Generator": metadata})
     data = template_data(template)
+    if spec.overrides:
+        try:
+            data = apply_overrides(data, spec.overrides)
+        except UserError as error:
+            raise error.within(stack=spec.name) from None
     data = _ordered_template(data)
     header = GENERATED_HEADER.format(manifest=manifest_name, stack=spec.name, blueprint=spec.blueprint)
     files = {f"{spec.name}/{TEMPLATE_FILE}": dump_yaml(data, header=header)}
@@ -204,6 +221,12 @@ def deploy_sections(stack: RenderedStack, *, out_dir: Path, samconfig_path: Path
     for env in spec.environments.values():
         values = spec.parameter_values(env.name)
         check_parameter_values(parameters, values, stack=spec.name, environment=env.name)
+        # a blueprint may check an environment's values against its options (e.g. a key filter against the bucket)
+        try:
+            spec.options.check_parameter_values(values)
+        except UserError as error:
+            raise UserError(f"{error.message} (in environment {env.name})", stack=spec.name,
+                            field=f"options.{error.field}" if error.field else None) from None
         sections.append(DeploySection(
             config_env=spec.config_env(env.name),
             stack_name=spec.config_env(env.name),
@@ -215,6 +238,35 @@ def deploy_sections(stack: RenderedStack, *, out_dir: Path, samconfig_path: Path
             confirm_changeset=env.confirm_changeset,
         ))
     return sections
+
+
+def _check_no_missing_parameters(stacks: list[RenderedStack]) -> None:
+    """Every required parameter without a value, in every environment of every stack, in one error:
+    a user filling in a new stack learns them all from one render, not one per render."""
+    errors = []
+    for stack in stacks:
+        parameters = stack.template.get("Parameters", {})
+        missing = {env: names for env in stack.spec.environments
+                   if (names := missing_parameters(parameters, stack.spec.parameter_values(env)))}
+        if not missing:
+            continue
+        if len(missing) == 1 and len(names := next(iter(missing.values()))) == 1:
+            env, (name,) = next(iter(missing)), names  # one value: the field is the parameter itself
+            errors.append(UserError(f"no value for required parameter {name} ({_parameter_text(parameters[name])})",
+                                    stack=stack.spec.name, field=f"environments.{env}.parameters.{name}"))
+            continue
+        every = sorted({name for names in missing.values() for name in names}, key=list(parameters).index)
+        where = "; ".join(f"environments.{env}.parameters: {', '.join(names)}" for env, names in missing.items())
+        described = ", ".join(f"{name} ({_parameter_text(parameters[name])})" for name in every)
+        errors.append(UserError(f"no value for required parameters: {where} ({described})", stack=stack.spec.name))
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise UserError("; ".join(str(error) for error in errors))
+
+
+def _parameter_text(parameter: dict) -> str:
+    return parameter.get("Description", parameter["Type"])
 
 
 def selected_specs(specs: dict[str, StackSpec], only: list[str] | None) -> list[StackSpec]:
@@ -233,22 +285,34 @@ def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: 
     A full render also finds what stacks removed from the manifest left behind; a render of named
     stacks only looks at those stacks (their leftover files, their removed environments).
 
-    With a `memo`, a stack whose inputs it remembers and whose files on disk have the remembered
-    digests is not built (see core/render_memo.py); the caller saves the memo."""
+    With a `memo`, a stack whose inputs it remembers is not built: diff and write compare the
+    remembered digests with the files on disk, and build it only when they differ (see
+    core/render_memo.py); the caller saves the memo."""
     selected = selected_specs(specs, only)
-    stacks, sections = [], []
+    manifest = manifest_stacks(specs.values())
+    stacks, remembered_sections, watched = [], {}, {}
     for spec in selected:
-        key = memo and render_memo.stack_key(spec, manifest_name=manifest_path.name, out_dir=out_dir, samconfig_path=samconfig_path)
-        remembered = memo.stack(spec.name, key) if memo else None
-        if remembered is not None:  # diff and write compare its digests with the disk
+        keys = memo.keys(spec, manifest, manifest_name=manifest_path.name, out_dir=out_dir,
+                         samconfig_path=samconfig_path) if memo else None
+        remembered = memo.stack(spec.name, keys) if memo else None
+        if remembered is not None:
             stacks.append(RenderedStack(spec, {}, {}, digests=remembered.digests))
-            sections += remembered.sections
+            remembered_sections[spec.name] = remembered.sections
             continue
-        stack = render_stack(spec, manifest_name=manifest_path.name)
+        context = render_memo.WatchedContext.of(stack_context(spec, manifest))
+        stacks.append(render_stack(spec, manifest_name=manifest_path.name, manifest=manifest, context=context))
+        watched[spec.name] = (keys, context)
+    # (a remembered stack passed this check when it was built: its parameters and values are in its key)
+    _check_no_missing_parameters([stack for stack in stacks if stack.digests is None])
+    sections = []
+    for stack in stacks:
+        if stack.digests is not None:
+            sections += remembered_sections[stack.spec.name]
+            continue
         stack_sections = deploy_sections(stack, out_dir=out_dir, samconfig_path=samconfig_path)
         if memo:
-            memo.remember_stack(spec.name, key, stack.files, stack_sections)
-        stacks.append(stack)
+            keys, context = watched[stack.spec.name]
+            memo.remember_stack(stack.spec.name, keys, stack.files, stack_sections, read_manifest=context.read_manifest)
         sections += stack_sections
     existing = _read_text(samconfig_path)
     config_envs = {spec.config_env(env) for spec in specs.values() for env in spec.environments}
@@ -274,6 +338,7 @@ def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: 
         stale_stacks=() if only else _stale_stack_folders(out_dir, specs),
         stale_config_envs=tuple(stale_config_envs),
         manifest_name=manifest_path.name,
+        manifest=manifest,
     )
 
 
@@ -357,7 +422,7 @@ def diff(render_plan: RenderPlan) -> str:
         if new is None:
             if data is not None and render_memo.digest(data) == sha:
                 continue
-            new = render_plan.built(stack).files[str(path.relative_to(render_plan.out_dir))]
+            new = render_plan.built(stack).files[path.relative_to(render_plan.out_dir).as_posix()]
         old = "" if data is None else data.decode("utf-8", errors="replace")
         if data != new.encode("utf-8"):
             chunks.extend(difflib.unified_diff(
@@ -412,7 +477,7 @@ def write(render_plan: RenderPlan) -> list[Path]:
             if text is None:
                 if current is not None and render_memo.digest(current) == sha:
                     continue
-                text = render_plan.built(stack).files[str(path.relative_to(render_plan.out_dir))]
+                text = render_plan.built(stack).files[path.relative_to(render_plan.out_dir).as_posix()]
             data = text.encode("utf-8")
             if current == data:
                 continue

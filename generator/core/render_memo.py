@@ -2,16 +2,18 @@
 build only the stacks whose inputs changed.
 
 A stack's entry is keyed by everything its files and samconfig sections are made from: the stack as
-the manifest specifies it (name, blueprint, description, every option, every environment), the
-manifest's file name (in the header), the output folder and samconfig path (in `template_file`),
-and the code fingerprint: every file of generator/ and blueprints/ and of each registered
-blueprint's module, the versions of Python, troposphere, awacs and jinja2, and the version of the
-time zone database the README's local run times come from. The entry holds a SHA-256 of each file
-the stack renders and its samconfig sections (whose parameter values were checked against the
-template when it was rendered). A stack whose files on disk have exactly those digests is up to
-date without being built; any other stack is rendered, as without the memo. The samconfig is
-remembered the same way: for the same existing text and the same sections, whether it is already
-what a render writes.
+the manifest specifies it (name, blueprint, description, every option, every environment, its hand
+overrides), the manifest's file name (in the header), the output folder and samconfig path (in
+`template_file`), and the code fingerprint: every file of generator/ and blueprints/, the package a
+blueprint from elsewhere (an entry point, a module path) comes from, the versions of Python,
+troposphere, awacs and jinja2, and the version of the time zone database the README's local run
+times come from. A blueprint may also read the other stacks of the manifest (StackContext.manifest,
+e.g. deploy_role grants deploying them): the stack's build is watched, and if it read them, they
+are part of its key too. The entry holds a SHA-256 of each file the stack renders and its samconfig
+sections (whose parameter values were checked when it was rendered). A stack whose files on disk
+have exactly those digests is up to date without being built; any other stack is rendered, as
+without the memo. The samconfig is remembered the same way: for the same existing text and the same
+sections, whether it is already what a render writes.
 
 One file per code fingerprint, holding the last entry of each stack name (so it does not grow with
 history), written atomically after the command's work; a missing, unreadable or foreign file is an
@@ -33,9 +35,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from generator.core.contract import StackContext
 from generator.core.samconfig import DeploySection
 
-FORMAT = 1
+FORMAT = 2
 SAMCONFIG_ENTRIES = 8
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # generator/
 _VERSIONED = ("troposphere", "awacs", "jinja2", "tzdata")
@@ -47,8 +50,6 @@ def digest(text: str | bytes) -> str:
 
 @functools.cache
 def code_fingerprint() -> str:
-    from generator.core.registry import BLUEPRINTS
-
     hasher = hashlib.sha256(f"format={FORMAT}\0python={sys.version}\0".encode())
     for name in _VERSIONED:
         try:
@@ -57,7 +58,6 @@ def code_fingerprint() -> str:
             hasher.update(f"{name}=absent\0".encode())
     hasher.update(_tz_database_version().encode() + b"\0")
     files = set(_source_files(_PACKAGE_ROOT)) | set(_source_files(_PACKAGE_ROOT.parent / "blueprints"))
-    files |= {Path(module.__file__).resolve() for module in BLUEPRINTS.values() if getattr(module, "__file__", None)}
     for file in sorted(files):
         hasher.update(str(file).encode() + b"\0" + file.read_bytes() + b"\0")
     return hasher.hexdigest()
@@ -98,11 +98,74 @@ def _plain(value: Any) -> Any:
     return {"__repr__": repr(value)}
 
 
-def stack_key(spec: Any, *, manifest_name: str, out_dir: Path, samconfig_path: Path) -> str:
-    description = [spec.name, spec.blueprint, getattr(spec.module, "__name__", ""), spec.description,
-                   _plain(spec.options), _plain(list(spec.environments.values())),
-                   manifest_name, str(out_dir.resolve()), str(samconfig_path.resolve())]
-    return digest(code_fingerprint() + "\0" + json.dumps(description, sort_keys=True))
+@functools.cache
+def _outside_code(module_name: str, file: str | None) -> str:
+    """For a blueprint module from outside generator/ and blueprints/ (already in code_fingerprint):
+    the digest of every file of its top-level package (or of the module, when it is not in one)."""
+    if not file:
+        return "no file"
+    path = Path(file).resolve()
+    if any(path.is_relative_to(root) for root in (_PACKAGE_ROOT, _PACKAGE_ROOT.parent / "blueprints")):
+        return ""
+    top_file = getattr(sys.modules.get(module_name.split(".")[0]), "__file__", None)
+    files = _source_files(Path(top_file).resolve().parent) if top_file and Path(top_file).name == "__init__.py" else [path]
+    hasher = hashlib.sha256()
+    for source in sorted(files):
+        hasher.update(str(source).encode() + b"\0" + source.read_bytes() + b"\0")
+    return hasher.hexdigest()
+
+
+@dataclasses.dataclass
+class StackKeys:
+    """A stack's key without the other stacks (`own`), and with them (`with_manifest`, computed
+    only for an entry whose build read them)."""
+
+    own: str
+    manifest: tuple
+
+    @functools.cached_property
+    def with_manifest(self) -> str:
+        return digest(self.own + "\0" + _manifest_digest(self.manifest))
+
+
+_manifest_digests: dict[int, tuple[tuple, str]] = {}
+
+
+def _manifest_digest(manifest: tuple) -> str:
+    # one manifest per plan: its digest is computed once, not once per stack
+    known = _manifest_digests.get(id(manifest))
+    if known is None or known[0] is not manifest:
+        _manifest_digests.clear()
+        known = _manifest_digests[id(manifest)] = (manifest, digest(json.dumps(_plain(manifest), sort_keys=True)))
+    return known[1]
+
+
+def stack_keys(spec: Any, manifest: tuple, *, manifest_name: str, out_dir: Path, samconfig_path: Path) -> StackKeys:
+    module = getattr(spec.implementation, "module", spec.implementation)
+    module_name = getattr(module, "__name__", "")
+    description = [spec.name, spec.blueprint, module_name, _outside_code(module_name, getattr(module, "__file__", None)),
+                   spec.description, _plain(spec.options), _plain(list(spec.environments.values())),
+                   _plain(tuple(getattr(spec, "overrides", ()))), manifest_name, str(out_dir.resolve()), str(samconfig_path.resolve())]
+    return StackKeys(digest(code_fingerprint() + "\0" + json.dumps(description, sort_keys=True)), manifest)
+
+
+class WatchedContext(StackContext):
+    """The StackContext a blueprint builds with, noting whether it read `manifest` (the other stacks)."""
+
+    @classmethod
+    def of(cls, context: StackContext) -> "WatchedContext":
+        watched = cls(**{field.name: getattr(context, field.name) for field in dataclasses.fields(context)})
+        object.__setattr__(watched, "_read_manifest", False)
+        return watched
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "manifest":
+            object.__setattr__(self, "_read_manifest", True)
+        return super().__getattribute__(name)
+
+    @property
+    def read_manifest(self) -> bool:
+        return bool(object.__getattribute__(self, "__dict__").get("_read_manifest", True))
 
 
 def samconfig_key(existing: str | None, sections: list[DeploySection], *, config_envs: set[str], only: list[str] | None,
@@ -133,19 +196,26 @@ class RenderMemo:
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 pass  # missing or unreadable: an empty memo
 
-    def stack(self, name: str, key: str) -> Remembered | None:
+    def keys(self, spec: Any, manifest: tuple, **where: Any) -> StackKeys:
+        return stack_keys(spec, manifest, **where)
+
+    def stack(self, name: str, keys: StackKeys) -> Remembered | None:
         entry = self.stacks.get(name)
         try:
-            if entry is None or entry["key"] != key:
+            if entry is None or entry["key"] != keys.own:
                 return None
+            if entry["manifest"] is not None and entry["manifest"] != keys.with_manifest:
+                return None  # its build read the other stacks, and they changed
             sections = [DeploySection(**{**section, "capabilities": tuple(section["capabilities"])})
                         for section in entry["sections"]]
             return Remembered(dict(entry["digests"]), sections)
         except (KeyError, TypeError):
             return None
 
-    def remember_stack(self, name: str, key: str, files: dict[str, str], sections: list[DeploySection]) -> None:
-        entry = {"key": key, "digests": {rel: digest(text) for rel, text in files.items()},
+    def remember_stack(self, name: str, keys: StackKeys, files: dict[str, str], sections: list[DeploySection], *,
+                       read_manifest: bool) -> None:
+        entry = {"key": keys.own, "manifest": keys.with_manifest if read_manifest else None,
+                 "digests": {rel: digest(text) for rel, text in files.items()},
                  "sections": [dataclasses.asdict(section) for section in sections]}
         if self.stacks.get(name) != entry:
             self.stacks[name] = entry
@@ -178,5 +248,8 @@ class RenderMemo:
                 json.dump(data, tmp, separators=(",", ":"))
             os.replace(tmp.name, self.file)
             self.dirty = False
+            for other in self.file.parent.glob("render-*.json"):
+                if other != self.file:
+                    other.unlink(missing_ok=True)  # another code's memo: only its own code could use it
         except OSError:
             pass  # a memo that cannot be written only costs time

@@ -63,26 +63,67 @@ def _key_filter_words(pattern: dict) -> str:
     return "<br/>key " + " or ".join(words)
 
 
+def alerts_in_words(template: dict, stack_name: str) -> list[dict]:
+    """What the stack alerts on: each rule that publishes to an SNS topic (the alert rules) and each
+    alarm with actions, as (kind, logical id, what it says, where it goes)."""
+    resources = template.get("Resources", {})
+    topics = {name for name, r in resources.items() if r.get("Type") == "AWS::SNS::Topic"}
+    topics |= {name for name, p in template.get("Parameters", {}).items() if str(p.get("AllowedPattern", "")).startswith("^arn:aws[a-z-]*:sns:")}
+
+    def what(text) -> str:
+        return str(text).removeprefix(f"{stack_name}: ")
+
+    found = []
+    for logical_id, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Events::Rule":
+            to = [t["Arn"]["Ref"] for t in props.get("Targets", []) if isinstance(t.get("Arn"), dict) and t["Arn"].get("Ref") in topics]
+            if to:
+                found.append({"kind": "rule", "name": logical_id, "what": what(props.get("Description", "")), "to": ", ".join(to)})
+        elif resource["Type"] == "AWS::CloudWatch::Alarm" and props.get("AlarmActions"):
+            found.append({"kind": "alarm", "name": logical_id, "what": what(props.get("AlarmDescription", "")),
+                          "to": ", ".join(expression(a).strip("${}") for a in props["AlarmActions"])})
+    return found
+
+
 def iam_in_words(template: dict) -> list[dict]:
     """Each IAM role: who may assume it and what each statement allows, in words."""
     roles = []
-    for logical_id, resource in template.get("Resources", {}).items():
+    resources = template.get("Resources", {})
+    for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::IAM::Role":
             continue
         props = resource["Properties"]
+        trust = props["AssumeRolePolicyDocument"]["Statement"]
         principals = [
             expression(service)
-            for statement in props["AssumeRolePolicyDocument"]["Statement"]
+            for statement in trust
             for service in _listed(statement.get("Principal", {}).get("Service", []))
+        ] + [
+            f"web identities from {expression(provider)}"
+            for statement in trust
+            for provider in _listed(statement.get("Principal", {}).get("Federated", []))
         ]
+        if all(statement.get("Condition") == _THIS_ACCOUNT_ONLY for statement in trust):
+            when = " (only for this account)"
+        else:
+            words = [_condition_words(statement) for statement in trust if statement.get("Condition")]
+            when = " only when " + "; or ".join(words) if words else ""
         grants = []
         for policy in props.get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
                 grants.append(statement_in_words(statement))
         for managed in props.get("ManagedPolicyArns", []):
             grants.append(f"everything in the managed policy {expression(managed)}")
-        roles.append({"name": logical_id, "principals": principals, "grants": grants})
+        # Policies that attach themselves to the role (AWS::IAM::ManagedPolicy / Policy `Roles`)
+        for policy in resources.values():
+            if policy["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy") and {"Ref": logical_id} in policy["Properties"].get("Roles", []):
+                grants += [statement_in_words(statement) for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
+        roles.append({"name": logical_id, "principals": principals, "when": when, "grants": grants})
     return roles
+
+
+_THIS_ACCOUNT_ONLY = {"StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}}}
 
 
 def statement_in_words(statement: dict) -> str:
@@ -90,13 +131,17 @@ def statement_in_words(statement: dict) -> str:
     actions = ", ".join(f"`{a}`" for a in _listed(statement.get("Action", [])))
     resources = ", ".join(f"`{expression(r)}`" for r in _listed(statement.get("Resource", [])))
     text = f"{verb} {actions} on {resources}"
+    if statement.get("Condition"):
+        text += " only when " + _condition_words(statement)
+    return text
+
+
+def _condition_words(statement: dict) -> str:
     conditions = []
     for operator, pairs in statement.get("Condition", {}).items():
         for key, value in pairs.items():
             conditions.append(f"`{key}` {_OPERATORS.get(operator, operator)} `{expression(value)}`")
-    if conditions:
-        text += " only when " + " and ".join(conditions)
-    return text
+    return " and ".join(conditions)
 
 
 _OPERATORS = {"StringEquals": "is", "ArnEquals": "is", "ArnLike": "matches", "StringLike": "matches", "Bool": "is"}
@@ -168,6 +213,10 @@ def flow(template: dict) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
             node = arn["Fn::GetAtt"][0]
         elif isinstance(arn, dict) and "Ref" in arn:
             node = arn["Ref"]
+        elif isinstance(arn, dict) and isinstance(arn.get("Fn::Sub"), str) and any(
+                f"${{{name}}}" in arn["Fn::Sub"] for name in resources):
+            # an ARN built from a resource's name (a log group target)
+            node = next(name for name in resources if f"${{{name}}}" in arn["Fn::Sub"])
         else:
             node = "Target"
         nodes.setdefault(node, f"{resources.get(node, {}).get('Type', 'target')}<br/>{node}")
@@ -191,8 +240,10 @@ def flow(template: dict) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
                     nodes["ExistingBucket"] = "existing S3 bucket<br/>(EventBridge notifications on)"
                     edges.append(("ExistingBucket", logical_id, "event"))
                 elif sources and "aws.s3" not in sources:
-                    nodes["Source"] = ", ".join(sources)
-                    edges.append(("Source", logical_id, "event"))
+                    # one node per event source (aws.ecr → SourceAwsEcr), so two rules on different sources stay apart
+                    source_node = "Source" + "".join(part.title() for part in re.split(r"[^a-z0-9]+", ", ".join(sources).lower()) if part)
+                    nodes[source_node] = ", ".join(sources)
+                    edges.append((source_node, logical_id, "event"))
             for target in props.get("Targets", []):
                 edges.append((logical_id, target_node(target), "runs" if "EcsParameters" in target else "invokes"))
                 if "DeadLetterConfig" in target:
@@ -217,9 +268,22 @@ def flow(template: dict) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
             nodes[logical_id] = f"Fargate task definition<br/>{logical_id}"
         elif kind == "AWS::ECS::Cluster":
             nodes[logical_id] = f"ECS cluster<br/>{logical_id}"
-    if nodes.get("Source") == "aws.ecs" and "EcsTask" in nodes:
-        # the failure alert listens to the stack's own task stopping
-        del nodes["Source"]
-        edges = [("EcsTask", target, "stopped") if source == "Source" else (source, target, label)
-                 for source, target, label in edges]
+    # Events the stack's own resources send: its task stopping, its state machine's executions ending.
+    machines = [node for node, kind in ((n, resources.get(n, {}).get("Type")) for n in nodes)
+                if kind in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")]
+    own = {"SourceAwsEcs": ("EcsTask", "stopped") if "EcsTask" in nodes and not _only_deployments(template) else None,
+           "SourceAwsStates": (machines[0], "execution ended") if len(machines) == 1 else None}
+    for source_node, replacement in own.items():
+        if source_node in nodes and replacement is not None:
+            del nodes[source_node]
+            edges = [(replacement[0], target, replacement[1]) if source == source_node else (source, target, label)
+                     for source, target, label in edges]
     return nodes, edges
+
+
+def _only_deployments(template: dict) -> bool:
+    """Every aws.ecs rule of the template hears service deployments, none a task of the stack's."""
+    patterns = [r.get("Properties", {}).get("EventPattern", {}) for r in template.get("Resources", {}).values()
+                if r.get("Type") == "AWS::Events::Rule"]
+    ecs = [p for p in patterns if "aws.ecs" in _listed(p.get("source", []))]
+    return bool(ecs) and all("ECS Deployment State Change" in _listed(p.get("detail-type", [])) for p in ecs)

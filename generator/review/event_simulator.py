@@ -15,6 +15,7 @@ known before deployment stays a readable placeholder such as "<ImportValue batch
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sys
@@ -41,16 +42,76 @@ def event_pattern_class():
 
 
 def pattern_matches(pattern: dict, event: dict) -> bool:
-    return event_pattern_class().load(json.dumps(pattern)).matches_event(eventbridge_view(event))
+    """Does `pattern` match `event`, with array-consistent matching (see eventbridge_views)."""
+    engine = event_pattern_class().load(json.dumps(pattern))
+    return any(engine.matches_event(view) for view in eventbridge_views(event, pattern))
+
+
+# More views than this means an event with many large arrays under the pattern's fields; no AWS
+# event the blueprints listen to comes near (an ECS task has at most 10 containers).
+MAX_VIEWS = 10_000
+
+
+def eventbridge_views(event: dict, pattern: dict):
+    """The event as EventBridge's matcher sees it, one view per way of picking one element of each
+    array of objects that the pattern looks into.
+
+    EventBridge's matcher is open source as Event Ruler; its JSON array matching "crushes out" the
+    array structure, so `{"containers": {"name": ["app"]}}` matches any element named app, and its
+    `rulesForJSONEvent()` "will refuse to recognize any match in which any two fields are within JSON
+    objects that are in different elements of the same array"
+    (https://github.com/aws/event-ruler#json-array-matching). So `{"containers": {"name": ["app"],
+    "exitCode": [1]}}` needs one container that is app AND exited 1. moto's EventPattern does not
+    look inside arrays at all, so each view replaces every such array by one of its elements and
+    the pattern matches when it matches any view. (The EventBridge user guide does not say which
+    Event Ruler API EventBridge calls; the rules here are written so that the other reading, fields
+    from different elements, could only make an alert fire more often, never less: see README.)
+    Arrays the pattern does not look into are crushed as before (eventbridge_view)."""
+    views = 0
+    for view in _views(event, _pattern_shape(pattern)):
+        views += 1
+        if views > MAX_VIEWS:
+            raise UserError(f"the event has too many combinations of array elements to match (over {MAX_VIEWS})")
+        yield view
+
+
+def _pattern_shape(pattern) -> dict:
+    """The field tree a pattern looks into ($or branches merged): {"detail": {"containers": {"name": {}}}}."""
+    shape: dict = {}
+    if not isinstance(pattern, dict):
+        return shape
+    for key, value in pattern.items():
+        if key == "$or" and isinstance(value, list):
+            for branch in value:
+                _merge_shape(shape, _pattern_shape(branch))
+        else:
+            _merge_shape(shape.setdefault(key, {}), _pattern_shape(value) if isinstance(value, dict) else {})
+    return shape
+
+
+def _merge_shape(into: dict, other: dict) -> None:
+    for key, value in other.items():
+        _merge_shape(into.setdefault(key, {}), value)
+
+
+def _views(value, shape: dict):
+    if isinstance(value, dict):
+        choices = [[(key, view) for view in _views(item, shape[key])] if key in shape else [(key, eventbridge_view(item))]
+                   for key, item in value.items()]
+        for combination in itertools.product(*choices):
+            yield dict(combination)
+    elif shape and isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        for item in value:
+            yield from _views(item, shape)
+    else:
+        yield eventbridge_view(value)
 
 
 def eventbridge_view(value):
-    """The event as EventBridge's matcher sees it: objects inside arrays are matched as if their
+    """The event with its arrays of objects crushed: objects inside arrays are matched as if their
     fields belonged to the parent ("the array structure is crushed out", Event Ruler README, JSON
-    Array Matching: https://github.com/aws/event-ruler#json-array-matching). moto's EventPattern
-    does not look inside arrays of objects, so the event is reshaped before moto matches it.
-    (Event Ruler also refuses matches that combine fields of different array elements; the rules
-    generated here filter on one field per array, where the two behaviours agree.)"""
+    Array Matching: https://github.com/aws/event-ruler#json-array-matching), fields of different
+    elements together. eventbridge_views keeps the elements apart where a pattern looks."""
     if isinstance(value, dict):
         return {key: eventbridge_view(item) for key, item in value.items()}
     if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
@@ -205,8 +266,17 @@ class Resolver:
         if name in self.parameters:
             return self.parameters[name]
         resource = self.template.get("Resources", {}).get(name, {})
-        if resource.get("Type") == "AWS::S3::Bucket" and "BucketName" in resource.get("Properties", {}):
-            return self.resolve(resource["Properties"]["BucketName"])
+        properties = resource.get("Properties", {})
+        named = {"AWS::S3::Bucket": "BucketName", "AWS::Logs::LogGroup": "LogGroupName"}.get(resource.get("Type"))
+        if named in properties:  # a bucket's or log group's Ref is its name
+            return self.resolve(properties[named])
+        # A named state machine's Ref is its ARN, known before deployment.
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-stepfunctions-statemachine.html#aws-resource-stepfunctions-statemachine-return-values
+        machine_name = {"AWS::Serverless::StateMachine": "Name", "AWS::StepFunctions::StateMachine": "StateMachineName"}.get(resource.get("Type"))
+        if machine_name in properties:
+            pseudo = self.pseudo
+            return (f"arn:{pseudo['AWS::Partition']}:states:{pseudo['AWS::Region']}:{pseudo['AWS::AccountId']}:stateMachine:"
+                    f"{self.resolve(properties[machine_name])}")
         return f"<Ref {name}>"
 
     def _get_att(self, arg):
@@ -430,6 +500,24 @@ def evaluate(template: dict, event: dict, resolver: Resolver, *, rule_name_prefi
     return results
 
 
+def s3_key_notes(event: dict, *, matched: bool) -> list[str]:
+    """S3 sends object keys URL-encoded, and the rule compares its filters with that form: say so
+    when the event's key is not in it (a hand-written event), and what a matched key decodes to."""
+    from urllib.parse import unquote_plus
+
+    from generator.aws.event_rules import is_s3_encoded, s3_encode
+
+    key = (event.get("detail") or {}).get("object", {}).get("key") if event.get("source") == "aws.s3" else None
+    if not isinstance(key, str):
+        return []
+    if not is_s3_encoded(key):
+        return [f"the object key {key!r} is not URL-encoded as S3 sends keys (S3 would send {s3_encode(key)!r}); "
+                "the rule's key filter is compared with the encoded form"]
+    if matched and unquote_plus(key) != key:
+        return [f"the object key is URL-encoded, as S3 sends it; the target receives it so, and it decodes to {unquote_plus(key)!r}"]
+    return []
+
+
 def read_event(path: Path) -> dict:
     try:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
@@ -447,7 +535,7 @@ def read_event(path: Path) -> dict:
 def run(manifest: Path, stack: str, event_path: Path, *, environment: str | None, as_json: bool) -> int:
     """Print the verdict; return 0 when a rule matches, 1 when none does (bad input raises UserError)."""
     from generator.core.manifest import load_manifest
-    from generator.core.render import render_stack
+    from generator.core.render import manifest_stacks, render_stack
 
     specs = load_manifest(manifest)
     if stack not in specs:
@@ -459,7 +547,7 @@ def run(manifest: Path, stack: str, event_path: Path, *, environment: str | None
                         stack=stack, field="--env")
     event = read_event(event_path)
     env = spec.environments[env_name]
-    template = render_stack(spec, manifest_name=manifest.name).template
+    template = render_stack(spec, manifest_name=manifest.name, manifest=manifest_stacks(specs.values())).template
     region = env.region or event.get("region") or "<AWS::Region>"
     pseudo = {
         "AWS::Region": region, "AWS::Partition": _partition(region), "AWS::URLSuffix": "amazonaws.com",
@@ -475,6 +563,8 @@ def run(manifest: Path, stack: str, event_path: Path, *, environment: str | None
     if "Records" in event and "detail-type" not in event:
         for result in results:
             result.notes.append("this looks like an S3/SNS/SQS notification (Records), not an EventBridge event")
+    for result in results:
+        result.notes += s3_key_notes(event, matched=result.matched)
     chosen = next((r for r in results if r.matched), results[0])
     if as_json:
         print(json.dumps({

@@ -75,4 +75,5 @@ def stack_readme(spec, template: dict, *, summary: str, notes: list[str], extra_
         environments=list(spec.environments),
         values={name: spec.parameter_values(name) for name in spec.environments},
         roles=describe.iam_in_words(template),
+        alerts=describe.alerts_in_words(template, spec.name),
     )

@@ -1,7 +1,8 @@
 """E9003: Resource "*" only for actions that AWS allows on "*" alone (one list of exceptions, below).
 
 "*" includes ARNs as wide as "*" (arn:aws:s3:::*, arn:${AWS::Partition}:sqs:*:*:*; the definition is
-in _policy.py, above is_wildcard_resource) and NotResource (every resource but those listed).
+in generator/aws/arns.py, above is_wildcard_resource) and NotResource (every resource but those listed).
+The actions allowed on "*" are RESOURCE_STAR_ONLY_ACTIONS in generator/aws/iam.py.
 Key policies are not judged: their Resource is always the key itself.
 """
 
@@ -11,6 +12,7 @@ from typing import Any, Iterator
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
+from generator.aws.iam import RESOURCE_STAR_ONLY_ACTIONS, is_star_only_action  # noqa: F401  (RESOURCE_STAR_ONLY_ACTIONS: re-exported)
 from generator.checks.rules._policy import (
     KEY_POLICY_TYPES,
     actions,
@@ -23,47 +25,6 @@ from generator.checks.rules._policy import (
     not_actions,
     policy_statements,
 )
-
-_SAR = "https://docs.aws.amazon.com/service-authorization/latest/reference"
-_SFN_LOGS = (
-    "Step Functions logging to CloudWatch Logs (vended log delivery) has no resource-level permissions: "
-    "https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html ; "
-    f"{_SAR}/list_amazoncloudwatchlogs.html"
-)
-_XRAY = (
-    "X-Ray tracing actions have no resource-level permissions: "
-    "https://docs.aws.amazon.com/step-functions/latest/dg/xray-iam.html ; "
-    f"{_SAR}/list_awsx-ray.html"
-)
-
-# The ONE list of actions that may be granted on Resource "*": AWS defines no resource type for
-# them, so "*" is the only value IAM accepts. Anything else with Resource "*" is an error.
-# (tests/test_lint.py checks each entry against cfn-lint's copy of the Service Authorization Reference.)
-RESOURCE_STAR_ONLY_ACTIONS: dict[str, str] = {
-    "logs:CreateLogDelivery": _SFN_LOGS,
-    "logs:GetLogDelivery": _SFN_LOGS,
-    "logs:UpdateLogDelivery": _SFN_LOGS,
-    "logs:DeleteLogDelivery": _SFN_LOGS,
-    "logs:ListLogDeliveries": _SFN_LOGS,
-    "logs:PutResourcePolicy": _SFN_LOGS,
-    "logs:DescribeResourcePolicies": _SFN_LOGS,
-    "logs:DescribeLogGroups": _SFN_LOGS,
-    "xray:PutTraceSegments": _XRAY,
-    "xray:PutTelemetryRecords": _XRAY,
-    "xray:GetSamplingRules": _XRAY,
-    "xray:GetSamplingTargets": _XRAY,
-    "ecr:GetAuthorizationToken": (
-        "an ECR registry token is account-wide, so the ECS task execution role gets it on \"*\": "
-        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html ; "
-        f"{_SAR}/list_amazonelasticcontainerregistry.html"
-    ),
-}
-_EXCEPTED = {action.lower() for action in RESOURCE_STAR_ONLY_ACTIONS}  # IAM action names are case-insensitive
-
-
-def is_star_only_action(action: object) -> bool:
-    return isinstance(action, str) and action.lower() in _EXCEPTED
-
 
 def resource_values(value: Any) -> Iterator[Any]:
     """Each entry of a Resource value, through Fn::If branches (AWS::NoValue dropped)."""
@@ -79,7 +40,7 @@ class IamWildcardResource(CloudFormationLintRule):
     description = (
         'An Allow statement with Resource "*" (or an ARN as wide, such as arn:aws:s3:::* or '
         "arn:${AWS::Partition}:sqs:*:*:*, or NotResource) may only list actions that AWS allows on \"*\" alone "
-        "(RESOURCE_STAR_ONLY_ACTIONS in generator/checks/rules/iam_wildcard_resource.py); "
+        "(RESOURCE_STAR_ONLY_ACTIONS in generator/aws/iam.py); "
         "scope every other action to the ARNs it needs. Not applied to KMS key policies, whose "
         'Resource "*" means the key itself.'
     )

@@ -1,12 +1,11 @@
-"""Test helpers: render a manifest given as TOML text, and walk rendered templates."""
+"""A manifest given as TOML text for one stack, rendered in memory; walking a rendered template."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from generator.core.manifest import load_manifest
-from generator.core.render import RenderedStack, render_stack
+from generator.core.render import RenderedStack, manifest_stacks, render_stack
 
 NETWORK_PARAMETERS = """
 ClusterArn = "arn:aws:ecs:us-east-1:123456789012:cluster/batch"
@@ -30,7 +29,9 @@ def manifest_text(stack: str, blueprint: str, options: str, parameters: str = NE
 def render_text(tmp_path: Path, text: str) -> dict[str, RenderedStack]:
     path = tmp_path / "stacks.toml"
     path.write_text(text)
-    return {name: render_stack(spec, manifest_name="stacks.toml") for name, spec in load_manifest(path).items()}
+    specs = load_manifest(path)
+    manifest = manifest_stacks(specs.values())
+    return {name: render_stack(spec, manifest_name="stacks.toml", manifest=manifest) for name, spec in specs.items()}
 
 
 def resources_of_type(template: dict, kind: str) -> dict[str, dict]:
@@ -42,10 +43,8 @@ def one_resource(template: dict, kind: str) -> dict:
     return resource
 
 
-def policy_statements(role: dict) -> list[dict]:
-    (policy,) = role["Properties"]["Policies"]
-    return policy["PolicyDocument"]["Statement"]
-
-
-def loads_json(text: str):
-    return json.loads(text)
+def substituted(text: str, values: dict[str, str]) -> str:
+    """What CloudFormation does with a state machine's DefinitionSubstitutions: textual replacement of ${key}."""
+    for key, value in values.items():
+        text = text.replace("${" + key + "}", value)
+    return text

@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-from conftest import REFERENCE_EVENTS
 from generator.core.errors import UserError
+from generator.aws.event_rules import s3_encode
 from generator.review.event_simulator import Resolver, apply_input_transformer, evaluate, first_mismatch
+from support.paths import REFERENCE_EVENTS
 
 PSEUDO = {"AWS::Region": "eu-west-1", "AWS::Partition": "aws", "AWS::AccountId": "123456789012", "AWS::StackName": "s-dev", "AWS::URLSuffix": "amazonaws.com"}
 
@@ -25,10 +26,12 @@ def s3_event(tmp_path, name="event.json", *, bucket="sample-bucket-dev", key="te
 
 
 def test_matching_event_prints_the_run_task_request_with_the_transformed_overrides(project, run_cli):
-    key = 'test/aaa/complete.txt "quoted" \\ 日本'
+    decoded = 'test/aaa/complete.txt "quoted" \\ 日本'
+    key = s3_encode(decoded)  # as S3 sends it: test/aaa/complete.txt+%22quoted%22+%5C+%E6%97%A5%E6%9C%AC
     result = run_cli("test-event", "csv-ingest", str(s3_event(project, key=key)), cwd=project)
     assert result.code == 0, result.err
-    header, label, *body = result.out.splitlines()
+    header, label, *body, note = result.out.splitlines()
+    assert note == f"note: the object key is URL-encoded, as S3 sends it; the target receives it so, and it decodes to {decoded!r}"
     assert header == "csv-ingest (dev): rule ObjectCreatedRule matches"
     assert label == "target RunTask (ECS RunTask request):"
     request = json.loads("\n".join(body))
@@ -263,3 +266,63 @@ def test_sam_event_source_state_follows_what_sam_generates(properties, noted):
     (result,) = evaluate(template, ECR_EVENT, Resolver(template, {}, PSEUDO), rule_name_prefix="s-dev")
     assert result.matched
     assert ("rule HandlerReplicated is DISABLED: EventBridge would not deliver this event" in result.notes) is noted
+
+
+# --- S3 keys arrive URL-encoded: filters are compared, and the container gets, the encoded form -----
+
+ENCODED_SAMPLE = REFERENCE_EVENTS.parent / "s3-object-created-encoded-key.json"
+
+
+def with_prefix(project, prefix: str) -> None:
+    manifest = project / "stacks.toml"
+    manifest.write_text(manifest.read_text().replace('key_prefix = "test/aaa/complete.txt"', f'key_prefix = "{prefix}"', 1))
+
+
+def test_an_encoded_key_matches_the_filter_written_as_the_key_is_in_s3(project, run_cli):
+    with_prefix(project, "raw/date=2025-01-01/")
+    event = json.loads(ENCODED_SAMPLE.read_text())
+    assert event["detail"]["object"]["key"] == "raw/date%3D2025-01-01/my+file.csv"  # a space and "=", as S3 encodes them
+    event["detail"]["bucket"]["name"] = "sample-bucket-dev"
+    (project / "event.json").write_text(json.dumps(event))
+    report = json.loads(run_cli("test-event", "csv-ingest", "event.json", "--json", cwd=project).out)
+    assert (report["matched"], report["rule"]) == (True, "ObjectCreatedRule")
+    environment = report["target"]["overrides"]["containerOverrides"][0]["environment"]
+    assert {"name": "OBJECT_KEY", "value": "raw/date%3D2025-01-01/my+file.csv"} in environment  # passed on encoded
+    assert report["notes"] == ["the object key is URL-encoded, as S3 sends it; the target receives it so, and it decodes to "
+                               "'raw/date=2025-01-01/my file.csv'"]
+
+
+def test_a_hand_written_decoded_key_does_not_match_and_says_why(project, run_cli):
+    with_prefix(project, "raw/date=2025-01-01/")
+    result = run_cli("test-event", "csv-ingest", str(s3_event(project, key="raw/date=2025-01-01/my file.csv")), cwd=project)
+    assert result.code == 1
+    assert 'pattern wants [{"prefix": "raw/date%3D2025-01-01/"}]' in result.out
+    assert ("note: the object key 'raw/date=2025-01-01/my file.csv' is not URL-encoded as S3 sends keys (S3 would send "
+            "'raw/date%3D2025-01-01/my+file.csv'); the rule's key filter is compared with the encoded form") in result.out
+
+
+def test_a_filter_starting_with_the_bucket_name_fails_the_render(project, run_cli):
+    with_prefix(project, "sample-bucket-dev/incoming/")
+    result = run_cli("render", cwd=project)
+    assert result.code == 2 and result.out == ""
+    assert result.err == ("error: stack csv-ingest: options.key_prefix: 'sample-bucket-dev/incoming/' starts with the bucket's name "
+                          "'sample-bucket-dev': a key is the part after the bucket name (s3://sample-bucket-dev/incoming/x.csv has key "
+                          "incoming/x.csv); allowed: 'incoming/' (in environment dev)\n")
+    assert not (project / "templates_out").exists()
+
+
+def test_a_failed_rollout_of_the_redeployed_service_is_alerted(project, run_cli):
+    # AWS's documented SERVICE_DEPLOYMENT_FAILED sample, moved to api-redeploy's dev service main/api
+    event = json.loads((REFERENCE_EVENTS.parent / "ecs-deployment-state-change-failed.json").read_text())
+    event.update(account="123456789012", region="ap-northeast-1",
+                 resources=["arn:aws:ecs:ap-northeast-1:123456789012:service/main/api"])
+    (project / "event.json").write_text(json.dumps(event))
+    report = json.loads(run_cli("test-event", "api-redeploy", "event.json", "--json", cwd=project).out)
+    assert (report["matched"], report["rule"]) == (True, "DeploymentFailedAlertRule")
+    assert report["target"]["Input"]["reason"] == "ECS deployment circuit breaker: task failed to start."
+    # another service's failed rollout, and a completed one, are not
+    for change in ({"resources": ["arn:aws:ecs:ap-northeast-1:123456789012:service/main/web"]},
+                   {"detail": {**event["detail"], "eventName": "SERVICE_DEPLOYMENT_COMPLETED"}}):
+        (project / "event.json").write_text(json.dumps({**event, **change}))
+        result = run_cli("test-event", "api-redeploy", "event.json", cwd=project)
+        assert result.code == 1, change

@@ -1,10 +1,16 @@
-"""Deploying rendered stacks to the moto server the way `sam deploy` would (shared by deploy tests)."""
+"""Deploying rendered stacks to a moto server the way `sam deploy` would (shared by the deploy tests):
+parameter overrides split as sam splits them, SAM templates translated as CloudFormation's transform
+would (a state machine's DefinitionUri inlined, a function's CodeUri zipped and uploaded), and what
+moto cannot model left out."""
 
 from __future__ import annotations
 
 import ast
+import copy
+import io
 import json
 import shlex
+import zipfile
 import time
 import tomllib
 import urllib.parse
@@ -79,7 +85,45 @@ def sam_translate(template: dict, region: str, parameter_values: dict) -> dict:
         translator.metrics.publish()  # to its no-op publisher; unpublished metrics warn at exit
 
 
-# --- added for tests/test_deploy_every_env.py ------------------------------------------------------
+CODE_BUCKET = "sam-artifacts"
+
+
+def upload_code(endpoint: str, region: str, code_dir: Path, key: str) -> str:
+    """What `sam deploy` does with a local CodeUri: zip the folder, upload it, point CodeUri at it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(code_dir.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(code_dir).as_posix())
+    s3 = client("s3", endpoint, region)
+    if CODE_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_object(Bucket=CODE_BUCKET, Key=key, Body=buffer.getvalue())
+    return f"s3://{CODE_BUCKET}/{key}"
+
+
+def translate_with_definition(template_path: Path, parameter_values: dict, region: str) -> dict:
+    """The template as CloudFormation's SAM transform would deploy it, with the definition file
+    inlined as `Definition` (what `sam deploy` uploads and points DefinitionUri at)."""
+    template = yaml_load(template_path.read_text())
+    machine = template["Resources"]["StateMachine"]["Properties"]
+    machine["Definition"] = json.loads((template_path.parent / machine.pop("DefinitionUri")).read_text())
+    return sam_translate(template, region, parameter_values)
+
+
+def for_moto(translated: dict) -> dict:
+    """moto 5.2.5 reads DefinitionString and ignores DefinitionSubstitutions; CloudFormation replaces
+    each ${key} in the definition with the substitution's value. The same replacement is written as
+    Fn::Sub (same ${key} syntax), so moto resolves the values (Refs, Subs, Joins) itself."""
+    template = copy.deepcopy(translated)
+    machine = template["Resources"]["StateMachine"]["Properties"]
+    separator, lines = machine["DefinitionString"]["Fn::Join"]  # the translator's readable Join of literal lines
+    assert all(isinstance(line, str) for line in lines)
+    machine["DefinitionString"] = {"Fn::Sub": [separator.join(lines), machine.pop("DefinitionSubstitutions")]}
+    return template
+
+
+# --- what moto does not model ------------------------------------------------------------------------
 
 # Resource types moto 5.2.5's CloudFormation does not model (moto.scheduler has no CloudFormation
 # model): it creates nothing for them, and an output that reads one (`!GetAtt Schedule.Arn`) makes
@@ -113,8 +157,6 @@ def _referenced_resources(value) -> set[str]:
 def without_unmodelled_outputs(template: dict) -> tuple[dict, list[str]]:
     """The template without the outputs that read a resource of a type moto does not model
     (MOTO_UNMODELLED_TYPES), and the names of the outputs left out."""
-    import copy
-
     unmodelled = {name for name, resource in template["Resources"].items() if resource["Type"] in MOTO_UNMODELLED_TYPES}
     result = copy.deepcopy(template)
     dropped = [name for name, output in template.get("Outputs", {}).items() if _referenced_resources(output) & unmodelled]

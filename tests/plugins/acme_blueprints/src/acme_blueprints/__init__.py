@@ -1,0 +1,1 @@
+"""ACME's blueprints for ecs-batch-templates (registered in pyproject.toml)."""
