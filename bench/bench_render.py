@@ -39,14 +39,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 HEADER = re.compile(r"^\[stacks\.([a-z0-9-]+)((?:\.[A-Za-z0-9_.-]+)?)\]", re.MULTILINE)
 HEADER_STACKS = re.compile(r"^\[stacks\.([a-z0-9-]+)\]", re.MULTILINE)
+ANY_TABLE = re.compile(r"^\[", re.MULTILINE)
 
 
 def synthetic_manifest(size: int) -> str:
     """`size` stacks cycling through the examples; stack names get a numeric suffix."""
     source = (REPO / "stacks.toml").read_text(encoding="utf-8")
     blocks: dict[str, list[str]] = {}
-    for match, nxt in zip(HEADER.finditer(source), list(HEADER.finditer(source))[1:] + [None]):
-        blocks.setdefault(match.group(1), []).append(source[match.start(): nxt.start() if nxt else len(source)])
+    tables = list(ANY_TABLE.finditer(source))  # a stack's block ends at the next table, [pipeline] included
+    for match, nxt in zip(tables, tables[1:] + [None]):
+        stack = HEADER.match(source, match.start())
+        if stack:
+            blocks.setdefault(stack.group(1), []).append(source[match.start(): nxt.start() if nxt else len(source)])
     names = list(blocks)
     out = []
     for index in range(size):
@@ -282,10 +286,12 @@ def naive_troposphere_render(folder: Path) -> list[str]:
     script = (
         "import sys; from pathlib import Path\n"
         f"sys.path.insert(0, {str(REPO)!r})\n"
-        "from generator.core.contract import StackContext\n"
-        "from generator.core.manifest import load_manifest\n"
-        "for spec in load_manifest(Path('stacks.toml')).values():\n"
-        "    template = spec.module.build(spec.options, StackContext(spec.name, spec.blueprint, spec.description, tuple(spec.environments))).template\n"
+        "from generator.core.manifest import load_manifest, manifest_stacks\n"
+        "from generator.core.render import stack_context\n"
+        "specs = load_manifest(Path('stacks.toml'))\n"
+        "manifest = manifest_stacks(specs.values())\n"
+        "for spec in specs.values():\n"
+        "    template = spec.implementation.build(spec.options, stack_context(spec, manifest)).template\n"
         "    out = Path('naive') / spec.name\n"
         "    out.mkdir(parents=True, exist_ok=True)\n"
         "    (out / 'template.yaml').write_text(template.to_yaml(), encoding='utf-8')\n"

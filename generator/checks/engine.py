@@ -445,7 +445,8 @@ def lint_paths(
         if not Path(folder).is_dir():
             raise UserError(f"{str(folder)!r} is not a folder of cfn-lint rules", field="--append-rules")
     rule_dirs = tuple(str(Path(folder).resolve()) for folder in append_rules)
-    user_rules(rule_dirs)  # a bad folder is the user's mistake: reported here, before any worker starts
+    if rule_dirs:
+        user_rules(rule_dirs)  # a bad folder is the user's mistake: reported here, before any worker starts
     given = list(dict.fromkeys(str(path) for path in paths))
     keys = {path: _cache_key(path, rule_dirs) for path in given}
     results: dict[str, list[Finding]] = {}
