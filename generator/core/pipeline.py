@@ -38,7 +38,7 @@ from pathlib import Path
 
 from generator.core.contract import PIPELINE_DEPLOY_ROLES
 from generator.core.errors import UserError
-from generator.core.manifest import StackSpec
+from generator.core.manifest import StackSpec, manifest_toml
 from generator.core.options import build_dataclass
 from generator.emit.yaml_emitter import dump_yaml
 
@@ -85,7 +85,7 @@ class PipelineSettings:
 def load_settings(manifest_path: Path) -> tuple[PipelineSettings, bool]:
     """The `[pipeline]` table (defaults when absent) and whether the manifest has one."""
     try:
-        data = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
+        data = manifest_toml(manifest_path.read_text(encoding="utf-8"))  # parsed once with load_manifest
     except (OSError, tomllib.TOMLDecodeError) as error:  # load_manifest reported these already
         raise UserError(f"{manifest_path}: {error}") from None
     table = data.get("pipeline")
