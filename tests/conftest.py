@@ -23,6 +23,7 @@ def private_user_cache(tmp_path_factory):
     """Lint results and compiled templates go to a scratch cache, never the developer's own."""
     patch = pytest.MonkeyPatch()
     patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    patch.delenv("ECS_BATCH_TEMPLATES_CACHE_DIR", raising=False)  # e.g. CI's restored lint cache
     yield
     patch.undo()
 

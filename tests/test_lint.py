@@ -364,6 +364,47 @@ def test_cache_key_covers_the_rule_sources(tmp_path, monkeypatch):
     assert lint._project_fingerprint.__wrapped__() != before
 
 
+@pytest.fixture
+def fresh_fingerprint():
+    """The engine fingerprint is computed once per process: recompute it in this test, and after it."""
+    lint._project_fingerprint.cache_clear()
+    yield
+    lint._project_fingerprint.cache_clear()
+
+
+def test_a_new_cfn_lint_version_or_rule_change_invalidates_the_cache(tmp_path, batch_calls, monkeypatch, fresh_fingerprint):
+    (bad,) = copy_fixtures(tmp_path, ["w9007_bad.yaml"])
+    cache = tmp_path / "cache"
+    first = lint_paths([bad], cache_dir=cache, jobs=1)
+    key = lint.cache_key()
+    assert lint_paths([bad], cache_dir=cache, jobs=1) == first and len(batch_calls) == 1
+
+    real_version = lint._package_version
+    with monkeypatch.context() as patch:
+        patch.setattr(lint, "_package_version", lambda name: "9.9.9" if name == "cfn-lint" else real_version(name))
+        lint._project_fingerprint.cache_clear()
+        assert lint.cache_key() != key and "cfn-lint-9.9.9-" in lint.cache_key()
+        assert lint_paths([bad], cache_dir=cache, jobs=1) == first
+        assert len(batch_calls) == 2  # linted again under the new version
+
+    rules_copy = tmp_path / "lint_rules"
+    shutil.copytree(lint.RULES_DIR, rules_copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(lint, "RULES_DIR", rules_copy)
+    (rules_copy / "sns_topic_encrypted.py").write_text((rules_copy / "sns_topic_encrypted.py").read_text() + "\n# changed\n")
+    lint._project_fingerprint.cache_clear()
+    assert lint.cache_key() != key
+    lint_paths([bad], cache_dir=cache, jobs=1)
+    assert len(batch_calls) == 3  # and again after a rule changed
+
+
+def test_cache_dir_from_the_option_or_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv(lint.CACHE_DIR_VARIABLE, raising=False)
+    assert lint.lint_cache_dir() == default_cache_dir()
+    monkeypatch.setenv(lint.CACHE_DIR_VARIABLE, str(tmp_path / "ci-cache"))
+    assert lint.lint_cache_dir() == tmp_path / "ci-cache" / "lint"
+    assert lint.lint_cache_dir(tmp_path / "given") == tmp_path / "given" / "lint"
+
+
 def test_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / "ecs-batch-templates" / "lint"

@@ -64,3 +64,25 @@ def test_a_sam_function_is_also_linted_as_the_lambda_function_it_becomes():
     assert finding.rule == "E3030" and finding.level == "error"
     assert "'python9.99' is not one of" in finding.message and "(in Handler after the SAM transform)" in finding.message
     assert finding.line == 4  # the SAM resource the function came from
+
+
+def test_check_keeps_lint_results_in_the_cache_dir_ci_restores(project, run_cli, monkeypatch):
+    """ECS_BATCH_TEMPLATES_CACHE_DIR (what the CI recipe restores) holds the results; --cache-dir wins."""
+    assert run_cli("render", cwd=project).code == 0
+    monkeypatch.setenv("ECS_BATCH_TEMPLATES_CACHE_DIR", str(project / "ci-cache"))
+    assert run_cli("check", cwd=project).code == 0
+    entries = sorted((project / "ci-cache" / "lint").glob("*.json"))
+    templates = list((project / "templates_out").glob("*/template.yaml"))
+    assert len(entries) == len(templates) > 0
+    assert list((project / "ci-cache" / "render").glob("render-*.json"))  # what each stack rendered to
+    assert run_cli("check", "--cache-dir", str(project / "other"), cwd=project).code == 0
+    assert len(list((project / "other" / "lint").glob("*.json"))) == len(templates)
+    assert sorted((project / "ci-cache" / "lint").glob("*.json")) == entries
+
+
+def test_lint_cache_key_is_printed_without_a_manifest(run_cli, tmp_path):
+    from generator.checks.engine import cache_key
+
+    result = run_cli("lint", "--cache-key", cwd=tmp_path)
+    assert result.code == 0 and result.out == cache_key() + "\n"
+    assert re.fullmatch(r"ecs-batch-templates-lint-cfn-lint-[0-9.]+-[0-9a-f]{16}\n", result.out)

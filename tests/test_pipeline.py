@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from generator.core.manifest import load_manifest
-from generator.core.pipeline import (AWS_CREDENTIALS, CHECKOUT, SETUP_PYTHON, PipelineSettings, github_variable, plan_pipeline,
+from generator.core.pipeline import (AWS_CREDENTIALS, CACHE, CHECKOUT, SETUP_PYTHON, PipelineSettings, github_variable, plan_pipeline,
                                      workflows)
 from support.paths import REPO, external_tool, snapshot
 
@@ -71,8 +71,31 @@ def test_generated_and_project_workflows_pass_actionlint(golden_workflows, tmp_p
 def test_actions_are_the_current_node24_majors(golden_workflows):
     _, data = golden_workflows
     used = {step["uses"] for workflow in data.values() for job in workflow["jobs"].values() for step in job["steps"] if "uses" in step}
-    assert used == {CHECKOUT, SETUP_PYTHON, AWS_CREDENTIALS} == {
-        "actions/checkout@v7", "actions/setup-python@v7", "aws-actions/configure-aws-credentials@v6"}
+    assert used == {CHECKOUT, SETUP_PYTHON, AWS_CREDENTIALS, CACHE} == {
+        "actions/checkout@v7", "actions/setup-python@v7", "aws-actions/configure-aws-credentials@v6", "actions/cache@v5"}
+
+
+def test_every_check_restores_the_lint_cache_under_the_key_lint_prints(golden_workflows):
+    """README, "The lint cache in CI": the key from `lint --cache-key`, a new cache each run, the
+    newest of that key restored, and `check` told where it is."""
+    _, data = golden_workflows
+    checked = 0
+    for workflow in data.values():
+        for job in workflow["jobs"].values():
+            steps = job["steps"]
+            for index, step in enumerate(steps):
+                if step.get("run") != "python -m generator check":
+                    continue
+                checked += 1
+                key_step, cache_step = steps[index - 2], steps[index - 1]
+                assert key_step["run"] == 'echo "key=$(python -m generator lint --cache-key)" >> "$GITHUB_OUTPUT"'
+                assert cache_step["uses"] == CACHE and cache_step["with"] == {
+                    "path": ".lint-cache",
+                    "key": f"${{{{ steps.{key_step['id']}.outputs.key }}}}-${{{{ github.run_id }}}}",
+                    "restore-keys": f"${{{{ steps.{key_step['id']}.outputs.key }}}}-"}
+                assert step["env"] == {"ECS_BATCH_TEMPLATES_CACHE_DIR": ".lint-cache"}
+                assert steps.index(key_step) > next(i for i, s in enumerate(steps) if s.get("name") == "Install the generator")
+    assert checked == 2  # the pull request's check and the deploy workflow's
 
 
 def test_pull_request_workflow_checks_tests_summarises_and_previews(golden_workflows):

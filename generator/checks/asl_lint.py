@@ -63,18 +63,20 @@ NodePath = list  # keys and list indexes from the definition's root to a node
 _DEFINITION_URI = re.compile(r"""^[ \t]*["']?DefinitionUri["']?[ \t]*:[ \t]*["']?([^"'\s#,{}\[\]]+)["']?[ \t]*,?[ \t]*(?:#.*)?$""", re.MULTILINE)
 
 
-def definition_files(template_path: str | Path) -> list[Path]:
+def definition_files(template_path: str | Path, *, text: str | None = None) -> list[Path]:
     """The local definition files a template's SAM state machines name (for lint cache keys: a
-    changed `.asl.json` must be linted again even when the template is unchanged).
+    changed `.asl.json` must be linted again even when the template is unchanged). `text`: the
+    template's text, when the caller has read it already.
 
     Called for every template on every lint, cached or not, so the usual case is read from the
     text (a YAML decode would cost more than the cached lint itself); only a template with a
     DefinitionUri the pattern cannot read is decoded."""
     path = Path(template_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeError):
-        return []
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeError):
+            return []
     mentions = text.count("DefinitionUri")
     if not mentions:
         return []
@@ -90,13 +92,17 @@ def definition_files(template_path: str | Path) -> list[Path]:
     return files
 
 
-def asl_findings(template_path: str | Path) -> list[Finding]:
-    """E96xx/E3601 findings for every SAM state machine of the template at `template_path`."""
+def asl_findings(template_path: str | Path, *, template: dict | None = None, reuse: bool = True) -> list[Finding]:
+    """E96xx/E3601 findings for every SAM state machine of the template at `template_path`
+    (`template`: that file already decoded by cfn-lint's decoder, to save decoding it again).
+    `reuse`: a definition cfn-lint's E3601 already checked in this process is not checked again
+    (the check is a pure function of the definition, its logical id and its substitution names)."""
     path = Path(template_path)
-    template = _load_template(path)
+    if template is None:
+        template = _load_template(path)
     findings: list[Finding] = []
     for logical_id, properties in _sam_state_machines(template):
-        findings += _state_machine_findings(path, logical_id, properties)
+        findings += _state_machine_findings(path, logical_id, properties, reuse=reuse)
     return findings
 
 
@@ -123,7 +129,7 @@ def _position(node: Any) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
 
-def _state_machine_findings(template_path: Path, logical_id: str, properties: dict) -> list[Finding]:
+def _state_machine_findings(template_path: Path, logical_id: str, properties: dict, *, reuse: bool = True) -> list[Finding]:
     where = f"{logical_id}: "
     uri = properties.get("DefinitionUri")
     if isinstance(uri, str) and not uri.startswith("s3://"):
@@ -159,7 +165,8 @@ def _state_machine_findings(template_path: Path, logical_id: str, properties: di
         findings.append(Finding(str(template_path), line, column, RULE_SUBSTITUTIONS, "error",
                                 f"{where}DefinitionSubstitutions entries no placeholder uses: {', '.join(sorted(unused))}"))
     resolved = _with_known_substitutions(definition, substitutions)
-    for node_path, message in _cfn_lint_definition(logical_id, resolved, substitutions):
+    check = _cfn_lint_definition_once if reuse else _cfn_lint_definition
+    for node_path, message in check(logical_id, resolved, substitutions):
         findings.append(finding("E3601", node_path, message))
     for node_path, message in _transition_problems(resolved, []):
         findings.append(finding(RULE_TRANSITIONS, node_path, message))
@@ -239,6 +246,20 @@ def _cfn_lint() -> tuple[Any, Any]:
     """cfn-lint's own rules as generator.checks.cfn_setup sets them up (once per process: building them costs ~1 s)."""
     engine = rule_engine()
     return engine.config, engine.cfn_rules
+
+
+def _cfn_lint_definition_once(logical_id: str, definition: dict, substitutions: dict) -> list[tuple[NodePath, str]]:
+    # `definition` is a plain copy (no positions: findings get theirs from the file afterwards), so
+    # its JSON text, the logical id and the substitution names are everything the check reads.
+    # A state machine's definition is small; a few hundred distinct ones stay well under a megabyte.
+    key = json.dumps([logical_id, definition, list(substitutions)])
+    return [(list(path), message) for path, message in _cfn_lint_definition_by_key(key)]
+
+
+@functools.lru_cache(maxsize=512)
+def _cfn_lint_definition_by_key(key: str) -> tuple[tuple[tuple, str], ...]:
+    logical_id, definition, names = json.loads(key)
+    return tuple((tuple(path), message) for path, message in _cfn_lint_definition(logical_id, definition, dict.fromkeys(names, "value")))
 
 
 def _cfn_lint_definition(logical_id: str, definition: dict, substitutions: dict) -> list[tuple[NodePath, str]]:

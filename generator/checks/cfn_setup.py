@@ -35,6 +35,7 @@ class Engine:
     all_rules: Any  # cfnlint.rules.Rules: cfn-lint's rules plus the appended policy rules
     cfn_rules: Any  # cfn-lint's own rules only
     policy_rules: Any  # the policy rules only
+    stateful_types: frozenset[str] = frozenset()  # see generator.checks.fast_paths
 
 
 def rule_files(folder: str) -> list[Path]:
@@ -86,7 +87,9 @@ def rule_engine(extra_rule_dirs: tuple[str, ...] = ()) -> Engine:
         all_rules.update(extra)
         policy = Rules(dict(base.policy_rules))
         policy.update(extra)
-        return Engine(base.config, all_rules, base.cfn_rules, policy)
+        from generator.checks.fast_paths import stateful_resource_types
+
+        return Engine(base.config, all_rules, base.cfn_rules, policy, stateful_resource_types(all_rules, policy))
     from cfnlint.config import ConfigMixIn
     from cfnlint.rules import Rules
     from cfnlint.runner import Runner
@@ -109,4 +112,6 @@ def rule_engine(extra_rule_dirs: tuple[str, ...] = ()) -> Engine:
     if not policy:
         raise LintEngineError(f"no policy rules were loaded from {RULES_DIR}")
     cfn_only = {rule_id: rule for rule_id, rule in all_rules.items() if rule_id not in policy}
-    return Engine(config, all_rules, Rules(cfn_only), Rules(policy))
+    from generator.checks.fast_paths import stateful_resource_types
+
+    return Engine(config, all_rules, Rules(cfn_only), Rules(policy), stateful_resource_types(all_rules, policy))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
 import os
 import sys
 from pathlib import Path
@@ -50,8 +52,16 @@ def _resolve_paths(args) -> None:
         args.samconfig = args.manifest.parent / "samconfig.toml"
 
 
+def _add_cache(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cache", action="store_true",
+                        help="build and lint every stack again, ignoring (and not updating) the caches")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
+                        help="cache folder: lint results in DIR/lint, render digests in DIR/render (default: "
+                             "$ECS_BATCH_TEMPLATES_CACHE_DIR, else ~/.cache/ecs-batch-templates); share it between CI runs")
+
+
 def _add_lint_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--no-cache", action="store_true", help="lint every template again, ignoring the lint cache")
+    _add_cache(parser)
     parser.add_argument("--append-rules", action="append", type=Path, default=[], metavar="DIR",
                         help="also run the cfn-lint rules in DIR (ids E9xxx/W9xxx, cfn-lint's --append-rules), as mandatory "
                              "policy rules; may be given more than once; part of the lint cache key")
@@ -84,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "Nothing is written unless every stack renders and validates.")
     render.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to render (default: all)")
     _add_paths(render, writes_samconfig=True)
+    _add_cache(render)
 
     check = commands.add_parser("check", help="fail (exit 1) with a diff if rendered output is stale, then lint",
                                 description="Render in memory and compare with the files on disk; exit 1 with a unified diff "
@@ -98,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to lint (default: all)")
     _add_paths(lint)
     _add_lint_options(lint)
+    lint.add_argument("--cache-key", action="store_true",
+                      help="print the lint cache's key (cfn-lint, rules and --append-rules; for a CI cache) and exit")
 
     diff = commands.add_parser("diff", help="show what a render (or, with --live, a deploy) would change",
                                description="Show what `render` would change on disk as a unified diff, with a one-line summary "
@@ -287,19 +300,29 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BUG
 
 
-def _plan(args, only=None):
+def _plan(args, only=None, memo=None):
     from generator.core.manifest import load_manifest
     from generator.core.render import plan
 
     specs = load_manifest(args.manifest)
-    return plan(specs, only=only, manifest_path=args.manifest, out_dir=args.out, samconfig_path=args.samconfig)
+    return plan(specs, only=only, manifest_path=args.manifest, out_dir=args.out, samconfig_path=args.samconfig, memo=memo)
+
+
+def _render_memo(args):
+    """The render memo (core/render_memo.py) in the cache folder's render/, unless --no-cache."""
+    from generator.core.cache import project_cache_dir
+    from generator.core.render_memo import RenderMemo
+
+    return RenderMemo(None if args.no_cache else project_cache_dir("render", args.cache_dir))
 
 
 def cmd_render(args) -> int:
     from generator.core.render import write
 
-    render_plan = _plan(args, args.stacks)
+    memo = _render_memo(args)
+    render_plan = _plan(args, args.stacks, memo)
     changed = set(write(render_plan))
+    memo.save()
     for stack in render_plan.stacks:
         folder = render_plan.out_dir / stack.spec.name
         # a stale file removed from the folder is a change too, not only a file written
@@ -313,10 +336,14 @@ def cmd_render(args) -> int:
     return EXIT_OK
 
 
-def _lint(paths: list[Path], args) -> int:
-    from generator.checks.engine import default_cache_dir, lint_paths
+def _lint(paths: list[Path], args, started=None) -> int:
+    from generator.checks.engine import lint_cache_dir, lint_paths
 
-    findings = lint_paths(paths, cache_dir=None if args.no_cache else default_cache_dir(), append_rules=args.append_rules)
+    if started is not None:
+        findings = started.findings()
+    else:
+        findings = lint_paths(paths, cache_dir=None if args.no_cache else lint_cache_dir(args.cache_dir),
+                              append_rules=args.append_rules)
     for finding in findings:
         print(finding)
     if findings:
@@ -332,33 +359,69 @@ def _template_paths(render_plan) -> list[Path]:
 
 
 def cmd_check(args) -> int:
-    from generator.core.manifest import load_manifest
-    from generator.core.pipeline import pipeline_diff, plan_pipeline
-    from generator.core.render import diff
+    from generator.checks.engine import BackgroundLint, lint_cache_dir
 
-    render_plan = _plan(args)
-    stale = diff(render_plan)
-    if stale:
-        sys.stdout.write(stale)
-        gone = [f"{render_plan.out_dir / name}/" for name in render_plan.stale_stacks]
-        gone += [f"[{config_env}.deploy.parameters]" for config_env in render_plan.stale_config_envs]
-        left = f" (left from stacks or environments no longer in {args.manifest}: {', '.join(gone)})" if gone else ""
-        raise CheckFailed(f"rendered output is stale{left}; run `python -m generator render` and commit the result")
-    workflows = plan_pipeline(args.manifest, load_manifest(args.manifest))
-    if workflows.configured:
-        stale = pipeline_diff(workflows)
+    # The templates on disk are linted (in a forked process, which sets cfn-lint up meanwhile) while
+    # they are compared with a render; the lint is shown only if nothing is stale, and stopped if
+    # something is.
+    lint = BackgroundLint(functools.partial(_templates_named_in, args.manifest, args.out),
+                          cache_dir=None if args.no_cache else lint_cache_dir(args.cache_dir), append_rules=args.append_rules)
+    try:
+        from generator.core.manifest import load_manifest
+        from generator.core.pipeline import pipeline_diff, plan_pipeline
+        from generator.core.render import diff, plan
+
+        specs = load_manifest(args.manifest)  # once, for the render and the workflows
+        memo = _render_memo(args)
+        render_plan = plan(specs, only=None, manifest_path=args.manifest, out_dir=args.out, samconfig_path=args.samconfig, memo=memo)
+        stale = diff(render_plan)
+        memo.save()
         if stale:
             sys.stdout.write(stale)
-            raise CheckFailed(f"workflows in {workflows.folder} are stale; run `python -m generator pipeline --provider github` "
-                              "and commit the result")
+            gone = [f"{render_plan.out_dir / name}/" for name in render_plan.stale_stacks]
+            gone += [f"[{config_env}.deploy.parameters]" for config_env in render_plan.stale_config_envs]
+            left = f" (left from stacks or environments no longer in {args.manifest}: {', '.join(gone)})" if gone else ""
+            raise CheckFailed(f"rendered output is stale{left}; run `python -m generator render` and commit the result")
+        workflows = plan_pipeline(args.manifest, specs)
+        if workflows.configured:
+            stale = pipeline_diff(workflows)
+            if stale:
+                sys.stdout.write(stale)
+                raise CheckFailed(f"workflows in {workflows.folder} are stale; run `python -m generator pipeline --provider github` "
+                                  "and commit the result")
+    except BaseException:
+        lint.cancel()
+        raise
     count = f", {len(workflows.files)} workflow(s)" if workflows.configured else ""
     print(f"check: {len(render_plan.stacks)} stack(s){count} and {render_plan.samconfig_path} up to date")
-    return _lint(_template_paths(render_plan), args)
+    paths = _template_paths(render_plan)
+    del render_plan, memo, specs, workflows  # nothing the render held is needed any more
+    gc.collect()
+    return _lint(paths, args, started=lint)
+
+
+def _templates_named_in(manifest: Path, out: Path) -> list[Path]:
+    """The template of each stack the manifest names (read without checking it: `check` does that
+    beside, and shows no lint result unless the manifest is valid and the output up to date)."""
+    import tomllib
+
+    from generator.core.render import TEMPLATE_FILE
+
+    stacks = tomllib.loads(manifest.read_text(encoding="utf-8")).get("stacks")
+    return [out / name / TEMPLATE_FILE for name in (stacks if isinstance(stacks, dict) else {})]
 
 
 def cmd_lint(args) -> int:
-    render_plan = _plan(args, args.stacks)
-    paths = _template_paths(render_plan)
+    if args.cache_key:
+        from generator.checks.engine import cache_key
+
+        print(cache_key(args.append_rules))
+        return EXIT_OK
+    from generator.core.manifest import load_manifest
+    from generator.core.render import TEMPLATE_FILE, selected_specs
+
+    # Only the names are needed: the templates on disk are what is linted, so nothing is rendered.
+    paths = [args.out / spec.name / TEMPLATE_FILE for spec in selected_specs(load_manifest(args.manifest), args.stacks)]
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UserError(f"{missing[0]} does not exist; run `python -m generator render` first")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,12 +72,19 @@ class StackSpec:
         return values
 
 
+@functools.lru_cache(maxsize=1)
+def manifest_toml(text: str, what: str = "stacks.toml") -> dict:
+    """The manifest's text parsed, once per text: load_manifest and the [pipeline] settings read the
+    same file (a megabyte for 1,000 stacks). Read only. Every TOML failure is one UserError."""
+    return parse_toml(text, what)
+
+
 def load_manifest(path: Path) -> dict[str, StackSpec]:
     try:
         text = read_toml_text(path)
     except FileNotFoundError:
         raise UserError(f"manifest {path} not found (pass --manifest PATH)") from None
-    data = parse_toml(text, str(path))
+    data = manifest_toml(text, str(path))
     for key in data:
         if key not in ("stacks", "pipeline"):  # [pipeline]: generator/core/pipeline.py reads it
             raise unknown_key_error(key, ["stacks", "pipeline"], what="top-level table")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import difflib
+import functools
 import types
 import typing
 from typing import Any, Union
@@ -110,9 +111,16 @@ def coerce(value: Any, tp: Any, field: str) -> Any:
     raise TypeError(f"unsupported option type {tp!r} for {field}")
 
 
+@functools.cache
+def type_hints(cls: type) -> dict[str, Any]:
+    """typing.get_type_hints(cls), resolved once per class (it evaluates every annotation again on
+    each call: most of building 1,000 stacks' options). Read only."""
+    return typing.get_type_hints(cls)
+
+
 def build_dataclass(cls: type, table: dict[str, Any], *, field_prefix: str | None = None):
     """cls(**table) with unknown keys, missing keys and wrong types reported as UserError."""
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     kwargs = {}
     prefix = f"{field_prefix}." if field_prefix else ""
@@ -210,7 +218,7 @@ class OptionDoc:
 
 def option_docs(cls: type) -> list[OptionDoc]:
     """Each field of an options class, the class's own first (as option_summary orders them)."""
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     docs = []
     for name in _field_order(cls):
@@ -246,7 +254,7 @@ def _nested_tables(tp: Any) -> list[type]:
 def nested_option_types(cls: type) -> list[type]:
     """The dataclasses used as tables inside cls's options (at any depth), each once."""
     found: list[type] = []
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     for f in dataclasses.fields(cls):
         for table in _nested_tables(hints[f.name]):
             for each in (table, *nested_option_types(table)):

@@ -11,7 +11,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
+from generator.core import render_memo
 from generator.core.contract import ManifestStack, StackContext
 from generator.emit.encode import template_data
 from generator.core.errors import UserError
@@ -20,6 +22,7 @@ from generator.core.options import did_you_mean, option_summary
 from generator.core.overrides import apply_overrides
 from generator.aws.parameters import check_parameter_values, missing_parameters
 from generator.review.stack_readme import stack_readme
+from generator.core.render_memo import RenderMemo
 from generator.core.samconfig import DeploySection, generated_sections, parse_samconfig, update_samconfig
 from generator.emit.yaml_emitter import dump_yaml
 
@@ -48,6 +51,13 @@ class RenderedStack:
     spec: StackSpec
     files: dict[str, str]  # path relative to the output folder → text
     template: dict         # the template as data (what the YAML says)
+    # A stack the render memo (core/render_memo.py) knows instead: files and template are empty,
+    # this holds each file's SHA-256; `RenderPlan.built` renders it when its text is needed.
+    digests: dict[str, str] | None = None
+
+    @property
+    def relative_paths(self) -> list[str]:
+        return list(self.digests if self.digests is not None else self.files)
 
 
 @dataclass(frozen=True)
@@ -63,12 +73,35 @@ class RenderPlan:
     # samconfig_text).
     stale_stacks: tuple[str, ...] = ()
     stale_config_envs: tuple[str, ...] = ()
+    manifest_name: str = "stacks.toml"
+    manifest: tuple[ManifestStack, ...] = ()
+    _built: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @property
     def files(self) -> dict[Path, str]:
-        files = {self.out_dir / rel: text for stack in self.stacks for rel, text in stack.files.items()}
+        files = {self.out_dir / rel: text for stack in self.stacks for rel, text in self.built(stack).files.items()}
         files[self.samconfig_path] = self.samconfig_text
         return files
+
+    def built(self, stack: RenderedStack) -> RenderedStack:
+        """The stack with its files' text (rendered now if the memo stood in for it)."""
+        if stack.digests is None:
+            return stack
+        if stack.spec.name not in self._built:
+            self._built[stack.spec.name] = render_stack(stack.spec, manifest_name=self.manifest_name, manifest=self.manifest)
+        return self._built[stack.spec.name]
+
+    def expected(self) -> Iterator[tuple[Path, str | None, str | None, RenderedStack | None]]:
+        """(path, text or None, SHA-256 or None, its stack) of every file the render writes, samconfig last;
+        a remembered stack's files come with their digest only."""
+        for stack in self.stacks:
+            if stack.digests is None:
+                for rel, text in stack.files.items():
+                    yield self.out_dir / rel, text, None, stack
+            else:
+                for rel, sha in stack.digests.items():
+                    yield self.out_dir / rel, None, sha, stack
+        yield self.samconfig_path, self.samconfig_text, None, None
 
 
 def description(spec: StackSpec, note: str | None = None) -> str:
@@ -105,9 +138,11 @@ def stack_context(spec: StackSpec, manifest: tuple[ManifestStack, ...] = ()) -> 
                         environment_tags={name: dict(env.tags) for name, env in spec.environments.items()})
 
 
-def render_stack(spec: StackSpec, *, manifest_name: str, manifest: tuple[ManifestStack, ...] = ()) -> RenderedStack:
+def render_stack(spec: StackSpec, *, manifest_name: str, manifest: tuple[ManifestStack, ...] = (),
+                 context: StackContext | None = None) -> RenderedStack:
+    """`context`: what the blueprint is told, when the caller made it (the render memo watches it)."""
     try:
-        rendered = spec.implementation.build(spec.options, stack_context(spec, manifest))
+        rendered = spec.implementation.build(spec.options, context or stack_context(spec, manifest))
     except UserError as error:
         raise error.within(stack=spec.name) from None  # a blueprint's error names the field; this names the stack
     template = rendered.template
@@ -236,35 +271,76 @@ def _parameter_text(parameter: dict) -> str:
     return parameter.get("Description", parameter["Type"])
 
 
-def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: Path, out_dir: Path, samconfig_path: Path) -> RenderPlan:
-    """Render (all or `only` the named) stacks and the updated samconfig, in memory.
-
-    A full render also finds what stacks removed from the manifest left behind; a render of named
-    stacks only looks at those stacks (their leftover files, their removed environments)."""
+def selected_specs(specs: dict[str, StackSpec], only: list[str] | None) -> list[StackSpec]:
+    """The named stacks (all when none is named); an unknown name is the user's mistake."""
     if only:
         unknown = [name for name in only if name not in specs]
         if unknown:
             raise UserError(f"unknown stack {unknown[0]!r}{did_you_mean(unknown[0], specs)}; stacks: {', '.join(specs)}")
-    selected = [specs[name] for name in (only or specs)]
+    return [specs[name] for name in (only or specs)]
+
+
+def plan(specs: dict[str, StackSpec], *, only: list[str] | None, manifest_path: Path, out_dir: Path, samconfig_path: Path,
+         memo: RenderMemo | None = None) -> RenderPlan:
+    """Render (all or `only` the named) stacks and the updated samconfig, in memory.
+
+    A full render also finds what stacks removed from the manifest left behind; a render of named
+    stacks only looks at those stacks (their leftover files, their removed environments).
+
+    With a `memo`, a stack whose inputs it remembers is not built: diff and write compare the
+    remembered digests with the files on disk, and build it only when they differ (see
+    core/render_memo.py); the caller saves the memo."""
+    selected = selected_specs(specs, only)
     manifest = manifest_stacks(specs.values())
-    stacks = [render_stack(spec, manifest_name=manifest_path.name, manifest=manifest) for spec in selected]
-    _check_no_missing_parameters(stacks)
-    sections = [s for stack in stacks for s in deploy_sections(stack, out_dir=out_dir, samconfig_path=samconfig_path)]
+    stacks, remembered_sections, watched = [], {}, {}
+    for spec in selected:
+        keys = memo.keys(spec, manifest, manifest_name=manifest_path.name, out_dir=out_dir,
+                         samconfig_path=samconfig_path) if memo else None
+        remembered = memo.stack(spec.name, keys) if memo else None
+        if remembered is not None:
+            stacks.append(RenderedStack(spec, {}, {}, digests=remembered.digests))
+            remembered_sections[spec.name] = remembered.sections
+            continue
+        context = render_memo.WatchedContext.of(stack_context(spec, manifest))
+        stacks.append(render_stack(spec, manifest_name=manifest_path.name, manifest=manifest, context=context))
+        watched[spec.name] = (keys, context)
+    # (a remembered stack passed this check when it was built: its parameters and values are in its key)
+    _check_no_missing_parameters([stack for stack in stacks if stack.digests is None])
+    sections = []
+    for stack in stacks:
+        if stack.digests is not None:
+            sections += remembered_sections[stack.spec.name]
+            continue
+        stack_sections = deploy_sections(stack, out_dir=out_dir, samconfig_path=samconfig_path)
+        if memo:
+            keys, context = watched[stack.spec.name]
+            memo.remember_stack(stack.spec.name, keys, stack.files, stack_sections, read_manifest=context.read_manifest)
+        sections += stack_sections
     existing = _read_text(samconfig_path)
-    document = parse_samconfig(existing, str(samconfig_path)) if existing else None  # parsed once, read twice
     config_envs = {spec.config_env(env) for spec in specs.values() for env in spec.environments}
-    stale_config_envs = []
-    for config_env, values in generated_sections(existing, path=str(samconfig_path), document=document).items():
-        # A section is attributed to an output folder by its template_file, so the sections of
-        # another manifest rendered into another folder (sharing this samconfig) are never touched.
-        folder = _section_stack(values, out_dir, samconfig_path)
-        if config_env not in config_envs and folder is not None and (not only or folder in only):
-            stale_config_envs.append(config_env)
+    samconfig_key = memo and render_memo.samconfig_key(existing, sections, config_envs=config_envs, only=only,
+                                                       out_dir=out_dir, samconfig_path=samconfig_path)
+    known = memo.samconfig_result(samconfig_key) if memo else None
+    if known is not None and existing is not None and known[0] == render_memo.digest(existing):
+        samconfig_text, stale_config_envs = existing, list(known[1])  # already what a render writes
+    else:
+        document = parse_samconfig(existing, str(samconfig_path)) if existing else None  # parsed once, read twice
+        stale_config_envs = []
+        for config_env, values in generated_sections(existing, path=str(samconfig_path), document=document).items():
+            # A section is attributed to an output folder by its template_file, so the sections of
+            # another manifest rendered into another folder (sharing this samconfig) are never touched.
+            folder = _section_stack(values, out_dir, samconfig_path)
+            if config_env not in config_envs and folder is not None and (not only or folder in only):
+                stale_config_envs.append(config_env)
+        samconfig_text = update_samconfig(existing, sections, remove=stale_config_envs, path=str(samconfig_path), document=document)
+        if memo:
+            memo.remember_samconfig(samconfig_key, samconfig_text, tuple(stale_config_envs))
     return RenderPlan(
-        out_dir, stacks, samconfig_path,
-        update_samconfig(existing, sections, remove=stale_config_envs, path=str(samconfig_path), document=document),
+        out_dir, stacks, samconfig_path, samconfig_text,
         stale_stacks=() if only else _stale_stack_folders(out_dir, specs),
         stale_config_envs=tuple(stale_config_envs),
+        manifest_name=manifest_path.name,
+        manifest=manifest,
     )
 
 
@@ -344,7 +420,7 @@ def stale_files(render_plan: RenderPlan) -> list[Path]:
     stale = []
     for stack in render_plan.stacks:
         folder = render_plan.out_dir / stack.spec.name
-        wanted = {render_plan.out_dir / rel for rel in stack.files}
+        wanted = {render_plan.out_dir / rel for rel in stack.relative_paths}
         stale.extend(p for p in _files_under(folder) if p not in wanted and is_generated_name(p.relative_to(folder)))
     for name in render_plan.stale_stacks:
         folder = render_plan.out_dir / name
@@ -355,8 +431,12 @@ def stale_files(render_plan: RenderPlan) -> list[Path]:
 def diff(render_plan: RenderPlan) -> str:
     """A unified diff from what is on disk to what a render would write ('' when up to date)."""
     chunks = []
-    for path, new in render_plan.files.items():
+    for path, new, sha, stack in render_plan.expected():
         data = _read_bytes(path)
+        if new is None:
+            if data is not None and render_memo.digest(data) == sha:
+                continue
+            new = render_plan.built(stack).files[path.relative_to(render_plan.out_dir).as_posix()]
         old = "" if data is None else data.decode("utf-8", errors="replace")
         if data != new.encode("utf-8"):
             chunks.extend(difflib.unified_diff(
@@ -373,6 +453,7 @@ def diff(render_plan: RenderPlan) -> str:
 def resource_changes(render_plan: RenderPlan, stack: RenderedStack) -> tuple[list[str], list[str], list[str]]:
     """Logical ids added, removed and changed between the template on disk and the render."""
     path = render_plan.out_dir / stack.spec.name / TEMPLATE_FILE
+    stack = render_plan.built(stack)
     old = {}
     if path.exists():
         from cfnlint.decode.cfn_yaml import loads  # the one loader that reads the short-form tags
@@ -398,18 +479,21 @@ def write(render_plan: RenderPlan) -> list[Path]:
     Everything was rendered and validated before this point, so a bad input never gets here.
     Returns the paths written or removed."""
     stale = stale_files(render_plan)
-    targets = sorted(render_plan.files.items(), key=lambda item: item[0] == render_plan.samconfig_path)
     staged: list[tuple[Path, Path]] = []
     previous: dict[Path, bytes | None] = {}  # what each replaced file held, to put back if a later rename fails
     made_dirs: list[Path] = []
     path = render_plan.out_dir
     try:
-        for path, text in targets:
-            data = text.encode("utf-8")
+        for path, text, sha, stack in render_plan.expected():  # samconfig.toml last
             try:
                 current = path.read_bytes()
             except FileNotFoundError:
                 current = None
+            if text is None:
+                if current is not None and render_memo.digest(current) == sha:
+                    continue
+                text = render_plan.built(stack).files[path.relative_to(render_plan.out_dir).as_posix()]
+            data = text.encode("utf-8")
             if current == data:
                 continue
             previous[path] = current
