@@ -119,7 +119,7 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
         if self.task_count != 1:
             raise UserError(f"{self.task_count}: an execution runs one task; allowed: 1 (start several executions for more)", field="task_count")
         for field_name, text in [("container_name", self.container_name), *[("command", c) for c in self.command], *[("environment", v) for v in self.environment.values()]]:
-            if PLACEHOLDER_START in text:
+            if text is not None and PLACEHOLDER_START in text:  # container_name is None until import_from's foundation names it
                 raise UserError(f"{text!r}: CloudFormation reads ${{...}} in a state machine definition as a DefinitionSubstitutions placeholder", field=field_name)
         if self.task_failure_retry_attempts and not self.wait:
             raise UserError("applies only with wait = true (without it a task's failure is not seen)", field="task_failure_retry_attempts")

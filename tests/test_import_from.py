@@ -187,6 +187,15 @@ def test_container_name_defaults_to_the_foundations_container(tmp_path):
     assert pattern["detail"]["$or"][0]["containers"]["name"] == ["app"]
 
 
+def test_a_state_machine_without_container_name_runs_the_foundations_container(tmp_path):
+    # sfn_task checks its strings for ${...} placeholders before the foundation names the container
+    text = FOUNDATION + importer("flow", *IMPORTERS["flow"]).replace('container_name = "app"\n', "")
+    stack = render_text(tmp_path, text)["flow"]
+    (definition,) = [text for path, text in stack.files.items() if path.endswith(".asl.json")]
+    run = json.loads(definition)["States"]["Run ECS task"]["Parameters"]
+    assert run["Overrides"]["ContainerOverrides"][0]["Name"] == "app"  # task_foundation's container
+
+
 def test_a_container_the_foundation_does_not_have_is_an_error(tmp_path):
     text = FOUNDATION + importer("nightly", *IMPORTERS["nightly"]).replace('container_name = "app"', 'container_name = "worker"')
     with pytest.raises(UserError) as raised:
