@@ -160,6 +160,11 @@ class Options(RunTaskOptions, DeliveryOptions, AlertOptions):
         if self.s3 is not None and self.concurrency is not None:
             raise UserError("with an s3 trigger a skipped run would be an object never processed; concurrency = 1 is for "
                             "scheduled or API-started runs", field="concurrency")
+        if self.concurrency is not None and not self.wait:
+            # Without .sync an execution ends once RunTask returns, so the RUNNING executions it lists
+            # say nothing about tasks still running: the next run would start beside them.
+            raise UserError("concurrency = 1 needs wait = true: without waiting, an execution ends as soon as its task starts, "
+                            "so a running task is not seen and the next run starts beside it", field="concurrency")
         if self.on_overlap is not None:
             if self.concurrency is None:
                 raise UserError("applies only with concurrency = 1", field="on_overlap")

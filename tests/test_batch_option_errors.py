@@ -109,8 +109,12 @@ CASES = {
         ('on_overlap = "fail"', 'on_overlap = "queue"'),
         "stack variant-sfn-overlap-fail: options.on_overlap: 'queue' is not allowed; allowed: skip, fail"),
     "spot re-runs without waiting": (
-        ('on_overlap = "fail"', 'on_overlap = "fail"\nspot_retry_attempts = 2'),
+        ('concurrency = 1\non_overlap = "fail"', 'wait = false\nspot_retry_attempts = 2'),
         "stack variant-sfn-overlap-fail: options.spot_retry_attempts: applies only when the task may run on Fargate Spot"),
+    "concurrency without waiting": (
+        ('concurrency = 1\non_overlap = "fail"', 'wait = false\nconcurrency = 1\non_overlap = "fail"'),
+        "stack variant-sfn-overlap-fail: options.concurrency: concurrency = 1 needs wait = true: without waiting, an execution "
+        "ends as soon as its task starts"),
     # 6. hand overrides
     "override path to nothing": (
         ('"Resources/Schedule/Properties/State" = "DISABLED"', '"Resources/Schedul/Properties/State" = "DISABLED"'),
