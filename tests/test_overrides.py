@@ -4,6 +4,8 @@ stack README, the template's Metadata and `diff`; linted like everything else.""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from generator.checks.engine import lint_text
@@ -74,6 +76,16 @@ def test_a_path_through_a_value_is_an_error():
         apply_overrides({"Resources": {"R": {"Type": "T"}}}, parse_overrides({"Resources/R/Type/X": 1}))
 
 
+@pytest.mark.parametrize("path, value, expected", [
+    ("Resources/R/Properties/List/\u00b2", 1, "is a list of 1 item(s), so '\u00b2' is not one of its indexes"),  # isdigit(), not int()
+    ("Resources/R/Properties/New", float("nan"), "nan is not a number a template can hold"),
+    ("Resources/R/Properties/New", {"Deep": [float("-inf")]}, "-inf is not a number a template can hold"),
+])
+def test_values_and_indexes_a_template_cannot_take_are_user_errors(path, value, expected):
+    with pytest.raises(UserError, match=re.escape(expected)):
+        apply_overrides({"Resources": {"R": {"Type": "T", "Properties": {"List": [1]}}}}, parse_overrides({path: value}))
+
+
 def test_overrides_reach_the_samconfig_checks_and_the_capabilities(tmp_path):
     # the override is applied before samconfig's parameter checks read the template: a new default
     # makes the parameter optional
@@ -87,6 +99,21 @@ def test_an_override_is_linted_like_everything_else(tmp_path):
     stack = render(tmp_path, '"Resources/ScheduleRule/Properties/State" = "PAUSED"\n')
     findings = lint_text(stack.files["job/template.yaml"], "template.yaml")
     assert any("PAUSED" in finding.message for finding in findings), findings
+
+
+def test_an_override_cannot_widen_a_policy_past_the_policy_rules(tmp_path):
+    """The project's E9xxx rules read the overridden template: a hand override that opens a role
+    to Resource "*" (or an action wildcard) fails lint, like a blueprint that did it."""
+    statements = "Resources/RunTaskRole/Properties/Policies/0/PolicyDocument/Statement"
+    stack = render(tmp_path, f'"{statements}/0/Resource" = "*"\n'
+                             f'"{statements}/-" = {{ Effect = "Allow", Action = "s3:*", Resource = "arn:aws:s3:::reports/*" }}\n')
+    policy = stack.template["Resources"]["RunTaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    assert policy["Statement"][0]["Resource"] == "*" and policy["Statement"][-1]["Action"] == "s3:*"  # the override is in
+    findings = lint_text(stack.files["job/template.yaml"], "template.yaml")
+    assert sorted((f.rule, f.message.split(";")[0]) for f in findings) == [
+        ("E9001", "RunTaskRole: Allow statement grants Action 's3:*'"),
+        ("E9003", 'RunTaskRole: Resource "*" for ecs:RunTask'),
+    ]
 
 
 def test_diff_lists_the_hand_overrides(tmp_path, run_cli):

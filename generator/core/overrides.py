@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from dataclasses import dataclass
 
 from generator.core.errors import UserError
@@ -49,6 +50,8 @@ def _plain(value, field: str):
         return {k: _plain(v, f"{field}.{k}") for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v, f"{field}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, float) and not math.isfinite(value):  # TOML's nan and inf: JSON (and CloudFormation) has no such number
+        raise UserError(f"{value!r} is not a number a template can hold; allowed: a finite number, or a string", field=field)
     if isinstance(value, (str, int, float, bool)):
         return value
     raise UserError(f"{value!r} is a TOML {type(value).__name__}, which a template cannot hold; write it as a string", field=field)
@@ -101,7 +104,7 @@ def _step(node, part: str, *, path: str, done: tuple[str, ...], field: str):
 
 
 def _index(items: list, part: str, *, path: str, where: str, field: str) -> int:
-    if not part.isdigit() or int(part) >= len(items):
+    if not (part.isascii() and part.isdigit()) or int(part) >= len(items):  # str.isdigit() also accepts "²", which int() refuses
         raise UserError(f"{path!r} points at nothing: {where} is a list of {len(items)} item(s), so {part!r} is not one of its "
                         f"indexes (0 to {len(items) - 1})", field=field)
     return int(part)
