@@ -107,8 +107,13 @@ class SchedulerEcsParameters(scheduler.EcsParameters):
     `Tags` as a list of string maps. Each map is one tag written {"key": K, "value": V}: the shape the
     AWS CDK's EcsRunTask scheduler target renders (aws-scheduler-targets/lib/ecs-run-task.ts), and
     the one Scheduler reads, judging by terraform-provider-aws#32259 (maps named by the tag key gave
-    "Multiple tags contain the same key"). Not confirmed against a deployed schedule here (moto does
-    not model Scheduler): the README says so."""
+    "Multiple tags contain the same key") and #45629 (CreateSchedule expects
+    `[{"key": ..., "value": ...}]`). AWS's own pages do not settle it: the CloudFormation reference
+    writes the property `Tags: [ {Key: Value, ...}, ... ]` and Scheduler's API reference "Array of
+    string to string maps", naming no keys:
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-scheduler-schedule-ecsparameters.html
+    https://docs.aws.amazon.com/scheduler/latest/APIReference/API_EcsParameters.html
+    Not confirmed against a deployed schedule here (moto does not model Scheduler): the README says so."""
 
     props = {**scheduler.EcsParameters.props, "Tags": (list, False)}
 
