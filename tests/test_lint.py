@@ -42,7 +42,7 @@ def line_of(text: str, needle: str) -> int:
 
 
 def test_every_policy_rule_is_loaded_with_the_cfn_lint_rules_and_has_fixtures():
-    assert POLICY_RULE_IDS == ["E9001", "E9002", "E9003", "E9004", "E9005", "E9006", "E9008", "E9009", "E9010", "W9007"]
+    assert POLICY_RULE_IDS == ["E9001", "E9002", "E9003", "E9004", "E9005", "E9006", "E9008", "E9009", "E9010", "E9011", "W9007"]
     engine = lint._engine()
     assert set(POLICY_RULE_IDS) <= set(engine.all_rules)
     assert "E3002" in engine.all_rules and "E3002" in engine.cfn_rules  # cfn-lint's own rules, same run

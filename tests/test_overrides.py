@@ -116,6 +116,17 @@ def test_an_override_cannot_widen_a_policy_past_the_policy_rules(tmp_path):
     ]
 
 
+def test_an_override_giving_a_spot_target_a_launch_type_fails_lint(tmp_path):
+    stack = render(tmp_path, '"Resources/ScheduleRule/Properties/Targets/0/EcsParameters/LaunchType" = "FARGATE"\n',
+                   options=RULE_JOB + "\nspot = true")
+    ecs = stack.template["Resources"]["ScheduleRule"]["Properties"]["Targets"][0]["EcsParameters"]
+    assert ecs["LaunchType"] == "FARGATE" and ecs["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
+    findings = lint_text(stack.files["job/template.yaml"], "template.yaml")
+    assert [(f.rule, f.message) for f in findings] == [
+        ("E9011", "ScheduleRule: the ECS target sets both LaunchType and CapacityProviderStrategy; RunTask takes one or the other, "
+                  "so drop LaunchType")]
+
+
 def test_diff_lists_the_hand_overrides(tmp_path, run_cli):
     (tmp_path / "stacks.toml").write_text(manifest_text("job", "scheduled_task", RULE_JOB)
                                           + '[stacks.job.overrides]\n"Resources/ScheduleRule/Properties/State" = "DISABLED"\n')
