@@ -132,7 +132,7 @@ def test_an_option_edit_shows_in_diff_live_with_its_iam_broadening_and_deploys_a
         assert "batch-base (batch-base-dev): 1 resource change(s)\n  modify      TaskRole (AWS::IAM::Role)\n" in out
         broadening = out.index("batch-base (batch-base-dev): IAM broadenings (1), review these first:")
         row = out.splitlines()[out[:broadening].count("\n") + 2].split()
-        assert row == ["new", "action", "TaskRole/task", "Allow", "-", "s3:PutObject", "arn:aws:s3:::sample-bucket-*/test/aaa/*", "-"]
+        assert row == ["new", "action", "+", "TaskRole/task", "Allow", "-", "s3:PutObject", "arn:aws:s3:::sample-bucket-*/test/aaa/*", "-"]
         assert broadening < out.index("batch-base (batch-base-dev): 1 resource change(s)")  # broadenings come first
         assert "csv-ingest (csv-ingest-dev): no changes\n" in out
         assert out.endswith(" stack(s) would change (batch-base); IAM broadenings in batch-base\n")  # named again at the end

@@ -147,10 +147,11 @@ def test_new_stack_is_described_with_its_parameters_and_iam(repo, run_cli, monke
     assert "**New:** Runs ECS task family `${TaskFamily}` in cluster `${ClusterArn}` on `rate(1 hour)` (UTC)." in hourly
     assert "| `ScheduleRule` | `AWS::Events::Rule` | added |" in hourly
     assert "| `ScheduleRule` | – | `rate(1 hour)` in UTC | 2026-03-01 01:00 Sun → 2026-03-01 01:00 Sun<br>" in hourly
-    assert "| **broadens**: `sts:AssumeRole` for `Service:events.amazonaws.com` was not allowed before | added | RunTaskRole (trust policy) |" in hourly
+    assert "| **new principal** | + | `RunTaskRole (trust)` | Allow | `Service:events.amazonaws.com` | `sts:AssumeRole` | – |" in hourly
     assert "| dev | `TaskFamily` | – | `hourly` |" in hourly
     # every grant of a new stack is new: the run-task role's statements are all broadenings
-    assert "| **broadens**: `ecs:RunTask` on `arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}`" in hourly
+    assert ("| **new action** | + | `RunTaskRole/run-task` | Allow | – | `ecs:RunTask` | "
+            "`arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${TaskFamily}` |") in hourly
     assert "nightly" not in text.split("### `hourly`")[0].split("| --- |")[-1]  # the only row is hourly
     _golden(request, "new-stack", text)
 
@@ -165,8 +166,8 @@ def test_removed_stack_says_the_deployed_stacks_stay(repo, run_cli, monkeypatch,
     assert "does not delete the deployed stacks (`nightly-dev`)" in nightly
     assert "| `Schedule` | `AWS::Scheduler::Schedule` | **removed** |" in nightly
     assert "| dev | `ClusterArn` | `arn:aws:ecs:eu-west-1:123456789012:cluster/dev` | removed |" in nightly
-    removed_grants = [line for line in nightly.splitlines() if "| removed | RunTaskRole |" in line]
-    assert removed_grants and not any("broadens" in line for line in removed_grants)  # losing access is not broadening
+    removed_grants = [line for line in nightly.splitlines() if line.startswith("|   | - | `RunTaskRole")]
+    assert removed_grants and not any(line.startswith("| **") for line in nightly.splitlines() if "RunTaskRole" in line)  # losing access is not broadening
     _golden(request, "removed-stack", text)
 
 
@@ -175,9 +176,11 @@ def test_iam_broadening_comes_first_and_names_the_new_grant(repo, run_cli, monke
     text = _summary(repo, run_cli, monkeypatch)
     assert "1 changed; **1 IAM broadening**." in text
     base = _section(text, "batch-base")
-    rows = [line for line in base.splitlines() if line.startswith("| ") and ("added" in line or "removed" in line)]
-    assert rows[0].startswith("| **broadens**: `s3:PutObject` on `arn:${AWS::Partition}:s3:::reports/*` was not allowed before | added | TaskRole |")
-    assert "| removed | TaskRole | Allow | – | `s3:GetObject` | `arn:${AWS::Partition}:s3:::reports/*` |" in rows[1]
+    table = base[base.index("IAM (broadenings first"):].splitlines()
+    # only the new grant: s3:GetObject was allowed before and still is
+    assert table[2:] == ["| why | +/- | where | effect | principal | action | resource | condition |",
+                         "| --- | --- | --- | --- | --- | --- | --- | --- |",
+                         "| **new action** | + | `TaskRole/task` | Allow | – | `s3:PutObject` | `arn:${AWS::Partition}:s3:::reports/*` | – |"]
     assert "**Does (unchanged):**" in base
     _golden(request, "iam-broadening", text)
 
@@ -237,57 +240,6 @@ def test_outside_a_git_repository_is_one_line(tmp_path, run_cli):
     assert "--base needs a git repository: not a git repository" in result.err
 
 
-# --- the IAM change table on its own -----------------------------------------------------
-
-def _role(*statements):
-    return {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-        "Policies": [{"PolicyName": "p", "PolicyDocument": {"Statement": list(statements)}}]}}}}
-
-
-def test_iam_changes_compare_grants_not_statement_shapes():
-    one = {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"], "Resource": "arn:q"}
-    split = [{"Sid": "A", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:q"},
-             {"Sid": "B", "Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "arn:q"}]
-    changes = iam_changes(_role(one), _role(*split))
-    assert {c.change for c in changes} == {"added", "removed"} and not any(c.broadening for c in changes)
-    assert iam_changes(_role(one), _role(dict(one, Sid="Renamed"))) == []
-
-
-def test_iam_changes_flag_wider_resources_removed_conditions_and_new_principals():
-    scoped = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:b/reports/*",
-              "Condition": {"StringEquals": {"aws:SourceAccount": "1"}}}
-    wider = dict(scoped, Resource="arn:b/*")
-    no_condition = {k: v for k, v in scoped.items() if k != "Condition"}
-    narrower = dict(scoped, Resource="arn:b/reports/2026/*")
-    (change, _), = [(c, None) for c in iam_changes(_role(scoped), _role(wider)) if c.change == "added"]
-    assert change.broadening and "`s3:GetObject` on `arn:b/*` was not allowed before" in change.reason
-    assert [c.broadening for c in iam_changes(_role(scoped), _role(no_condition)) if c.change == "added"] == [True]
-    assert not any(c.broadening for c in iam_changes(_role(scoped), _role(narrower)))
-    with_deny = _role(scoped, {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:b/reports/secret/*"})
-    removed_deny = [c for c in iam_changes(with_deny, _role(scoped))]
-    assert [(c.change, c.effect, c.broadening) for c in removed_deny] == [("removed", "Deny", True)]
-    trust = _role(scoped)
-    wider_trust = json.loads(json.dumps(trust))
-    wider_trust["Resources"]["Role"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] = [
-        "events.amazonaws.com", "lambda.amazonaws.com"]
-    (added,) = [c for c in iam_changes(trust, wider_trust) if c.change == "added"]
-    assert added.broadening and added.where == "Role (trust policy)" and "`Service:lambda.amazonaws.com`" in added.reason
-
-
-def test_a_statement_moving_between_the_managed_policies_of_one_role_is_no_change():
-    def template(first, second):
-        policies = {f"P{i}": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
-            "Roles": [{"Ref": "Role"}], "PolicyDocument": {"Statement": statements}}} for i, statements in ((1, first), (2, second))}
-        role = _role()["Resources"]
-        return {"Resources": {**role, **policies}}
-
-    grant = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:q"}
-    assert iam_changes(template([grant], []), template([], [grant])) == []
-    (added,) = [c for c in iam_changes(template([], []), template([], [grant])) if c.change == "added"]
-    assert added.broadening and added.where == "Role (P2)"
-
-
 def test_a_new_stack_widens_the_deploy_role_and_the_summary_says_who_deploys_it(repo, run_cli, monkeypatch):
     roles = """
 [stacks.deploy-roles]
@@ -305,5 +257,5 @@ region = "eu-west-1"
     text = _summary(repo, run_cli, monkeypatch)
     roles_section = _section(text, "deploy-roles")
     assert "**Bootstrap stack:** the pipeline never deploys it" in roles_section
-    assert ("| **broadens**: `cloudformation:CreateChangeSet` on "
-            "`arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/hourly-${GitHubEnvironment}/*`") in roles_section
+    assert ("| **new resource** | + | `DeployRole/sam-deploy` | Allow | – | `cloudformation:CreateChangeSet` | "
+            "`arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/hourly-${GitHubEnvironment}/*` |") in roles_section

@@ -476,9 +476,16 @@ def cmd_new(args) -> int:
     return EXIT_OK
 
 
+def _template_on_disk(path: Path) -> dict:
+    """The template a render would replace ({} when there is none), as data."""
+    from generator.commands.live import parse_template
+
+    return parse_template(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
 def cmd_diff(args) -> int:
-    from generator.commands import iam_diff
     from generator.core.render import TEMPLATE_FILE, diff, resource_changes
+    from generator.review import iam_changes
 
     if args.live:
         if not args.env:
@@ -489,10 +496,10 @@ def cmd_diff(args) -> int:
     if args.env or args.endpoint_url or args.profile:
         raise UserError("--env, --endpoint-url and --profile compare with deployed stacks: add --live", field="--live")
     render_plan = _plan(args, args.stacks)
-    iam = {stack.spec.name: iam_diff.iam_changes(iam_diff.grants(iam_diff.template_on_disk(render_plan.out_dir / stack.spec.name / TEMPLATE_FILE)),
-                                                 iam_diff.grants(stack.template)) for stack in render_plan.stacks}
+    iam = {stack.spec.name: iam_changes.template_changes(_template_on_disk(render_plan.out_dir / stack.spec.name / TEMPLATE_FILE), stack.template)
+           for stack in render_plan.stacks}
     for name, changes in iam.items():
-        print("\n".join(iam_diff.broadening_lines(name, changes)), end="\n" if any(c.broadening for c in changes) else "")
+        print("\n".join(iam_changes.broadening_lines(name, changes)), end="\n" if any(c.broadening for c in changes) else "")
     for stack in render_plan.stacks:
         added, removed, changed = resource_changes(render_plan, stack)
         if added or removed or changed:
@@ -504,7 +511,7 @@ def cmd_diff(args) -> int:
             print(f"{stack.spec.name}: {len(stack.spec.overrides)} hand override(s): "
                   + "; ".join(override.describe().replace("`", "") for override in stack.spec.overrides))
     for name, changes in iam.items():
-        print("\n".join(iam_diff.change_lines(name, changes)), end="\n" if changes else "")
+        print("\n".join(iam_changes.change_lines(name, changes)), end="\n" if changes else "")
     unified = diff(render_plan)
     sys.stdout.write(unified)
     broadenings = [name for name, changes in iam.items() if any(c.broadening for c in changes)]

@@ -40,12 +40,12 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 
-from generator.commands import iam_diff
 from generator.commands.aws_session import Aws, AwsTarget, aws_errors, error_code, one_line
 from generator.commands.live import (DesiredStack, LiveResolver, Packaged, exports, packaged, parameter_changes,
                                      physical_ids, pseudo_parameters, read_stack, read_template, resources_created, s3_location)
 from generator.commands.plan import environment_plan
 from generator.core.errors import UserError
+from generator.review import iam_changes as iam
 
 # DescribeChangeSet is polled until the change set leaves CREATE_PENDING/CREATE_IN_PROGRESS.
 POLL_SECONDS = 2.0
@@ -66,7 +66,7 @@ class Preview:
     deployed: bool
     resource_changes: list[dict] = field(default_factory=list)
     parameter_changes: list[tuple[str, str | None, str | None]] = field(default_factory=list)
-    iam_changes: list[iam_diff.Change] = field(default_factory=list)
+    iam_changes: list[iam.Change] = field(default_factory=list)
     created: list[tuple[str, str]] = field(default_factory=list)   # a new stack's resources
     other_changes: bool = False   # the template changes outside resources (outputs, metadata, description)
 
@@ -112,8 +112,8 @@ def preview_stack(aws: Aws, desired: DesiredStack) -> Preview:
     live = read_stack(aws, planned.stack_name, stack=planned.name)
     if live is None:
         created = resources_created(desired.template, desired.values, aws.region, "<AWS::AccountId>", planned.stack_name)
-        after = iam_diff.grants(desired.template)
-        return Preview(planned.name, planned.stack_name, False, created=created, iam_changes=iam_diff.iam_changes(set(), after))
+        after = iam.grants(desired.template)
+        return Preview(planned.name, planned.stack_name, False, created=created, iam_changes=iam.iam_changes(set(), after))
     if live.status not in UPDATABLE:
         raise UserError(f"stack {planned.stack_name} is {live.status}" + (f" ({one_line(live.status_reason)})" if live.status_reason else "")
                         + f"; a change set can be made only in {', '.join(sorted(UPDATABLE))}", stack=planned.name)
@@ -130,7 +130,7 @@ def preview_stack(aws: Aws, desired: DesiredStack) -> Preview:
     pseudo = pseudo_parameters(aws.region, live.account, planned.stack_name, live.stack_id)
     before = LiveResolver(live_template, live.parameters, pseudo, ids=ids, exported=exported)
     after = LiveResolver(package.template, desired.values, pseudo, ids=ids, exported=exported)
-    preview.iam_changes = iam_diff.iam_changes(iam_diff.grants(live_template, before.resolve), iam_diff.grants(package.template, after.resolve))
+    preview.iam_changes = iam.iam_changes(iam.grants(live_template, before.resolve), iam.grants(package.template, after.resolve))
     return preview
 
 
@@ -316,7 +316,7 @@ def _resource_change_line(change: dict) -> str:
 def preview_lines(preview: Preview) -> list[str]:
     where = f"{preview.stack} ({preview.stack_name})"
     # A new stack's every grant is new: its IAM table lists them, without a broadening section.
-    lines = iam_diff.broadening_lines(where, preview.iam_changes) if preview.deployed else []
+    lines = iam.broadening_lines(where, preview.iam_changes) if preview.deployed else []
     if not preview.deployed:
         kinds: dict[str, int] = {}
         for _, kind in preview.created:
@@ -335,5 +335,5 @@ def preview_lines(preview: Preview) -> list[str]:
             lines.append(f"  parameter   {name}: {old if old is not None else '(none)'} -> {new if new is not None else '(removed)'}")
         if preview.other_changes:
             lines.append("  the template changes outside resources (outputs, metadata or description)")
-    lines += iam_diff.change_lines(where, preview.iam_changes)
+    lines += iam.change_lines(where, preview.iam_changes)
     return lines

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from generator.core.errors import UserError
 from generator.review import describe
-from generator.review.iam_changes import IamChange, iam_changes
+from generator.review.iam_changes import Change, markdown_lines, template_changes
 
 TEMPLATE_FILE, README_FILE = "template.yaml", "README.md"
 NO_BASE = ("", "0" * 40)  # GitHub's `before` of a first push: nothing was deployed
@@ -217,7 +217,7 @@ class StackSummary:
     schedules: list[ScheduleChange] = field(default_factory=list)
     triggers: list[TriggerChange] = field(default_factory=list)
     resources: list[ResourceChange] = field(default_factory=list)
-    iam: list[IamChange] = field(default_factory=list)
+    iam: list[Change] = field(default_factory=list)
     parameters: list[ParameterChange] = field(default_factory=list)
     environments: tuple[str, ...] = ()
     files: tuple[str, ...] = ()  # other files of the folder that changed (ASL, function code)
@@ -264,7 +264,7 @@ def _stack_summary(name: str, old: StackState | None, new: StackState | None, *,
     summary.schedules = _schedule_changes(old_template or {}, new_template or {}, now=now)
     summary.triggers = _trigger_changes(old_template or {}, new_template or {})
     summary.resources = resource_changes(old_template or {}, new_template or {})
-    summary.iam = iam_changes(old_template, new_template)
+    summary.iam = template_changes(old_template, new_template)
     summary.parameters = _parameter_changes(old.sections if old else {}, new.sections if new else {})
     old_files, new_files = (old.files if old else {}), (new.files if new else {})
     summary.files = tuple(sorted(p for p in set(old_files) | set(new_files) if old_files.get(p) != new_files.get(p)))
@@ -503,12 +503,12 @@ def markdown(summaries: list[StackSummary], *, base: Snapshot, now: dt.datetime,
     if not summaries:
         return "\n".join(lines + ["No stack changes: every rendered template and samconfig.toml section is as at the base.", ""])
     counts = {status: sum(s.status == status for s in summaries) for status in (ADDED, CHANGED, REMOVED)}
-    broadenings = sum(c.broadening for s in summaries for c in s.iam)
+    broadenings = sum(bool(c.broadening) for s in summaries for c in s.iam)
     lines.append(", ".join(f"{n} {status}" for status, n in counts.items() if n)
                  + (f"; **{broadenings} IAM broadening{'s' if broadenings != 1 else ''}**" if broadenings else "; no IAM broadening") + ".")
     lines += ["", "| stack | change | blueprint | environments | IAM broadenings |", "| --- | --- | --- | --- | --- |"]
     for s in summaries:
-        lines.append(_row(f"`{s.name}`", s.status, s.blueprint, ", ".join(s.environments), str(sum(c.broadening for c in s.iam))))
+        lines.append(_row(f"`{s.name}`", s.status, s.blueprint, ", ".join(s.environments), str(sum(bool(c.broadening) for c in s.iam))))
     for s in summaries:
         lines += ["", f"### `{s.name}` ({s.status})", ""]
         if s.status == REMOVED:
@@ -541,12 +541,7 @@ def markdown(summaries: list[StackSummary], *, base: Snapshot, now: dt.datetime,
         if s.files:
             lines += ["", "Other files changed: " + ", ".join(f"`{f}`" for f in s.files) + "."]
         if s.iam:
-            lines += ["", "IAM (broadenings first):", "",
-                      "| | change | where | effect | principal | actions | resources | condition |",
-                      "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-            for c in s.iam:
-                flag = f"**broadens**: {c.reason}" if c.broadening else ""
-                lines.append(_row(flag, c.change, c.where, c.effect, _codes(c.principals), _codes(c.actions), _codes(c.resources), c.condition))
+            lines += ["", "IAM (broadenings first; + added, - removed):", "", *markdown_lines(s.iam)]
         if s.parameters:
             lines += ["", "Parameters per environment:", "", "| environment | parameter | before | now |", "| --- | --- | --- | --- |"]
             for c in s.parameters:
