@@ -57,7 +57,11 @@ def synthetic_manifest(size: int) -> str:
         seed = names[index % len(names)]
         name = f"{seed}-{index // len(names)}"[:63]
         text = "".join(blocks[seed])
-        out.append(re.sub(rf"^\[stacks\.{re.escape(seed)}(\.|\])", lambda m: f"[stacks.{name}{m.group(1)}", text, flags=re.MULTILINE))
+        text = re.sub(rf"^\[stacks\.{re.escape(seed)}(\.|\])", lambda m: f"[stacks.{name}{m.group(1)}", text, flags=re.MULTILINE)
+        # A stack that names another (import_from) names the copy of it in its own round of the
+        # examples (each round holds every example stack, the named one before the one naming it).
+        text = re.sub(r'^(import_from\s*=\s*")([a-z0-9-]+)"', lambda m: f'{m.group(1)}{m.group(2)}-{index // len(names)}"', text, flags=re.MULTILINE)
+        out.append(text)
     return "".join(out)
 
 

@@ -734,3 +734,11 @@ def test_lint_command_takes_append_rules(project, run_cli):
     assert result.code == 0 and "2 template(s) clean" in result.out  # our queues keep 14 days
     result = run_cli("lint", "--append-rules", "no-such-folder", cwd=project)
     assert result.code == 2 and result.err == "error: --append-rules: 'no-such-folder' is not a folder of cfn-lint rules\n"
+
+
+def test_the_rule_engine_is_built_once_however_it_is_asked_for():
+    """The ASL lint asks for rule_engine() and the template lint for rule_engine(()): one engine,
+    not cfn-lint's rules built twice per process (a second ~65 MB in every lint worker)."""
+    from generator.checks.cfn_setup import rule_engine
+
+    assert rule_engine() is rule_engine(()) is rule_engine(tuple())

@@ -323,10 +323,12 @@ def cmd_render(args) -> int:
     render_plan = _plan(args, args.stacks, memo)
     changed = set(write(render_plan))
     memo.save()
+    # a stale file removed from the folder is a change too, not only a file written; every folder
+    # holding a changed path, gathered once (a scan per stack is quadratic at a thousand stacks)
+    touched = changed.union(*(path.parents for path in changed))
     for stack in render_plan.stacks:
         folder = render_plan.out_dir / stack.spec.name
-        # a stale file removed from the folder is a change too, not only a file written
-        state = "updated" if any(p == folder or folder in p.parents for p in changed) else "unchanged"
+        state = "updated" if folder in touched else "unchanged"
         print(f"{stack.spec.name}: {state} {render_plan.out_dir / stack.spec.name} ({stack.spec.blueprint}, environments: {', '.join(stack.spec.environments)})")
     for name in render_plan.stale_stacks:
         print(f"{name}: removed {render_plan.out_dir / name} (no longer in {args.manifest})")
