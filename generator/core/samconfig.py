@@ -160,7 +160,8 @@ def update_samconfig(existing: str | None, sections: list[DeploySection], *, rem
         text = edit(source, sections, remove)
         if text is not None and crlf:
             text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-        if text is not None and _verified(before, text, sections, remove):
+        # The file as it was needs no second reading: `before` is it, parsed.
+        if text is not None and (text == existing or _verified(before, text, sections, remove)):
             return text
     raise UserError(
         f"{path}: cannot update the generated sections without disturbing the rest of the file (are they written as "
