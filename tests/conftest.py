@@ -13,6 +13,9 @@ import pytest
 from generator.commands.cli import main
 from support.paths import REPO, free_port
 
+# Fixtures shared by several test modules (`stubs`: botocore clients with Stubber).
+pytest_plugins = ["support.stubbed_aws"]
+
 
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/ from the current render")

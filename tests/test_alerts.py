@@ -8,9 +8,8 @@ import pytest
 from moto.events.models import EventPattern
 
 from generator.review.event_simulator import Resolver, apply_input_transformer, eventbridge_view, pattern_matches
-from support.events import CLUSTER, EVENTS, PARAMETERS, event
+from support.events import CLUSTER, PARAMETERS, event
 from support.manifests import manifest_text, render_text, resources_of_type
-from support.paths import REFERENCE_EVENTS
 
 def render(tmp_path, extra: str = "") -> dict:
     options = f'schedule = "rate(1 hour)"\ncontainer_name = "app"\n{extra}'

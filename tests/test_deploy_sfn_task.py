@@ -18,18 +18,13 @@ its definition.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import json
 import re
-import time
-import urllib.request
-import uuid
 
 import pytest
 
 from support.manifests import NETWORK_PARAMETERS, manifest_text, render_text, substituted
-from support.moto_deploy import client, create_stack, for_moto, inline_policy, physical_ids, samconfig_overrides, translate_with_definition, yaml_load
+from support.moto_deploy import client, create_stack, for_moto, inline_policy, physical_ids, samconfig_overrides, translate_with_definition
 from support.state_machines import NETWORK, moto_runs_state_machines, run, run_task_request, task_as_pass, task_that_fails
 
 pytestmark = [pytest.mark.deploy, pytest.mark.slow]

@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from support.stubbed_aws import ACCOUNT, NOW, queue_deployed, stubs  # noqa: F401  (stubs is a fixture)
+from support.stubbed_aws import ACCOUNT, queue_deployed
 
 pytestmark = pytest.mark.slow  # botocore clients, as in test_operations_stubbed.py
 

@@ -14,14 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
-from generator.commands import live_diff, run_job, teardown
 from generator.commands.aws_session import Aws, AwsTarget
-from support.moto_deploy import yaml_load
-from support.stubbed_aws import ACCOUNT, NOW, Stubs, described_stack, overrides_of, queue_deployed, queue_resources, stubs, template_of, with_defaults
+from support.stubbed_aws import ACCOUNT, NOW, described_stack, overrides_of, queue_deployed, queue_resources, template_of, with_defaults
 
 # Each test builds botocore clients, loading their service data again (about 0.4 s a test here).
 pytestmark = pytest.mark.slow

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from generator.review.iam_changes import iam_changes
 
 GOLDEN = Path(__file__).parent / "golden" / "summary"
 NOW = "2026-03-01T00:00"
