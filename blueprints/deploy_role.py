@@ -16,7 +16,6 @@ administrator, never by the pipeline (a role that could update its own stack cou
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from awacs.aws import Allow, PolicyDocument, Principal, Statement
@@ -32,7 +31,7 @@ from generator.aws.checkov_skips import checkov_skips
 from generator.aws.iam import POLICY_VERSION
 from generator.core.contract import PIPELINE_DEPLOY_ROLES, BlueprintOptions, Rendered, StackContext
 from generator.core.errors import UserError
-from generator.core.options import option
+from generator.core.options import ascii_fullmatch, option
 
 DESCRIPTION = "GitHub OIDC deploy role per environment: sam deploy of this manifest's stacks, a bounded CloudFormation execution role, an artifacts bucket"
 PROVIDES = frozenset({PIPELINE_DEPLOY_ROLES})  # the pipeline never deploys these stacks; their roles deploy the others
@@ -64,11 +63,11 @@ class Options(BlueprintOptions):
 
     def __post_init__(self):
         super().__post_init__()
-        if not github_oidc.REPOSITORY.match(self.github_repository):
+        if not ascii_fullmatch(github_oidc.REPOSITORY, self.github_repository):
             raise UserError(f"{self.github_repository!r} is not OWNER/REPO (GitHub names; with immutable subject claims "
                             "the ids as the repository's OIDC settings show them)", field="github_repository")
         for name in self.stacks:
-            if not re.match(r"^[a-z][a-z0-9-]{0,62}$", name):
+            if not ascii_fullmatch(r"[a-z][a-z0-9-]{0,62}", name):  # a manifest stack name
                 raise UserError(f"{name!r} is not a stack name", field="stacks")
 
     def implied_parameters(self, environment: str) -> dict[str, str]:

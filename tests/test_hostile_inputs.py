@@ -35,6 +35,16 @@ Subnets = ["subnet-0a1b2c3d", "subnet-1a2b3c4d"]
 SecurityGroups = "sg-0123456789abcdef0"
 ExecutionRoleArn = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 '''
+# A deploy_role stack for BASE's one stack; {repo} and {stacks} are the cases' values.
+ROLES = """
+[stacks.roles]
+blueprint = "deploy_role"
+[stacks.roles.options]
+github_repository = "{repo}"
+{stacks}
+[stacks.roles.environments.dev]
+region = "ap-northeast-1"
+"""
 USER_SAMCONFIG_PART = '''# my own settings, keep them
 [default.global.parameters]
 stack_name = "mine"
@@ -170,6 +180,11 @@ MANIFEST_CASES = [
     ("cron-mixed", sub("cron(0 2 * * ? *)", "cron(0,30 1-5/2 ? * MON-FRI,SUN 2026-2030)"), None),
     ("tag-key-space", sub('team = "data"', '"cost center" = "data"'), None),
     ("description-multibyte", sub("Nightly sales report", "é" * 700), None),
+    # deploy_role and [pipeline]: strings that end up in a trust policy's `sub` or a workflow's trigger
+    ("deploy-repo-trailing-newline", append(ROLES.format(repo="octo-org/batch-jobs\\n", stacks="")), "github_repository"),
+    ("deploy-repo-arabic-digits", append(ROLES.format(repo="octo-org@\u0661\u0662/batch-jobs", stacks="")), "github_repository"),
+    ("deploy-stacks-trailing-newline", append(ROLES.format(repo="octo-org/batch-jobs", stacks='stacks = ["job\\n"]')), "stacks"),
+
 ]
 
 
@@ -231,6 +246,20 @@ def test_hostile_samconfig(case, change, expected, rendered_base, tmp_path, caps
         assert code == 2 and len(err) == 1, err
         assert expected in err[0], err[0]
         assert snapshot(folder) == before
+
+
+@pytest.mark.parametrize("branch", ["main\\n", "ma\u00efn", " main", "main\\u0000"])
+def test_pipeline_branch_is_checked_whole_and_ascii(branch, rendered_base, tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "p"
+    shutil.copytree(rendered_base, folder)
+    (folder / "stacks.toml").write_text(BASE + f'\n[pipeline]\nbranch = "{branch}"\n', encoding="utf-8")
+    before = snapshot(folder)
+    monkeypatch.chdir(folder)
+    capsys.readouterr()
+    code = main(["pipeline", "--provider", "github"])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(err) == 1 and "branch" in err[0], err
+    assert snapshot(folder) == before
 
 
 def test_the_tables_are_large_enough():

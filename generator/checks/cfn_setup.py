@@ -13,6 +13,7 @@ from typing import Any
 
 from generator.checks.findings import LintEngineError
 from generator.core.errors import UserError
+from generator.core.options import ascii_fullmatch
 
 RULES_DIR = Path(__file__).resolve().with_name("rules")
 # Region-specific checks (resource types, enum values) run against this Region only;
@@ -64,7 +65,7 @@ def user_rules(folders: tuple[str, ...]) -> Any:
             raise UserError(f"{folder}: no cfn-lint rule found (classes deriving from CloudFormationLintRule in {RULE_FILE_PATTERN})",
                             field="--append-rules")
         for rule_id in rules:
-            if not USER_RULE_ID.match(rule_id):
+            if not ascii_fullmatch(USER_RULE_ID, rule_id):
                 raise UserError(f"{folder}: rule id {rule_id!r}; allowed: E9xxx or W9xxx, the ids cfn-lint leaves to user rules",
                                 field="--append-rules")
             if rule_id in taken or rule_id in found:

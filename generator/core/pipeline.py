@@ -73,7 +73,7 @@ class PipelineSettings:
     def __post_init__(self):
         if self.provider not in PROVIDERS:
             raise UserError(f"{self.provider!r} is not supported; allowed: {', '.join(PROVIDERS)}", field="pipeline.provider")
-        if not _BRANCH.match(self.branch):
+        if not ascii_fullmatch(_BRANCH, self.branch):
             raise UserError(f"{self.branch!r} is not a branch name", field="pipeline.branch")
         if not ascii_fullmatch(r"^3\.\d{1,2}$", self.python_version):
             raise UserError(f"{self.python_version!r} is not a Python version like 3.11", field="pipeline.python_version")
