@@ -236,15 +236,84 @@ def test_every_initialize_override_in_cfn_lint_has_been_read():
 def test_the_installed_cfn_lint_is_the_one_the_shortcuts_were_reviewed_against():
     """A new cfn-lint turns the shortcuts off (same findings, slower) until its source is read again:
     then record the new hashes in fast_paths.REVIEWED_SOURCES."""
+    import importlib
+
     from cfnlint.jsonschema import validators
     from cfnlint.rules.jsonschema.Base import BaseJsonSchema
 
     resource_rule = lint._engine().all_rules[fast_paths.RESOURCE_SCHEMA_RULE]
+    schema_rule_class = importlib.import_module("cfnlint.rules.jsonschema.CfnLintJsonSchema").CfnLintJsonSchema
     functions = {
         "cfnlint.jsonschema.validators.create": validators.create,
         "cfnlint.rules.jsonschema.Base.BaseJsonSchema.extend_validator": BaseJsonSchema.extend_validator,
         "cfnlint.rules.resources.Configuration.Configuration.validate": type(resource_rule).validate,
+        # read before the shortcut replaced it (the replacement keeps the original as a closure)
+        "cfnlint.rules.jsonschema.CfnLintJsonSchema.CfnLintJsonSchema.__init__":
+            schema_rule_class.__init__.__closure__[0].cell_contents,
     }
     assert set(functions) == set(fast_paths.REVIEWED_SOURCES)
     for name, function in functions.items():
         assert fast_paths.source_reviewed(function, name), f"{name} changed in this cfn-lint: read it again"
+
+
+# --- 3. rule schemas read on first use ---------------------------------------------------------
+
+# Each rule's schema as a hash, in a fresh process (I3013 replaces its own `_schema` as it lints, in
+# cfn-lint itself too, so the comparison is made before anything is linted).
+_SCHEMA_HASHES = """
+import hashlib, json, sys
+def hashes(rules):
+    return {rule_id: hashlib.sha256(json.dumps(rule.schema, sort_keys=True, default=str).encode()).hexdigest()
+            for rule_id, rule in rules.items() if hasattr(rule, "schema")}
+if sys.argv[1] == "cfn-lint":
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.runner import Runner
+    print(json.dumps(hashes(Runner(ConfigMixIn([], regions=["us-east-1"])).rules)))
+else:
+    import generator.checks.engine as lint
+    print(json.dumps(hashes(lint._engine().all_rules)))
+"""
+
+
+def test_every_rule_reads_the_schema_cfn_lint_would_have_loaded():
+    """cfn-lint builds its rules with their schemas loaded in __init__; the engine's rules read them
+    on first use. Every cfn-lint rule's schema is the same."""
+    import json
+
+    from support.paths import REPO
+
+    def hashes(which: str) -> dict[str, str]:
+        ran = subprocess.run([sys.executable, "-c", _SCHEMA_HASHES, which], capture_output=True, text=True, check=True, cwd=REPO)
+        return json.loads(ran.stdout.splitlines()[-1])
+
+    expected, ours = hashes("cfn-lint"), hashes("engine")
+    assert len(expected) > 100
+    assert {rule_id: ours.get(rule_id) for rule_id in expected} == expected
+
+
+_LINT_THEN_REPORT_SCHEMAS = """
+import importlib, json, sys
+import generator.checks.engine as lint
+lint.lint_paths(sys.argv[1:], jobs=1, cache_dir=None)
+schema_rule = importlib.import_module("cfnlint.rules.jsonschema.CfnLintJsonSchema").CfnLintJsonSchema
+print(json.dumps({"shortcut": isinstance(vars(schema_rule)["_schema"], property),
+                  "rules": {type(rule).__name__: [("_schema_details" in vars(rule)), ("_loaded_schema" in vars(rule))]
+                            for rule in lint._engine().all_rules.values()}}))
+"""
+
+
+def test_rules_for_resource_types_no_template_has_never_read_their_schema(corpus):
+    """What the shortcut saves: linting every golden variant and the broken set (in a fresh process)
+    never reads the RDS instance-class rules' schema files (about 26 MB), while a rule for a type
+    they have (the ECS task definition's log configuration) has read its own."""
+    import json
+
+    from support.paths import REPO
+
+    ran = subprocess.run([sys.executable, "-c", _LINT_THEN_REPORT_SCHEMAS, *map(str, corpus)], capture_output=True, text=True,
+                         check=True, cwd=REPO)
+    report = json.loads(ran.stdout.splitlines()[-1])
+    assert report["shortcut"]
+    for name in ("DbInstanceDbInstanceClassWithEngine", "DbInstanceDbInstanceClassEnum"):
+        assert report["rules"][name] == [True, False], name  # has a schema file, never read it
+    assert report["rules"]["LogConfiguration"][1]

@@ -112,6 +112,9 @@ def _rule_engine(extra_rule_dirs: tuple[str, ...]) -> Engine:
     # Ignore ~/.cfnlintrc and ./.cfnlintrc: a finding must depend only on the template and this
     # code (that is what the cache key covers), not on who runs it from where.
     config.file_args = {}
+    from generator.checks.fast_paths import rule_schemas_loaded_when_used
+
+    rule_schemas_loaded_when_used()  # before the rules are built (see generator.checks.fast_paths)
     all_rules = Runner(config).rules  # cfn-lint's rules directory + config.append_rules
     # cfn-lint loads rule files as anonymous modules, so ask the same loader which ids are ours
     policy_ids = set(Rules.create_from_directory(str(RULES_DIR)))

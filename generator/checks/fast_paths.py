@@ -22,6 +22,13 @@ deliberately broken templates).
    template override ``initialize``, so a template holding any resource type such a rule looks at is
    linted whole (``STATELESS_INITIALIZE`` lists the overrides read and found to keep no state; a
    test fails when cfn-lint adds an override nobody has read).
+
+3. ``rule_schemas_loaded_when_used`` (memory, not time): a ``CfnLintJsonSchema`` rule reads its
+   schema file in ``__init__``, so building the rule set loads every one, about 45 MB of JSON for
+   resource types no template here has (two RDS instance-class rules alone are 26 MB). The schema
+   is only read through ``self._schema`` / ``self.schema``; reading the same file on first use
+   instead gives the rule the same schema, so every finding is the same, and a process linting
+   these templates stays near cfn-lint's own footprint.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ REVIEWED_SOURCES = {
         "512d7e20846250f7c577fee0498db32c9f0a054fc84195f800e4185dd16a8b5f",
     "cfnlint.rules.resources.Configuration.Configuration.validate":
         "2ecdfee15fda752ce081aff33119f5c79ccff2415e92faa6709cb3b96c6b072b",
+    "cfnlint.rules.jsonschema.CfnLintJsonSchema.CfnLintJsonSchema.__init__":
+        "86976a18215dd45e50651379dc1134eb21dc831dbf8a72520e61ded85bd6bdb0",
 }
 # Rules that override initialize() without carrying anything from one resource to the next.
 STATELESS_INITIALIZE = {
@@ -236,3 +245,51 @@ def _subset(resources: dict, kept: frozenset[str]) -> dict:
 
         return dict_node(subset, resources.start_mark, resources.end_mark)
     return subset
+
+
+# --- 3. a rule's schema file read when the rule first uses it --------------------------------------
+
+
+_SCHEMA_INIT = "cfnlint.rules.jsonschema.CfnLintJsonSchema.CfnLintJsonSchema.__init__"
+
+
+def rule_schemas_loaded_when_used() -> bool:
+    """Make CfnLintJsonSchema rules built from now on read their schema file on first use (installed
+    once per process, before the rules are built; whether it is in place is the return value).
+    cfn-lint 1.58's ``__init__`` does exactly two things with ``schema_details``: load the file into
+    ``self._schema`` and set ``self._use_schema_arg = False``; here the second happens at once and
+    the first when ``_schema`` is first read. A rule that assigns ``self._schema`` itself keeps what
+    it assigned."""
+    import importlib
+
+    # the module (the package's attribute of the same name is the class)
+    module = importlib.import_module("cfnlint.rules.jsonschema.CfnLintJsonSchema")
+    cls = module.CfnLintJsonSchema
+    if isinstance(vars(cls).get("_schema"), property):
+        return True
+    if not source_reviewed(cls.__init__, _SCHEMA_INIT):
+        return False
+    original = cls.__init__
+
+    def __init__(self, keywords=None, schema_details=None, all_matches=False):
+        original(self, keywords, None, all_matches)  # everything but reading the file
+        if schema_details:
+            self.__dict__.pop("_loaded_schema", None)
+            self.__dict__["_schema_details"] = schema_details
+            self._use_schema_arg = False
+
+    def read(self):
+        try:
+            return self.__dict__["_loaded_schema"]
+        except KeyError:
+            details = self.__dict__.get("_schema_details")
+            schema = module.load_resource(details.module, filename=details.filename) if details else {}
+            self.__dict__["_loaded_schema"] = schema
+            return schema
+
+    def write(self, value):
+        self.__dict__["_loaded_schema"] = value
+
+    cls.__init__ = __init__
+    cls._schema = property(read, write)
+    return True
